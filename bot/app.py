@@ -1,0 +1,76 @@
+"""The Discord bot: one `commands.Bot` that is handed its resources and loads the cogs."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import discord
+from discord.ext import commands
+
+from bot.catalog import Catalog
+from bot.catalog.refresh import load_catalog
+from bot.channel.errors import on_app_command_error
+from bot.commandsync import sync_commands
+from bot.jobs import JobLimits
+from bot.request.selfie import SelfieLimits
+from bot.settings import Settings
+from bot.wiro import WiroClient
+
+log = logging.getLogger(__name__)
+
+EXTENSIONS = ("cogs.portrait",)
+
+
+@dataclass
+class Services:
+    """What the cogs use; built once at start-up and handed in."""
+
+    settings: Settings
+    wiro: WiroClient
+    catalog: Catalog
+    selfie_limits: SelfieLimits
+    job_limits: JobLimits
+
+
+def build_services(settings: Settings, wiro: WiroClient) -> Services:
+    return Services(
+        settings=settings,
+        wiro=wiro,
+        catalog=Catalog.bundled(),
+        selfie_limits=SelfieLimits(max_bytes=int(settings.selfie_max_mb * 1024 * 1024)),
+        job_limits=JobLimits(timeout=settings.task_timeout, error_grace=settings.error_grace),
+    )
+
+
+class PortraitBot(commands.Bot):
+    def __init__(self, services: Services, *, force_sync: bool = False) -> None:
+        # Slash commands need no privileged intents; the guild cache gives channels and roles.
+        intents = discord.Intents.none()
+        intents.guilds = True
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            intents=intents,
+            help_command=None,
+            allowed_mentions=discord.AllowedMentions.none(),
+        )
+        self.services = services
+        self._force_sync = force_sync
+
+    async def setup_hook(self) -> None:
+        settings = self.services.settings
+        if settings.refresh_catalog:
+            self.services.catalog = await load_catalog(self.services.wiro)
+        for extension in EXTENSIONS:
+            await self.load_extension(extension)
+        self.tree.on_error = on_app_command_error
+        await sync_commands(
+            self.tree,
+            application_id=self.application_id or 0,
+            data_dir=settings.data_dir,
+            guild_id=settings.discord_guild_id,
+            force=self._force_sync,
+        )
+
+    async def on_ready(self) -> None:
+        log.info("Logged in as %s; in %d server(s)", self.user, len(self.guilds))

@@ -1,0 +1,74 @@
+"""Posting a finished portrait (all images in one message, with the settings) or a failure."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+
+import discord
+
+from bot.catalog import Catalog
+from bot.channel.reply import Reply
+from bot.jobs import PortraitFailed, PortraitResult
+from bot.result.files import DEFAULT_UPLOAD_LIMIT, fit_within
+from bot.result.summary import summarize
+
+log = logging.getLogger(__name__)
+
+EMBED_COLOUR = discord.Colour.from_rgb(124, 92, 255)
+
+
+def result_embed(result: PortraitResult, catalog: Catalog) -> discord.Embed:
+    summary = summarize(result.options, catalog, result.elapsed)
+    embed = discord.Embed(title="Your portrait", description=summary.prompt, colour=EMBED_COLOUR)
+    for name, value in summary.fields:
+        embed.add_field(name=name, value=value, inline=True)
+    embed.set_footer(text=f"wiro/instant-id-lora · task {result.task_id}")
+    return embed
+
+
+async def post_result(reply: Reply, result: PortraitResult, catalog: Catalog) -> discord.Message:
+    """Post every image in one message that mentions the member. Falls back to a direct
+    message when the channel refuses files, so a paid result is never dropped silently."""
+    limit = _upload_limit(reply.interaction)
+    images = await asyncio.to_thread(fit_within, result.images, limit)
+    count = len(images)
+    content = f"{reply.member.mention}, your portrait{'s are' if count > 1 else ' is'} ready!"
+    embed = result_embed(result, catalog)
+    mentions = discord.AllowedMentions(users=[reply.member])
+
+    def files() -> list[discord.File]:
+        return [discord.File(io.BytesIO(image.data), filename=image.filename) for image in images]
+
+    try:
+        return await reply.public(
+            content=content, embed=embed, files=files(), allowed_mentions=mentions
+        )
+    except discord.Forbidden as error:
+        log.warning("Channel refused the result of task %s (%s); sending it by DM", result.task_id, error)
+    dm = await reply.member.send(
+        content="I couldn't post your portrait in the channel (missing permission), "
+        "so here it is.",
+        embed=embed,
+        files=files(),
+    )
+    try:
+        await reply.private(
+            "I wasn't allowed to post images in this channel, so I sent your portrait by DM."
+        )
+    except discord.HTTPException:
+        pass
+    return dm
+
+
+async def post_failure(reply: Reply, failure: PortraitFailed) -> None:
+    try:
+        await reply.private(f"❌ {failure.message}")
+    except discord.HTTPException as error:
+        log.warning("Could not tell the member why their portrait failed: %s", error)
+
+
+def _upload_limit(interaction: discord.Interaction) -> int:
+    guild = interaction.guild
+    return guild.filesize_limit if guild is not None else DEFAULT_UPLOAD_LIMIT

@@ -1,0 +1,158 @@
+"""One portrait job: upload the prepared selfie, run the Wiro task, follow it, fetch the images.
+
+Discord-free: the `/portrait` cog and the `generate` command both drive `make_portrait`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from bot.catalog import Catalog
+from bot.jobs.failures import FailureReason, PortraitFailed, explain
+from bot.request.options import PortraitOptions, run_fields
+from bot.request.selfie import PreparedSelfie
+from bot.wiro import Stage, Task, TaskRef, WiroClient, WiroError, WiroTimeout
+
+log = logging.getLogger(__name__)
+
+
+class Phase(StrEnum):
+    """What a member is waiting for, coarser than Wiro's statuses."""
+
+    UPLOADING = "uploading"
+    QUEUED = "queued"
+    GENERATING = "generating"
+    FINISHING = "finishing"
+    DOWNLOADING = "downloading"
+
+
+_PHASE_OF_STAGE = {
+    Stage.QUEUED: Phase.QUEUED,
+    # A persisted task_error awaits recovery at Wiro: still waiting, from the member's view.
+    Stage.ERROR: Phase.QUEUED,
+    Stage.GENERATING: Phase.GENERATING,
+    Stage.FINISHING: Phase.FINISHING,
+}
+
+
+@dataclass(frozen=True)
+class Progress:
+    phase: Phase
+    elapsed: float
+    task_id: str | None = None
+
+
+ProgressCallback = Callable[[Progress], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class PortraitImage:
+    filename: str
+    data: bytes
+
+
+@dataclass(frozen=True)
+class PortraitResult:
+    options: PortraitOptions
+    images: tuple[PortraitImage, ...]
+    task_id: str
+    elapsed: float
+    cost: float | None
+
+
+@dataclass(frozen=True)
+class JobLimits:
+    timeout: float = 600.0
+    error_grace: float = 150.0
+
+
+async def make_portrait(
+    wiro: WiroClient,
+    catalog: Catalog,
+    options: PortraitOptions,
+    selfie: PreparedSelfie,
+    *,
+    on_progress: ProgressCallback | None = None,
+    limits: JobLimits = JobLimits(),
+) -> PortraitResult:
+    """Run one job to the end. Raises `PortraitFailed` with a member-facing reason."""
+    started = time.monotonic()
+
+    async def report(phase: Phase, task_id: str | None = None) -> None:
+        if on_progress is not None:
+            await on_progress(Progress(phase, time.monotonic() - started, task_id))
+
+    await report(Phase.UPLOADING)
+    try:
+        uploaded = await wiro.upload_file(
+            selfie.data, filename=selfie.filename, content_type=selfie.content_type
+        )
+        ref = await wiro.run(run_fields(options, catalog, uploaded.url))
+    except WiroError as error:
+        raise explain(error) from error
+    log.info("Wiro task %s started", ref.task_id)
+    await report(Phase.QUEUED, ref.task_id)
+
+    async def on_change(task: Task) -> None:
+        phase = _PHASE_OF_STAGE.get(task.stage)
+        if phase is not None:
+            await report(phase, task.id)
+
+    task = await _wait(wiro, ref, limits, on_change)
+    await report(Phase.DOWNLOADING, task.id)
+    images = await _download_outputs(wiro, task, options.seed)
+    return PortraitResult(
+        options=options,
+        images=images,
+        task_id=task.id,
+        elapsed=time.monotonic() - started,
+        cost=task.total_cost,
+    )
+
+
+async def _wait(
+    wiro: WiroClient,
+    ref: TaskRef,
+    limits: JobLimits,
+    on_change: Callable[[Task], Awaitable[None]],
+) -> Task:
+    try:
+        return await wiro.wait(
+            ref, timeout=limits.timeout, error_grace=limits.error_grace, on_change=on_change
+        )
+    except WiroTimeout as error:
+        # A task nobody waits for any more would still be billed: stop it at Wiro.
+        await _abort_quietly(wiro, ref)
+        raise explain(error) from error
+    except WiroError as error:
+        raise explain(error) from error
+
+
+async def _abort_quietly(wiro: WiroClient, ref: TaskRef) -> None:
+    try:
+        await asyncio.shield(wiro.abort(ref))
+    except WiroError as error:
+        log.warning("Could not stop Wiro task %s after the timeout: %s", ref.task_id, error)
+
+
+async def _download_outputs(
+    wiro: WiroClient, task: Task, seed: int
+) -> tuple[PortraitImage, ...]:
+    try:
+        blobs = await asyncio.gather(*(wiro.download(output.url) for output in task.outputs))
+    except WiroError as error:
+        raise PortraitFailed(
+            FailureReason.UNAVAILABLE,
+            "The portrait was made, but I couldn't download it from Wiro. Please try again.",
+            f"downloading outputs of task {task.id}: {error}",
+        ) from error
+    images = []
+    for index, (output, data) in enumerate(zip(task.outputs, blobs, strict=True), start=1):
+        extension = output.name.rsplit(".", 1)[-1].lower() if "." in output.name else "png"
+        images.append(PortraitImage(f"portrait-{seed}-{index}.{extension}", data))
+    return tuple(images)

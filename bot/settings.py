@@ -1,0 +1,140 @@
+"""Settings from the environment (and `.env`, read by python-dotenv in `bot.__main__`).
+
+The names are a public interface: server owners put them in `.env`. A missing or malformed
+setting raises `SettingsError` with one line naming it, never its value.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlparse
+
+
+class SettingsError(ValueError):
+    """A setting is missing or malformed; the message names it and never shows its value."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    discord_token: str = field(repr=False)
+    wiro_api_key: str = field(repr=False)
+    wiro_api_secret: str = field(repr=False)
+    wiro_api_base: str
+    wiro_socket_url: str
+    discord_guild_id: int | None
+    data_dir: Path
+    log_level: str
+    task_timeout: float
+    error_grace: float
+    request_timeout: float
+    selfie_max_mb: float
+    status_edit_interval: float
+    refresh_catalog: bool
+    discord_api_base: str | None
+
+    @property
+    def signed(self) -> bool:
+        """False in Wiro's API-key-only mode (no secret)."""
+        return bool(self.wiro_api_secret)
+
+
+_LOG_LEVELS = {"DEBUG", "INFO", "WARNING", "ERROR"}
+# Discord bot tokens are three base64url parts joined by dots.
+_DISCORD_TOKEN = re.compile(r"^[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+$")
+# Wiro does not publish a key format; reject only what is surely a copy mistake.
+_WIRO_CREDENTIAL = re.compile(r"^[^\s'\"]+$")
+
+
+def load_settings(
+    env: Mapping[str, str], *, need_discord: bool = True, need_wiro: bool = True
+) -> Settings:
+    """Read and check every setting; `need_*` say which credentials this command needs."""
+    reader = _Reader(env)
+    return Settings(
+        discord_token=reader.secret("DISCORD_TOKEN", _DISCORD_TOKEN, required=need_discord),
+        wiro_api_key=reader.secret("WIRO_API_KEY", _WIRO_CREDENTIAL, required=need_wiro),
+        wiro_api_secret=reader.secret("WIRO_API_SECRET", _WIRO_CREDENTIAL, required=False),
+        wiro_api_base=reader.url("WIRO_API_BASE", "https://api.wiro.ai/v1", {"http", "https"}),
+        wiro_socket_url=reader.url("WIRO_SOCKET_URL", "wss://socket.wiro.ai/v1", {"ws", "wss"}),
+        discord_guild_id=reader.snowflake("DISCORD_GUILD_ID"),
+        data_dir=Path(reader.text("BOT_DATA_DIR", "./data")),
+        log_level=reader.choice("LOG_LEVEL", "INFO", _LOG_LEVELS),
+        task_timeout=reader.number("WIRO_TASK_TIMEOUT", 600, minimum=30, maximum=3600),
+        error_grace=reader.number("WIRO_ERROR_GRACE", 150, minimum=0, maximum=1800),
+        request_timeout=reader.number("WIRO_REQUEST_TIMEOUT", 30, minimum=1, maximum=300),
+        selfie_max_mb=reader.number("SELFIE_MAX_MB", 20, minimum=1, maximum=100),
+        status_edit_interval=reader.number("STATUS_EDIT_INTERVAL", 3, minimum=1, maximum=60),
+        refresh_catalog=reader.flag("WIRO_REFRESH_CATALOG", True),
+        discord_api_base=reader.optional_url("DISCORD_API_BASE", {"http", "https"}),
+    )
+
+
+class _Reader:
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self._env = env
+
+    def text(self, name: str, default: str) -> str:
+        value = self._env.get(name, "").strip()
+        return value or default
+
+    def secret(self, name: str, pattern: re.Pattern[str], *, required: bool) -> str:
+        value = self._env.get(name, "").strip()
+        if not value:
+            if required:
+                raise SettingsError(f"{name} is not set: add it to .env or the environment.")
+            return ""
+        if not pattern.fullmatch(value):
+            raise SettingsError(f"{name} does not look right: check it was copied whole.")
+        return value
+
+    def url(self, name: str, default: str, schemes: set[str]) -> str:
+        value = self.text(name, default)
+        parsed = urlparse(value)
+        if parsed.scheme not in schemes or not parsed.netloc:
+            wanted = " or ".join(sorted(f"{scheme}://" for scheme in schemes))
+            raise SettingsError(f"{name} must be a URL starting with {wanted}.")
+        return value.rstrip("/")
+
+    def optional_url(self, name: str, schemes: set[str]) -> str | None:
+        if not self._env.get(name, "").strip():
+            return None
+        return self.url(name, "", schemes)
+
+    def snowflake(self, name: str) -> int | None:
+        value = self._env.get(name, "").strip()
+        if not value:
+            return None
+        if not value.isdigit() or not 15 <= len(value) <= 20:
+            raise SettingsError(f"{name} must be a server ID (a long number), or left empty.")
+        return int(value)
+
+    def choice(self, name: str, default: str, choices: set[str]) -> str:
+        value = self.text(name, default).upper()
+        if value not in choices:
+            raise SettingsError(f"{name} must be one of {', '.join(sorted(choices))}.")
+        return value
+
+    def number(self, name: str, default: float, *, minimum: float, maximum: float) -> float:
+        raw = self._env.get(name, "").strip()
+        if not raw:
+            return float(default)
+        try:
+            value = float(raw)
+        except ValueError:
+            raise SettingsError(f"{name} must be a number.") from None
+        if not minimum <= value <= maximum:
+            raise SettingsError(f"{name} must be between {minimum:g} and {maximum:g}.")
+        return value
+
+    def flag(self, name: str, default: bool) -> bool:
+        raw = self._env.get(name, "").strip().lower()
+        if not raw:
+            return default
+        if raw in {"1", "true", "yes", "on"}:
+            return True
+        if raw in {"0", "false", "no", "off"}:
+            return False
+        raise SettingsError(f"{name} must be true or false.")
