@@ -44,7 +44,9 @@ def build_services(settings: Settings, wiro: WiroClient) -> Services:
 
 
 class PortraitBot(commands.Bot):
-    def __init__(self, services: Services, *, force_sync: bool = False) -> None:
+    def __init__(
+        self, services: Services, *, force_sync: bool = False, sync_only: bool = False
+    ) -> None:
         # Slash commands need no privileged intents; the guild cache gives channels and roles.
         intents = discord.Intents.none()
         intents.guilds = True
@@ -56,10 +58,11 @@ class PortraitBot(commands.Bot):
         )
         self.services = services
         self._force_sync = force_sync
+        self._sync_only = sync_only
 
     async def setup_hook(self) -> None:
         settings = self.services.settings
-        if settings.refresh_catalog:
+        if settings.refresh_catalog and not self._sync_only:
             self.services.catalog = await load_catalog(self.services.wiro)
         for extension in EXTENSIONS:
             await self.load_extension(extension)

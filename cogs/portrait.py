@@ -144,7 +144,9 @@ class PortraitCog(commands.Cog):
             await interaction.edit_original_response(content=rejection.message)
             return None
 
-    async def _run_job(self, reply: Reply, options: PortraitOptions, selfie: PreparedSelfie) -> None:
+    async def _run_job(
+        self, reply: Reply, options: PortraitOptions, selfie: PreparedSelfie
+    ) -> None:
         services = self.services
         status = await StatusMessage.post(reply, interval=services.settings.status_edit_interval)
         delivered = False

@@ -11,13 +11,16 @@ from bot.wiro import WiroClient, WiroError
 log = logging.getLogger(__name__)
 
 
-async def load_catalog(wiro: WiroClient | None, *, timeout: float = 15.0) -> Catalog:
+REFRESH_TIMEOUT = 15.0  # seconds; start-up must not hang on a slow Wiro
+
+
+async def load_catalog(wiro: WiroClient | None) -> Catalog:
     """The live catalog when Wiro answers in time, else the bundled one."""
     bundled = Catalog.bundled()
     if wiro is None:
         return bundled
     try:
-        tool = await asyncio.wait_for(wiro.tool_detail(), timeout)
+        tool = await asyncio.wait_for(wiro.tool_detail(), REFRESH_TIMEOUT)
     except (WiroError, TimeoutError) as error:
         log.warning("Using the bundled model list: Wiro's tool detail is unavailable (%s)", error)
         return bundled

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import logging
 
@@ -46,19 +47,18 @@ async def post_result(reply: Reply, result: PortraitResult, catalog: Catalog) ->
             content=content, embed=embed, files=files(), allowed_mentions=mentions
         )
     except discord.Forbidden as error:
-        log.warning("Channel refused the result of task %s (%s); sending it by DM", result.task_id, error)
+        log.warning(
+            "Channel refused the result of task %s (%s); sending it by DM", result.task_id, error
+        )
     dm = await reply.member.send(
-        content="I couldn't post your portrait in the channel (missing permission), "
-        "so here it is.",
+        content="I couldn't post your portrait in the channel (missing permission), so here it is.",
         embed=embed,
         files=files(),
     )
-    try:
+    with contextlib.suppress(discord.HTTPException):
         await reply.private(
             "I wasn't allowed to post images in this channel, so I sent your portrait by DM."
         )
-    except discord.HTTPException:
-        pass
     return dm
 
 

@@ -29,7 +29,9 @@ _ORDER = [phase for phase, _ in _STEPS]
 def render_status(mention: str, phase: Phase, elapsed: float) -> str:
     done = _ORDER.index(phase) + 1
     bar = "▰" * done + "▱" * (len(_ORDER) - done)
-    return f"🎨 Making a portrait for {mention}\n`{bar}` **{_LABELS[phase]}…** · {_elapsed(elapsed)}"
+    return (
+        f"🎨 Making a portrait for {mention}\n`{bar}` **{_LABELS[phase]}…** · {_elapsed(elapsed)}"
+    )
 
 
 def _elapsed(seconds: float) -> str:

@@ -52,7 +52,9 @@ class PortraitFailed(Exception):
 
 # InstantID's own wording is "Cannot find any face in the image!"; Wiro's exact text is unknown,
 # so match the family of phrasings a face detector failure produces.
-_NO_FACE = re.compile(r"(no|any|find|detect\w*)\s+(\w+\s+)?faces?\b|face\w*\s+not\s+(found|detected)", re.I)
+_NO_FACE = re.compile(
+    r"(no|any|find|detect\w*)\s+(\w+\s+)?faces?\b|face\w*\s+not\s+(found|detected)", re.I
+)
 _MEMBER_TEXT_LIMIT = 300
 
 

@@ -82,9 +82,12 @@ async def make_portrait(
 ) -> PortraitResult:
     """Run one job to the end. Raises `PortraitFailed` with a member-facing reason."""
     started = time.monotonic()
+    last_phase: Phase | None = None
 
     async def report(phase: Phase, task_id: str | None = None) -> None:
-        if on_progress is not None:
+        nonlocal last_phase
+        if on_progress is not None and phase != last_phase:
+            last_phase = phase
             await on_progress(Progress(phase, time.monotonic() - started, task_id))
 
     await report(Phase.UPLOADING)
@@ -140,9 +143,7 @@ async def _abort_quietly(wiro: WiroClient, ref: TaskRef) -> None:
         log.warning("Could not stop Wiro task %s after the timeout: %s", ref.task_id, error)
 
 
-async def _download_outputs(
-    wiro: WiroClient, task: Task, seed: int
-) -> tuple[PortraitImage, ...]:
+async def _download_outputs(wiro: WiroClient, task: Task, seed: int) -> tuple[PortraitImage, ...]:
     try:
         blobs = await asyncio.gather(*(wiro.download(output.url) for output in task.outputs))
     except WiroError as error:
