@@ -9,7 +9,7 @@ import os
 import sys
 
 import discord
-from dotenv import load_dotenv
+from dotenv import find_dotenv, load_dotenv
 
 from bot.app import PortraitBot, build_services
 from bot.cli import add_generate_arguments, generate
@@ -29,7 +29,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     command = args.command or "run"
 
-    load_dotenv(override=False)
+    # `.env` in the folder the bot is started from (or a parent); the environment wins.
+    load_dotenv(find_dotenv(usecwd=True), override=False)
     try:
         settings = load_settings(os.environ, need_discord=command != "generate")
     except SettingsError as error:

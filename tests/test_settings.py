@@ -1,0 +1,83 @@
+import pytest
+
+from bot.settings import SettingsError, load_settings
+
+TOKEN = "MTIzNDU2Nzg5MDEyMzQ1Njc4.GaBcDe.abcdefghijklmnopqrstuvwxyz0123456789AB"
+BASE = {
+    "DISCORD_TOKEN": TOKEN,
+    "WIRO_API_KEY": "wiro-key-123456",
+    "WIRO_API_SECRET": "s3cret-value",
+}
+
+
+def test_defaults_are_the_documented_ones():
+    settings = load_settings(BASE)
+    assert settings.wiro_api_base == "https://api.wiro.ai/v1"
+    assert settings.wiro_socket_url == "wss://socket.wiro.ai/v1"
+    assert settings.discord_guild_id is None
+    assert str(settings.data_dir) == "data"
+    assert settings.task_timeout == 600
+    assert settings.signed
+
+
+def test_empty_secret_means_api_key_only_mode():
+    settings = load_settings({**BASE, "WIRO_API_SECRET": ""})
+    assert not settings.signed
+
+
+@pytest.mark.parametrize("name", ["DISCORD_TOKEN", "WIRO_API_KEY"])
+def test_missing_required_setting_is_named(name):
+    env = {k: v for k, v in BASE.items() if k != name}
+    with pytest.raises(SettingsError, match=name):
+        load_settings(env)
+
+
+def test_generate_needs_no_discord_token():
+    env = {k: v for k, v in BASE.items() if k != "DISCORD_TOKEN"}
+    assert load_settings(env, need_discord=False).discord_token == ""
+
+
+def test_malformed_secret_is_named_but_never_shown():
+    bad = "not a token with spaces"
+    with pytest.raises(SettingsError) as caught:
+        load_settings({**BASE, "DISCORD_TOKEN": bad})
+    assert "DISCORD_TOKEN" in str(caught.value)
+    assert bad not in str(caught.value)
+
+
+def test_secrets_stay_out_of_repr():
+    text = repr(load_settings(BASE))
+    assert TOKEN not in text and "s3cret-value" not in text and "wiro-key-123456" not in text
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("WIRO_API_BASE", "api.wiro.ai/v1"),
+        ("WIRO_SOCKET_URL", "https://socket.wiro.ai/v1"),
+        ("DISCORD_GUILD_ID", "my-server"),
+        ("WIRO_TASK_TIMEOUT", "ten"),
+        ("WIRO_TASK_TIMEOUT", "5"),
+        ("LOG_LEVEL", "LOUD"),
+        ("WIRO_REFRESH_CATALOG", "maybe"),
+    ],
+)
+def test_malformed_optional_settings_are_named(name, value):
+    with pytest.raises(SettingsError, match=name):
+        load_settings({**BASE, name: value})
+
+
+def test_values_are_parsed():
+    settings = load_settings(
+        {
+            **BASE,
+            "DISCORD_GUILD_ID": "123456789012345678",
+            "WIRO_API_BASE": "http://127.0.0.1:8080/v1/",
+            "WIRO_REFRESH_CATALOG": "off",
+            "SELFIE_MAX_MB": "8",
+        }
+    )
+    assert settings.discord_guild_id == 123456789012345678
+    assert settings.wiro_api_base == "http://127.0.0.1:8080/v1"
+    assert settings.refresh_catalog is False
+    assert settings.selfie_max_mb == 8
