@@ -1,0 +1,1 @@
+"""Helpers shared by the test suites and bench/ (images made in code, never downloaded)."""

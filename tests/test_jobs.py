@@ -1,0 +1,115 @@
+"""One portrait job through real HTTP against the strict fake Wiro."""
+
+import io
+
+import pytest
+from PIL import Image
+
+from bot.catalog import Catalog
+from bot.jobs import FailureReason, JobLimits, Phase, PortraitFailed, make_portrait
+from bot.request.options import resolve_options
+from bot.request.selfie import prepare_selfie
+from bot.wiro import PollSchedule, WiroClient
+from tests.fakewiro import FakeWiro
+from tests.support.images import selfie_jpeg
+
+CATALOG = Catalog.bundled()
+
+
+@pytest.fixture
+async def wiro():
+    async with FakeWiro(api_key="job-key", api_secret="job-secret") as fake:
+        yield fake
+
+
+@pytest.fixture
+async def client(wiro):
+    async with WiroClient(
+        api_key="job-key",
+        api_secret="job-secret",
+        base_url=wiro.base_url,
+        poll_schedule=PollSchedule.constant(0.02),
+        retry_base_delay=0.01,
+    ) as client:
+        yield client
+
+
+@pytest.fixture
+def selfie():
+    return prepare_selfie(selfie_jpeg())
+
+
+async def test_a_job_uploads_runs_and_downloads_every_sample(wiro, client, selfie):
+    lora = CATALOG.loras[0]
+    options = resolve_options(CATALOG, prompt="a knight", lora=lora.id, samples=2, seed=1234)
+    phases: list[Phase] = []
+
+    async def on_progress(progress):
+        phases.append(progress.phase)
+
+    result = await make_portrait(client, CATALOG, options, selfie, on_progress=on_progress)
+
+    assert [image.filename for image in result.images] == [
+        "portrait-1234-1.png",
+        "portrait-1234-2.png",
+    ]
+    for image in result.images:
+        assert Image.open(io.BytesIO(image.data)).format == "PNG"
+    assert phases[:2] == [Phase.UPLOADING, Phase.QUEUED]
+    assert phases[-1] == Phase.DOWNLOADING
+    assert len(phases) == len(set(phases))  # each phase reported once
+    run = wiro.runs[0]
+    assert run["inputImageUrl"] == wiro.uploads[0]["url"]
+    (uploaded,) = wiro.files.values()
+    assert uploaded[2] == selfie.data  # the prepared copy, not the member's original file
+    assert run["seed"] == "1234"
+    assert run["samples"] == 2
+    assert run["selectedLoraModel"] == lora.id
+    assert wiro.calls["/Run/wiro/instant-id-lora"] == 1
+
+
+async def test_no_face_is_a_plain_reason(wiro, client, selfie):
+    wiro.scenario.outcome = "fail"
+    with pytest.raises(PortraitFailed) as caught:
+        await make_portrait(client, CATALOG, resolve_options(CATALOG), selfie)
+    assert caught.value.reason is FailureReason.NO_FACE
+
+
+async def test_empty_balance_fails_before_any_task(wiro, client, selfie):
+    wiro.scenario.run_error = "balance"
+    with pytest.raises(PortraitFailed) as caught:
+        await make_portrait(client, CATALOG, resolve_options(CATALOG), selfie)
+    assert caught.value.reason is FailureReason.BALANCE
+    assert caught.value.owner_should_act
+    assert not wiro.tasks
+
+
+async def test_a_hanging_task_is_stopped_at_wiro_after_the_timeout(wiro, client, selfie):
+    wiro.scenario.outcome = "hang"
+    with pytest.raises(PortraitFailed) as caught:
+        await make_portrait(
+            client, CATALOG, resolve_options(CATALOG), selfie, limits=JobLimits(timeout=0.5)
+        )
+    assert caught.value.reason is FailureReason.TIMEOUT
+    (task,) = wiro.tasks.values()
+    assert task.status == "task_cancel"
+
+
+async def test_a_cancelled_task_reads_as_cancelled(wiro, client, selfie):
+    wiro.scenario.outcome = "cancel"
+    with pytest.raises(PortraitFailed) as caught:
+        await make_portrait(client, CATALOG, resolve_options(CATALOG), selfie)
+    assert caught.value.reason is FailureReason.CANCELLED
+
+
+async def test_outputs_that_cannot_be_downloaded_fail_clearly(wiro, client, selfie, monkeypatch):
+    async def broken_download(url, **kwargs):
+        from bot.wiro import WiroConnectionError
+
+        raise WiroConnectionError("connection reset")
+
+    monkeypatch.setattr(client, "download", broken_download)
+    with pytest.raises(PortraitFailed) as caught:
+        await make_portrait(client, CATALOG, resolve_options(CATALOG), selfie)
+    assert caught.value.reason is FailureReason.UNAVAILABLE
+    assert "couldn't download" in caught.value.message
