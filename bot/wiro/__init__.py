@@ -1,0 +1,48 @@
+"""Client for Wiro's hosted ``wiro/instant-id-lora`` tool (no Discord code here).
+
+Modules: :mod:`.signing` (auth headers, nonces), :mod:`.envelope` (responses to
+errors), :mod:`.errors`, :mod:`.task` (typed results), :mod:`.waiting`
+(polling a task to its end), :mod:`.client` (:class:`WiroClient`).
+"""
+
+from .client import DEFAULT_BASE_URL, TOOL_SLUG, WiroClient
+from .errors import (
+    WiroAuthError,
+    WiroConcurrencyLimit,
+    WiroConnectionError,
+    WiroError,
+    WiroInsufficientBalance,
+    WiroNotFound,
+    WiroRateLimited,
+    WiroServerError,
+    WiroTaskCancelled,
+    WiroTaskFailed,
+    WiroTimeout,
+    WiroValidationError,
+)
+from .task import Stage, Task, TaskOutput, TaskRef, UploadedFile
+from .waiting import PollSchedule
+
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "TOOL_SLUG",
+    "PollSchedule",
+    "Stage",
+    "Task",
+    "TaskOutput",
+    "TaskRef",
+    "UploadedFile",
+    "WiroAuthError",
+    "WiroClient",
+    "WiroConcurrencyLimit",
+    "WiroConnectionError",
+    "WiroError",
+    "WiroInsufficientBalance",
+    "WiroNotFound",
+    "WiroRateLimited",
+    "WiroServerError",
+    "WiroTaskCancelled",
+    "WiroTaskFailed",
+    "WiroTimeout",
+    "WiroValidationError",
+]

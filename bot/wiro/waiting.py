@@ -1,0 +1,212 @@
+"""Following a task to its end by polling ``/Task/Detail``.
+
+Rules (fact sheet §3, §7):
+
+* poll on a :class:`PollSchedule` (2 s for the first 15 s, 5 s until 60 s, then
+  10 s, as Wiro's MCP client does);
+* report a change whenever the status or the generation progress changes;
+* ``task_postprocess_end`` with ``pexit == "0"`` and outputs is success; any
+  other ``task_postprocess_end`` is :class:`WiroTaskFailed`; ``task_cancel`` is
+  :class:`WiroTaskCancelled`;
+* a persisted ``task_error`` is not final (Wiro may requeue): keep polling, and
+  fail only if it is still in ``task_error`` after ``error_grace`` seconds;
+* unknown statuses count as running;
+* transient errors while polling (connection, 5xx, 429 once the client's own
+  retries are spent) are logged and polling goes on; after
+  ``max_poll_failures`` consecutive failures the last error is raised;
+* the overall ``timeout`` raises :class:`WiroTimeout` and leaves the task alone:
+  killing it is the caller's decision.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+
+from .errors import (
+    WiroConnectionError,
+    WiroRateLimited,
+    WiroServerError,
+    WiroTaskCancelled,
+    WiroTaskFailed,
+    WiroTimeout,
+)
+from .task import CANCELLED_STATUS, ERROR_STATUS, Task, TaskRef
+
+__all__ = ["DEFAULT_MAX_POLL_FAILURES", "PollSchedule", "wait_for_task", "watch_task"]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MAX_POLL_FAILURES = 5
+_TRANSIENT = (WiroConnectionError, WiroServerError, WiroRateLimited)
+
+FetchTask = Callable[[TaskRef], Awaitable[Task]]
+OnChange = Callable[[Task], Awaitable[None] | None]
+
+
+@dataclass(frozen=True)
+class PollSchedule:
+    """How long to sleep between two polls, by time since the wait began."""
+
+    fast: float = 2.0
+    fast_until: float = 15.0
+    medium: float = 5.0
+    medium_until: float = 60.0
+    slow: float = 10.0
+
+    def interval(self, elapsed: float) -> float:
+        if elapsed < self.fast_until:
+            return self.fast
+        if elapsed < self.medium_until:
+            return self.medium
+        return self.slow
+
+    @classmethod
+    def constant(cls, interval: float) -> PollSchedule:
+        """The same interval throughout (handy in tests: ``PollSchedule.constant(0.01)``)."""
+        return cls(fast=interval, medium=interval, slow=interval)
+
+
+def _change_key(task: Task) -> tuple[str, float | None]:
+    return task.status, task.progress
+
+
+async def watch_task(
+    fetch: FetchTask,
+    ref: TaskRef,
+    *,
+    schedule: PollSchedule,
+    timeout: float = 600.0,  # noqa: ASYNC109 - the public interface: an overall deadline
+    error_grace: float = 150.0,
+    max_poll_failures: int = DEFAULT_MAX_POLL_FAILURES,
+) -> AsyncIterator[Task]:
+    """Yield the task each time it changes; the last one yielded has succeeded.
+
+    Raises :class:`WiroTaskFailed`, :class:`WiroTaskCancelled`,
+    :class:`WiroTimeout`, or the last polling error. A failed or cancelled end
+    state is not yielded: it is on the exception's ``task``.
+    """
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    deadline = started + timeout
+    last_key: tuple[str, float | None] | None = None
+    last_task: Task | None = None
+    error_since: float | None = None
+    failures = 0
+
+    while True:
+        remaining = deadline - loop.time()
+        task: Task | None = None
+        try:
+            if remaining <= 0:
+                raise TimeoutError
+            async with asyncio.timeout(remaining):
+                task = await fetch(ref)
+            failures = 0
+        except TimeoutError:
+            raise _timed_out(ref, timeout, last_task) from None
+        except _TRANSIENT as exc:
+            failures += 1
+            if failures >= max_poll_failures:
+                log.warning(
+                    "Giving up on task %s after %d failed polls: %s", ref.task_id, failures, exc
+                )
+                raise
+            log.warning(
+                "Polling task %s failed (%d/%d), will retry: %s",
+                ref.task_id,
+                failures,
+                max_poll_failures,
+                exc,
+            )
+
+        now = loop.time()
+        if task is not None:
+            last_task = task
+            if task.status == CANCELLED_STATUS:
+                raise WiroTaskCancelled(f"Wiro task {task.id} was cancelled", task=task)
+            if task.is_terminal and not task.succeeded:
+                raise WiroTaskFailed.for_task(task)
+            key = _change_key(task)
+            if key != last_key:
+                last_key = key
+                yield task
+            if task.succeeded:
+                return
+            if task.status == ERROR_STATUS:
+                if error_since is None:
+                    error_since = now
+                    log.info("Task %s reports task_error; waiting up to %ss", task.id, error_grace)
+                elif now - error_since >= error_grace:
+                    raise WiroTaskFailed.for_task(
+                        task, reason=f"Wiro task {task.id} stayed in task_error"
+                    )
+            else:
+                error_since = None
+
+        now = loop.time()
+        if now >= deadline:
+            raise _timed_out(ref, timeout, last_task)
+        delay = schedule.interval(now - started)
+        if error_since is not None:
+            delay = min(delay, max(0.0, error_since + error_grace - now))
+        await asyncio.sleep(max(0.0, min(delay, deadline - now)))
+
+
+async def wait_for_task(
+    fetch: FetchTask,
+    ref: TaskRef,
+    *,
+    schedule: PollSchedule,
+    timeout: float = 600.0,  # noqa: ASYNC109 - the public interface: an overall deadline
+    error_grace: float = 150.0,
+    on_change: OnChange | None = None,
+    max_poll_failures: int = DEFAULT_MAX_POLL_FAILURES,
+) -> Task:
+    """Poll until the task succeeds and return it; raise like :func:`watch_task`.
+
+    ``on_change`` is called (and awaited, if it returns an awaitable) with each
+    change, in order, including the final successful task. An exception from
+    ``on_change`` is logged and does not stop the wait.
+    """
+    final: Task | None = None
+    updates = watch_task(
+        fetch,
+        ref,
+        schedule=schedule,
+        timeout=timeout,
+        error_grace=error_grace,
+        max_poll_failures=max_poll_failures,
+    )
+    try:
+        async for task in updates:
+            final = task
+            if on_change is not None:
+                await _notify(on_change, task)
+    finally:
+        await updates.aclose()
+    if final is None:  # pragma: no cover - watch_task always yields before returning
+        raise WiroTimeout(f"Wiro task {ref.task_id} ended without a result")
+    return final
+
+
+async def _notify(on_change: OnChange, task: Task) -> None:
+    try:
+        result = on_change(task)
+        if inspect.isawaitable(result):
+            await result
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        log.exception("on_change callback failed for task %s (status %s)", task.id, task.status)
+
+
+def _timed_out(ref: TaskRef, timeout: float, task: Task | None) -> WiroTimeout:
+    status = task.status if task else "unknown"
+    return WiroTimeout(
+        f"Wiro task {ref.task_id} did not finish within {timeout:g}s (last status: {status})",
+        task=task,
+    )
