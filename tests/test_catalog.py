@@ -200,10 +200,15 @@ def test_model_lookup_by_id_label_or_name(bundled, key):
 def test_lookup_misses(bundled):
     assert bundled.model("") is None
     assert bundled.model("   ") is None
-    assert bundled.model("Yamer") is None  # autocomplete is for partial names
+    assert bundled.model("XL") is None  # a part of several names is ambiguous
     assert bundled.model("540") is None  # a LoRA id is not a model
     assert bundled.lora("dissolve-style-sdxl").id == "1362"
     assert bundled.lora("606") is None
+
+
+def test_a_unique_partial_name_is_enough(bundled):
+    assert bundled.model("yamer").id == "606"
+    assert bundled.lora("samaritan").id == "1086"
 
 
 def test_short_name_lookup_refuses_ambiguity():

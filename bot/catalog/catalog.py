@@ -243,7 +243,11 @@ def _find(options: Sequence[StyleOption], key: str) -> StyleOption | None:
             return option
     # "YamerMIX v8.0" alone works too, unless two owners publish the same name.
     hits = [o for o in options if _norm(o.short_name) == wanted]
-    return hits[0] if len(hits) == 1 else None
+    if len(hits) == 1:
+        return hits[0]
+    # A typed part of a name ("dreamshaper") works when it names exactly one option.
+    partial = _search(options, raw, 2)
+    return partial[0] if len(partial) == 1 else None
 
 
 def _search(options: Sequence[StyleOption], text: str, limit: int) -> list[StyleOption]:
