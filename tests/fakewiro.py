@@ -79,9 +79,10 @@ that follow; failure injection applies to the next matching calls::
 
 Counters and records: ``wiro.calls`` (a Counter by path without ``/v1``,
 injected failures included), ``wiro.runs`` (accepted Run bodies),
-``wiro.uploads``, ``wiro.tasks`` (id → :class:`FakeTask`), ``wiro.requests``
-(every request's method, path and headers, for asserting e.g. that downloads
-carry no credentials).
+``wiro.uploads``, ``wiro.files`` (accesskey → name, type, bytes), ``wiro.tasks``
+(id → :class:`FakeTask`), ``wiro.bodies`` (path → JSON bodies received),
+``wiro.requests`` (every request's method, path and headers, for asserting e.g.
+that downloads carry no credentials), ``wiro.auth_failures``.
 
 ``/Tool/Detail`` shape (findings): Wiro-Docs ``markdown/models.md`` and
 ``markdown/model-parameters.md`` and Wiro-MCP ``src/types.ts`` show
@@ -112,7 +113,7 @@ import secrets
 import string
 import time
 import uuid
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
@@ -464,6 +465,7 @@ class Failure:
     retry_after: str | None = None
     drop: bool = False
     delay: float = 0.0
+    body: str | None = None
 
 
 _TIME_FIELDS = {
@@ -598,6 +600,7 @@ class FakeWiro:
         self.uploads: list[dict[str, object]] = []
         self.tasks: dict[str, FakeTask] = {}
         self.requests: list[tuple[str, str, dict[str, str]]] = []
+        self.bodies: defaultdict[str, list[dict[str, object]]] = defaultdict(list)
         self.failures: list[Failure] = []
         self.auth_failures = 0
         self.files: dict[str, tuple[str, str, bytes]] = {}  # accesskey -> name, type, bytes
@@ -660,11 +663,13 @@ class FakeWiro:
         retry_after: str | float | None = None,
         drop: bool = False,
         delay: float = 0.0,
+        body: str | None = None,
     ) -> Failure:
         """Inject a failure (HTTP ``status``, dropped connection, or a delay) for ``times`` calls.
 
         5xx answers carry an HTML body (like a proxy would), 429 a JSON envelope and
-        ``Retry-After`` when given.
+        ``Retry-After`` when given; ``body`` replaces the answer's body (e.g.
+        ``status=200, body="not json"``).
         """
         failure = Failure(
             path=path,
@@ -673,6 +678,7 @@ class FakeWiro:
             retry_after=None if retry_after is None else str(retry_after),
             drop=drop,
             delay=delay,
+            body=body,
         )
         self.failures.append(failure)
         return failure
@@ -709,6 +715,10 @@ class FakeWiro:
                 assert request.transport is not None
                 request.transport.abort()
                 return web.Response(status=500)
+            if failure.body is not None:
+                return web.Response(
+                    status=failure.status or 200, text=failure.body, content_type="text/plain"
+                )
             if failure.status == 429:
                 headers = {"Retry-After": failure.retry_after} if failure.retry_after else {}
                 return self._error(0, "Too many requests.", status=429, headers=headers)
@@ -802,6 +812,7 @@ class FakeWiro:
             return self._error(0, "Request parameters are invalid.")
         if not isinstance(body, dict):
             return self._error(0, "Request parameters are invalid.")
+        self.bodies[request.path.removeprefix("/v1")].append(body)
         return body
 
     # -- files ------------------------------------------------------------------------------

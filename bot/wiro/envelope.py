@@ -37,8 +37,8 @@ _AUTH_TEXT = re.compile(
     re.IGNORECASE,
 )
 _VALIDATION_TEXT = re.compile(
-    r"request parameter|parameters are invalid|must be between|must be integer|"
-    r"\brequired\b|\binvalid\b",
+    r"request parameter|parameters are invalid|\bmust be\b|\brequired\b|\binvalid\b|"
+    r"not allowed",
     re.IGNORECASE,
 )
 _NOT_FOUND_TEXT = re.compile(
