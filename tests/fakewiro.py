@@ -76,6 +76,12 @@ that follow; failure injection applies to the next matching calls::
     wiro.fail("/Task/Detail", status=429, times=2, retry_after="0.05")
     wiro.fail("*", drop=True)                  # next call of any endpoint: connection dropped
     wiro.fail("/Task/Detail", delay=1.0)       # answer late (request timeouts)
+    wiro.fail("/Tool/Detail", status=200, body="<html>")  # a malformed answer
+    wiro.fail("/cdn/<uuid>/0.png", status=502) # GETs of files and outputs too
+
+Constructor options: ``FakeWiro(api_key, api_secret, scenario=Scenario(...),
+lora_scale_ids={...}, nonce_reorder_window_ms=0)``. The ``fake_wiro`` fixture in
+tests/conftest.py gives one with ``api_key="test-key", api_secret="test-secret"``.
 
 Counters and records: ``wiro.calls`` (a Counter by path without ``/v1``,
 injected failures included), ``wiro.runs`` (accepted Run bodies),

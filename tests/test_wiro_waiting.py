@@ -228,6 +228,17 @@ async def test_transient_poll_errors_do_not_end_the_wait(fake_wiro, client):
     assert task.succeeded
 
 
+async def test_a_rate_limited_poll_waits_for_retry_after(fake_wiro, client):
+    fake_wiro.scenario.duration = None
+    ref = await client.run(FIELDS)
+    fake_wiro.step(ref.task_id, len(SUCCESS_TIMELINE))
+    fake_wiro.fail("/Task/Detail", status=429, retry_after="0.3", times=1)
+    started = time.monotonic()
+    assert (await client.wait(ref, timeout=5)).succeeded
+    assert time.monotonic() - started >= 0.3
+    assert fake_wiro.calls["/Task/Detail"] == 2
+
+
 async def test_too_many_consecutive_poll_errors_give_up_with_the_last_error(fake_wiro, client):
     ref = await client.run(FIELDS)
     fake_wiro.fail("/Task/Detail", status=503, times=50)

@@ -12,7 +12,8 @@ Rules (fact sheet §3, §7):
   fail only if it is still in ``task_error`` after ``error_grace`` seconds;
 * unknown statuses count as running;
 * transient errors while polling (connection, 5xx, 429 once the client's own
-  retries are spent) are logged and polling goes on; after
+  retries are spent) are logged and polling goes on (after a 429, no sooner
+  than its Retry-After, capped at a minute); after
   ``max_poll_failures`` consecutive failures the last error is raised;
 * the overall ``timeout`` raises :class:`WiroTimeout` and leaves the task alone:
   killing it is the caller's decision.
@@ -42,6 +43,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_MAX_POLL_FAILURES = 5
 _TRANSIENT = (WiroConnectionError, WiroServerError, WiroRateLimited)
+_MAX_RATE_LIMIT_PAUSE = 60.0
 
 FetchTask = Callable[[TaskRef], Awaitable[Task]]
 OnChange = Callable[[Task], Awaitable[None] | None]
@@ -100,6 +102,7 @@ async def watch_task(
     while True:
         remaining = deadline - loop.time()
         task: Task | None = None
+        back_off = 0.0
         try:
             if remaining <= 0:
                 raise TimeoutError
@@ -115,6 +118,8 @@ async def watch_task(
                     "Giving up on task %s after %d failed polls: %s", ref.task_id, failures, exc
                 )
                 raise
+            if isinstance(exc, WiroRateLimited) and exc.retry_after:
+                back_off = min(exc.retry_after, _MAX_RATE_LIMIT_PAUSE)
             log.warning(
                 "Polling task %s failed (%d/%d), will retry: %s",
                 ref.task_id,
@@ -150,7 +155,7 @@ async def watch_task(
         now = loop.time()
         if now >= deadline:
             raise _timed_out(ref, timeout, last_task)
-        delay = schedule.interval(now - started)
+        delay = max(schedule.interval(now - started), back_off)
         if error_since is not None:
             delay = min(delay, max(0.0, error_since + error_grace - now))
         await asyncio.sleep(max(0.0, min(delay, deadline - now)))
