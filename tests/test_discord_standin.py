@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import re
+import zlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import aiohttp
 import discord
 import pytest
 from discord import app_commands
@@ -170,6 +173,17 @@ class EchoBot(commands.Bot):
         @probe_group.command(description="Open a modal")
         async def modal(interaction: discord.Interaction) -> None:
             await interaction.response.send_modal(Feedback(probe))
+
+        @probe_group.command(description="Describe the invocation, then fetch the reply")
+        async def whoami(interaction: discord.Interaction) -> None:
+            nsfw = getattr(interaction.channel, "nsfw", False)
+            await interaction.response.send_message(
+                f"nsfw={nsfw} guild={interaction.guild_id} user={interaction.user.id} "
+                f"manage={interaction.permissions.manage_messages} "
+                f"attach={interaction.app_permissions.attach_files}"
+            )
+            fetched = await interaction.original_response()  # GET @original
+            await probe.outcomes.put(("ok", fetched.content))
 
         @probe_group.command(description="Too long a message")
         async def long(interaction: discord.Interaction) -> None:
@@ -479,3 +493,120 @@ async def test_message_events_reach_the_bot_cache(
     assert await asyncio.wait_for(deleted, TIMEOUT) == sent.id
     with pytest.raises(discord.NotFound):
         await sent.edit(content="too late")
+
+
+async def test_interaction_carries_channel_and_permissions(
+    bot: EchoBot, discord_server: DiscordStandIn
+) -> None:
+    gid, mod = discord_server.guild.id, discord_server.moderator.id
+    rec = await discord_server.slash(
+        "probe whoami", user=discord_server.moderator, channel=discord_server.nsfw_channel
+    )
+    expected = f"nsfw=True guild={gid} user={mod} manage=True attach=True"
+    assert await bot.probe.outcome() == ("ok", expected)
+    assert rec.original is not None and rec.original.channel_id == discord_server.nsfw_channel.id
+
+    await discord_server.slash("probe whoami", channel=discord_server.no_files_channel)
+    user = discord_server.member.id
+    expected = f"nsfw=False guild={gid} user={user} manage=False attach=False"
+    assert await bot.probe.outcome() == ("ok", expected)
+
+
+async def test_dm_interaction(bot: EchoBot, discord_server: DiscordStandIn) -> None:
+    dm = discord_server.dm_channel(discord_server.member)
+    rec = await discord_server.slash("probe whoami", channel=dm)
+    user = discord_server.member.id
+    assert await bot.probe.outcome() == (
+        "ok",
+        f"nsfw=False guild=None user={user} manage=False attach=True",
+    )
+    assert rec.original is not None and rec.original.guild_id is None
+
+
+async def test_channel_routes_history_typing_delay_and_save_dir(tmp_path: Any) -> None:
+    async with (
+        DiscordStandIn(save_dir=tmp_path) as discord_server,
+        running_bot(EchoBot(Probe()), discord_server) as bot,
+    ):
+        channel = bot.get_channel(discord_server.channel.id)
+        assert isinstance(channel, discord.TextChannel)
+        slow = discord_server.faults.delay("POST", "/channels/*/messages", 0.05, times=1)
+        async with channel.typing():
+            first = await channel.send("one", file=discord.File(io.BytesIO(png_bytes()), "a.png"))
+        assert len(slow.hits) == 1 and discord_server.typing
+        second = await channel.send("two")
+        edited = await second.edit(content="two (edited)")
+        assert edited.content == "two (edited)"
+        history = [m.content async for m in channel.history(limit=10)]
+        assert history == ["two (edited)", "one"]
+        [att] = discord_server.messages[first.id].attachments
+        assert att.path is not None and att.path.read_bytes() == att.data
+        assert await first.attachments[0].read() == att.data  # served by the stand-in
+        with pytest.raises(discord.HTTPException) as info:
+            await channel.send("x" * 2001)
+        assert info.value.code == 50035
+        assert discord_server.unknown_routes == []
+
+
+async def test_autosharded_bot_follows_gateway_bot(discord_server: DiscordStandIn) -> None:
+    # Only Route.BASE is configured: AutoShardedBot asks GET /gateway/bot for the URL.
+    old_base = discord.http.Route.BASE
+    discord.http.Route.BASE = discord_server.api_base
+    try:
+        bot = commands.AutoShardedBot(
+            command_prefix="!", intents=discord.Intents.default(), guild_ready_timeout=0.05
+        )
+        async with running_bot(bot, discord_server, patch=False):
+            assert bot.get_guild(discord_server.guild.id) is not None
+            assert bot.shard_count == 1
+    finally:
+        discord.http.Route.BASE = old_base
+    assert discord_server.requests_to("GET", "/gateway/bot")
+
+
+async def test_disallowed_privileged_intents_are_refused() -> None:
+    intents = discord.Intents.default()
+    intents.members = True
+    async with DiscordStandIn(allowed_privileged_intents=0) as discord_server:
+        with pytest.raises(discord.PrivilegedIntentsRequired):
+            async with running_bot(EchoBot(Probe(), intents=intents), discord_server):
+                pass
+
+
+async def test_raw_gateway_permessage_deflate_and_zlib_stream(
+    discord_server: DiscordStandIn,
+) -> None:
+    """Clients that ask for permessage-deflate get it, on top of zlib-stream."""
+    url = discord_server.gateway_url + "?v=10&encoding=json&compress=zlib-stream"
+    inflator = zlib.decompressobj()
+
+    async def receive(ws: aiohttp.ClientWebSocketResponse) -> dict[str, Any]:
+        msg = await ws.receive(timeout=TIMEOUT)
+        assert msg.type is aiohttp.WSMsgType.BINARY
+        assert msg.data.endswith(b"\x00\x00\xff\xff")
+        return json.loads(inflator.decompress(msg.data))
+
+    async with aiohttp.ClientSession() as session:
+        async with session.ws_connect(url, compress=15) as ws:
+            assert ws.compress == 15
+            hello = await receive(ws)
+            assert hello["op"] == 10 and hello["d"]["heartbeat_interval"] > 0
+            await ws.send_json({"op": 1, "d": None})
+            assert (await receive(ws))["op"] == 11
+            identify = {"token": discord_server.token, "intents": 1, "properties": {}}
+            await ws.send_json({"op": 2, "d": identify})
+            ready, guild = await receive(ws), await receive(ws)
+            assert ready["t"] == "READY" and ready["d"]["application"]["id"]
+            assert guild["t"] == "GUILD_CREATE" and guild["s"] == 2
+            nsfw = [c["name"] for c in guild["d"]["channels"] if c["nsfw"]]
+            assert nsfw == ["nsfw-portraits"]
+        conn_log = [entry for _, kind, entry in discord_server.gateway.log if kind == "connect"]
+        assert conn_log[-1]["permessage_deflate"] and conn_log[-1]["compression"] == "zlib-stream"
+
+        async with session.ws_connect(discord_server.gateway_url + "?v=10") as ws:
+            await ws.receive_json(timeout=TIMEOUT)  # HELLO, plain text without compress=
+            await ws.send_json({"op": 6, "d": {"session_id": "nope", "seq": 1, "token": "x"}})
+            assert await ws.receive_json(timeout=TIMEOUT) == {"op": 9, "d": False}
+            await ws.send_json({"op": 2, "d": {"token": "wrong", "intents": 1}})
+            closed = await ws.receive(timeout=TIMEOUT)
+            assert closed.type is aiohttp.WSMsgType.CLOSE and closed.data == 4004

@@ -60,6 +60,7 @@ class Connection:
         self._lock = asyncio.Lock()
         self._compress: Any | None = None
         self.compression: str | None = None
+        self.permessage_deflate = False
         if compress == "zlib-stream":
             z = zlib.compressobj()
             self._compress = lambda data: z.compress(data) + z.flush(zlib.Z_SYNC_FLUSH)
@@ -67,6 +68,13 @@ class Connection:
         elif compress == "zstd-stream":
             self._compress = _zstd_compressor()
             self.compression = compress if self._compress else None
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "requested_compression": self.requested_compression,
+            "compression": self.compression,
+            "permessage_deflate": self.permessage_deflate,
+        }
 
     async def send(self, payload: dict[str, Any]) -> None:
         text = json.dumps(payload, separators=(",", ":"))
@@ -141,9 +149,10 @@ class Gateway:
         await ws.prepare(request)
         query = request.query
         conn = Connection(ws, query.get("compress"))
+        conn.permessage_deflate = bool(ws.compress)
         self.connections.add(conn)
         self.connect_count += 1
-        self.log.append((time.monotonic(), "connect", dict(query)))
+        self.log.append((time.monotonic(), "connect", conn.describe()))
         session: Session | None = None
         try:
             if query.get("encoding", "json") != "json":

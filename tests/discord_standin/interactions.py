@@ -110,7 +110,7 @@ class Builder:
             "locale": locale,
             "entitlements": [],
             "entitlement_sku_ids": [],
-            "attachment_size_limit": payloads.ATTACHMENT_SIZE_LIMIT,
+            "attachment_size_limit": server.upload_limit,
             "channel_id": str(ch.id),
         }
         if data is not None:

@@ -35,7 +35,9 @@ class Ctx:
     files: list[UploadedFile]
 
     def int_param(self, name: str) -> int:
-        return int(self.params[name])
+        """A snowflake path parameter; -1 (never found) if it is not a number."""
+        value = self.params[name]
+        return int(value) if value.isdigit() else -1
 
 
 Handler = Callable[[Ctx], Awaitable[web.Response]]
@@ -90,9 +92,9 @@ ROUTES: list[RouteDef] = [
     _route("GET", "/applications/@me", app_info),
     _route("GET", "/gateway", gateway, auth=False),
     _route("GET", "/gateway/bot", gateway_bot),
-    *rest_commands.ROUTES(_route),
-    *rest_channels.ROUTES(_route),
-    *rest_interactions.ROUTES(_route),
+    *rest_commands.routes(_route),
+    *rest_channels.routes(_route),
+    *rest_interactions.routes(_route),
 ]
 
 
@@ -145,6 +147,8 @@ class RestApp:
         body, files = await read_body(request)
         record.json = body
         record.files = [(f.field, f.filename, f.data) for f in files]
+        if sum(len(f.data) for f in files) > server.upload_limit:
+            return errors.discord_error(413, 40005, "Request entity too large")
         delay, fault = server.faults.select(record, server.api_prefix)
         if delay:
             await server.interruptible_sleep(delay)

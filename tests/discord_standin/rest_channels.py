@@ -216,7 +216,8 @@ async def guild_member(ctx: Ctx) -> web.Response:
     return errors.json_response(payloads.member(member))
 
 
-def ROUTES(route: Any) -> list[Any]:
+def routes(route: Any) -> list[Any]:
+    """Route definitions, built with ``rest._route``."""
     return [
         route("GET", "/channels/{channel_id}", get_channel),
         route("POST", "/channels/{channel_id}/messages", post_message),

@@ -130,7 +130,8 @@ async def delete_command(ctx: Ctx) -> web.Response:
     return web.Response(status=204)
 
 
-def ROUTES(route: Any) -> list[Any]:
+def routes(route: Any) -> list[Any]:
+    """Route definitions, built with ``rest._route``."""
     out = []
     for base in (
         "/applications/{application_id}/commands",

@@ -290,7 +290,8 @@ async def delete_webhook_message(ctx: Ctx) -> web.Response:
     return web.Response(status=204)
 
 
-def ROUTES(route: Any) -> list[Any]:
+def routes(route: Any) -> list[Any]:
+    """Route definitions, built with ``rest._route``."""
     hook = "/webhooks/{webhook_id}/{token}"
     return [
         route("POST", "/interactions/{interaction_id}/{token}/callback", callback, False),

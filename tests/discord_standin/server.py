@@ -17,7 +17,13 @@ from . import payloads
 from .faults import Faults
 from .gateway import Gateway
 from .interactions import Builder, ChannelLike, Upload, UserLike
-from .models import PRIVILEGED_INTENTS, Intent, SnowflakeFactory, build_default_world
+from .models import (
+    PRIVILEGED_INTENTS,
+    Channel,
+    Intent,
+    SnowflakeFactory,
+    build_default_world,
+)
 from .records import (
     InteractionRecord,
     Notifier,
@@ -48,6 +54,7 @@ class DiscordStandIn:
         allowed_privileged_intents: int = int(PRIVILEGED_INTENTS),
         enforce_permissions: bool = True,
         application_flags: int = 0,
+        upload_limit: int = payloads.ATTACHMENT_SIZE_LIMIT,
     ) -> None:
         self.token = token
         self.ack_timeout = ack_timeout
@@ -56,6 +63,7 @@ class DiscordStandIn:
         self.allowed_privileged_intents = allowed_privileged_intents
         self.enforce_permissions = enforce_permissions
         self.application_flags = application_flags
+        self.upload_limit = upload_limit
         self.new_id = SnowflakeFactory()
         fixtures = build_default_world(self.new_id)
         self.world = fixtures.world
@@ -186,6 +194,10 @@ class DiscordStandIn:
                 if cmd["name"] == name and cmd.get("type", 1) == 1:
                     return cmd
         return None
+
+    def dm_channel(self, user: UserLike = None) -> Channel:
+        """The DM channel between ``user`` (default: ``self.member``) and the bot."""
+        return self.world.dm_channel(self.builder.resolve_user(user), self.new_id())
 
     def interaction_by_token(self, token: str) -> InteractionRecord | None:
         return self._by_token.get(token)
