@@ -8,14 +8,12 @@ import asyncio
 import os
 import sys
 
-import discord
 from dotenv import find_dotenv, load_dotenv
 
-from bot.app import PortraitBot, build_services
 from bot.cli import add_generate_arguments, generate
+from bot.launcher import StartupError, run_bot
 from bot.logs import setup_logging
-from bot.settings import Settings, SettingsError, load_settings
-from bot.wiro import WiroClient
+from bot.settings import SettingsError, load_settings
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -43,35 +41,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if command == "generate":
             return asyncio.run(generate(settings, args))
-        return asyncio.run(run_bot(settings, sync_only=command == "sync"))
+        asyncio.run(run_bot(settings, sync_only=command == "sync"))
+    except StartupError as error:
+        print(f"Start-up error: {error}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
-
-
-async def run_bot(settings: Settings, *, sync_only: bool) -> int:
-    if settings.discord_api_base:
-        # Only the test suite's local Discord stand-in sets this.
-        discord.http.Route.BASE = settings.discord_api_base
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    async with WiroClient(
-        api_key=settings.wiro_api_key,
-        api_secret=settings.wiro_api_secret,
-        base_url=settings.wiro_api_base,
-        request_timeout=settings.request_timeout,
-    ) as wiro:
-        services = build_services(settings, wiro)
-        async with PortraitBot(services, force_sync=sync_only, sync_only=sync_only) as bot:
-            try:
-                if sync_only:
-                    await bot.login(settings.discord_token)  # runs setup_hook, which syncs
-                else:
-                    await bot.start(settings.discord_token)
-            except discord.LoginFailure:
-                print("Configuration error: DISCORD_TOKEN was refused by Discord.", file=sys.stderr)
-                return 2
-            except discord.PrivilegedIntentsRequired:
-                print("Discord refused the gateway intents.", file=sys.stderr)
-                return 2
     return 0
 
 
