@@ -82,6 +82,11 @@ class StyleSelect(discord.ui.View):
     async def style(self, interaction: discord.Interaction, select: discord.ui.Select) -> None:
         await interaction.response.send_message(f"style={select.values[0]}", ephemeral=True)
 
+    @discord.ui.select(cls=discord.ui.UserSelect, custom_id="echo:who")
+    async def who(self, interaction: discord.Interaction, select: discord.ui.UserSelect) -> None:
+        member = select.values[0]
+        await interaction.response.send_message(f"who={member.id} {member.display_name}")
+
 
 class Feedback(discord.ui.Modal, title="Feedback"):
     text = discord.ui.TextInput(label="Your feedback", custom_id="feedback")
@@ -305,7 +310,7 @@ async def test_slash_round_trip_with_attachment(
     assert followup.content == "follow-up" and followup.ephemeral
     [channel_msg] = [m for m in discord_server.channel_messages() if not m.interaction_id]
     assert channel_msg.content == "channel: hello"
-    assert channel_msg.custom_ids() == ["echo:style"]
+    assert channel_msg.custom_ids() == ["echo:style", "echo:who"]
     assert original.created_at <= followup.created_at <= channel_msg.created_at
 
 
@@ -346,6 +351,12 @@ async def test_button_click_and_select_reach_the_bot(
     reply = await chosen.wait_original()
     assert reply.content == "style=sketch" and reply.ephemeral
 
+    picked = await discord_server.select(channel_msg, "echo:who", [discord_server.moderator])
+    reply = await picked.wait_original()
+    assert reply.content == f"who={discord_server.moderator.id} Moderator Mo"
+
+    with pytest.raises(ValueError, match="not in options"):
+        await discord_server.select(channel_msg, "echo:style", ["watercolour"])
     with pytest.raises(ValueError, match="no component"):
         await discord_server.click(original, "does-not-exist")
 

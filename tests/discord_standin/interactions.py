@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 SUB_COMMAND, SUB_GROUP, STRING, INTEGER, BOOLEAN, USER, CHANNEL, ROLE, MENTIONABLE = range(1, 10)
 NUMBER, ATTACHMENT = 10, 11
-SELECT_TYPES = {3, 5, 6, 7, 8}
+SELECT_TYPES = {3, 5, 6, 7, 8}  # string, user, role, mentionable, channel
 DM_APP_PERMISSIONS = int(
     Perm.VIEW_CHANNEL
     | Perm.SEND_MESSAGES
@@ -331,7 +331,7 @@ class Builder:
 
     # --- components and modals ---------------------------------------------------
     def component_data(
-        self, message: StoredMessage, custom_id: str, values: list[str] | None
+        self, message: StoredMessage, custom_id: str, values: list[Any] | None
     ) -> dict[str, Any]:
         comp = message.component(custom_id)
         if comp is None:
@@ -352,7 +352,16 @@ class Builder:
                 bad = [v for v in values if v not in allowed]
                 if bad:
                     raise ValueError(f"{custom_id!r}: {bad} not in options {allowed}")
-            data["values"] = [str(v) for v in values]
+            if ctype == 3:
+                data["values"] = [str(v) for v in values]
+            else:  # user/role/mentionable/channel selects carry resolved objects
+                channel = self.resolve_channel(message.channel_id)
+                kind = {5: USER, 6: ROLE, 7: MENTIONABLE, 8: CHANNEL}[ctype]
+                resolved: dict[str, Any] = {}
+                data["values"] = [
+                    self._value(custom_id, kind, v, channel, resolved) for v in values
+                ]
+                data["resolved"] = resolved
         elif values is not None:
             raise ValueError(f"{custom_id!r} is a button (type {ctype}); use click()")
         elif ctype == 2 and comp.get("style") == 5:

@@ -314,12 +314,13 @@ class DiscordStandIn:
         self,
         message: StoredMessage | int,
         custom_id: str,
-        values: list[str],
+        values: list[Any],
         *,
         user: UserLike = None,
         locale: str = "en-US",
     ) -> InteractionRecord:
-        """Choose ``values`` in a select menu on a message the bot posted."""
+        """Choose ``values`` in a select menu on a message the bot posted (option values for
+        string selects; fixtures or ids for user/role/mentionable/channel selects)."""
         msg = self._message(message)
         data = self.builder.component_data(msg, custom_id, list(values))
         rec = self.builder.base(
