@@ -3,10 +3,13 @@ runs it until it is closed."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import discord
+import yarl
+from discord.gateway import DiscordWebSocket
 
 from bot.app import PortraitBot, build_services
 from bot.settings import Settings
@@ -27,10 +30,17 @@ async def run_bot(
     on_created: Callable[[PortraitBot], None] | None = None,
 ) -> None:
     """Run until the bot is closed (or, with `sync_only`, until the commands are synced)."""
-    if settings.discord_api_base:
-        # Only the test suite's local Discord stand-in sets this.
-        discord.http.Route.BASE = settings.discord_api_base
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    with _discord_api(settings.discord_api_base):
+        await _run(settings, sync_only, poll_schedule, on_created)
+
+
+async def _run(
+    settings: Settings,
+    sync_only: bool,
+    poll_schedule: PollSchedule | None,
+    on_created: Callable[[PortraitBot], None] | None,
+) -> None:
     async with WiroClient(
         api_key=settings.wiro_api_key,
         api_secret=settings.wiro_api_secret,
@@ -43,11 +53,29 @@ async def run_bot(
             if on_created is not None:
                 on_created(bot)
             try:
+                await bot.login(settings.discord_token)  # runs setup_hook, which syncs
                 if sync_only:
-                    await bot.login(settings.discord_token)  # runs setup_hook, which syncs
-                else:
-                    await bot.start(settings.discord_token)
+                    return
+                if settings.discord_api_base:
+                    # A plain Bot never asks /gateway/bot; ask it so the socket goes there too.
+                    _, url, _ = await bot.http.get_bot_gateway()
+                    DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(url)
+                await bot.connect()
             except discord.LoginFailure:
                 raise StartupError("DISCORD_TOKEN was refused by Discord.") from None
             except discord.PrivilegedIntentsRequired:
                 raise StartupError("Discord refused the bot's gateway intents.") from None
+
+
+@contextlib.contextmanager
+def _discord_api(api_base: str | None) -> Iterator[None]:
+    """Point discord.py at another Discord API (only the tests' local stand-in does this)."""
+    if not api_base:
+        yield
+        return
+    saved = discord.http.Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY
+    discord.http.Route.BASE = api_base
+    try:
+        yield
+    finally:
+        discord.http.Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY = saved

@@ -149,7 +149,6 @@ class PortraitCog(commands.Cog):
     ) -> None:
         services = self.services
         status = await StatusMessage.post(reply, interval=services.settings.status_edit_interval)
-        delivered = False
         try:
             result = await make_portrait(
                 services.wiro,
@@ -160,18 +159,19 @@ class PortraitCog(commands.Cog):
                 limits=services.job_limits,
             )
             await post_result(reply, result, services.catalog)
-            delivered = True
         except PortraitFailed as failure:
             level = logging.ERROR if failure.owner_should_act else logging.INFO
             log.log(level, "Portrait for member %s failed: %s", reply.member.id, failure.detail)
+            await status.remove()
             await post_failure(reply, failure)
         except discord.HTTPException as error:
             log.error("Portrait for member %s made but not delivered: %s", reply.member.id, error)
+            await status.remove()
             await post_failure(reply, UNDELIVERED)
+        else:
+            log.info("Portrait of task %s delivered to member %s", result.task_id, reply.member.id)
         finally:
-            await status.close(delete=True)
-        if delivered:
-            log.info("Portrait delivered to member %s", reply.member.id)
+            await status.remove()
 
     @portrait.autocomplete("model")
     async def model_autocomplete(

@@ -44,7 +44,7 @@ def _elapsed(seconds: float) -> str:
 
 
 class StatusMessage:
-    """Keeps one posted message in step with a job's progress until `close()`."""
+    """Keeps one posted message in step with a job's progress until `remove()`."""
 
     def __init__(
         self, reply: Reply, message: discord.Message, *, interval: float, started: float
@@ -56,6 +56,7 @@ class StatusMessage:
         self._phase = Phase.UPLOADING
         self._shown = message.content
         self._gone = False
+        self._closed = False
         self._ticker: asyncio.Task[None] | None = None
 
     @property
@@ -75,12 +76,16 @@ class StatusMessage:
         """Record the job's phase; the ticker shows it at its next edit."""
         self._phase = progress.phase
 
-    async def close(self, *, delete: bool) -> None:
+    async def remove(self) -> None:
+        """Stop editing and delete the message. Safe to call more than once."""
+        if self._closed:
+            return
+        self._closed = True
         if self._ticker is not None:
             self._ticker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._ticker
-        if delete and not self._gone:
+        if not self._gone:
             try:
                 await self._reply.delete(self._message)
             except discord.HTTPException as error:
