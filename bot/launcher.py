@@ -3,8 +3,10 @@ runs it until it is closed."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
+import signal
 from collections.abc import Callable, Iterator
 
 import discord
@@ -52,6 +54,7 @@ async def _run(
         async with PortraitBot(services, force_sync=sync_only, sync_only=sync_only) as bot:
             if on_created is not None:
                 on_created(bot)
+            _close_on_signals(bot)
             try:
                 await bot.login(settings.discord_token)  # runs setup_hook, which syncs
                 if sync_only:
@@ -65,6 +68,14 @@ async def _run(
                 raise StartupError("DISCORD_TOKEN was refused by Discord.") from None
             except discord.PrivilegedIntentsRequired:
                 raise StartupError("Discord refused the bot's gateway intents.") from None
+
+
+def _close_on_signals(bot: PortraitBot) -> None:
+    """SIGINT and SIGTERM close the bot cleanly instead of killing it mid-request."""
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signum, lambda: asyncio.ensure_future(bot.close()))
 
 
 @contextlib.contextmanager

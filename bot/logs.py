@@ -42,3 +42,7 @@ def setup_logging(level: str, secrets: Iterable[str]) -> None:
     root.setLevel(level)
     # discord.py's own DEBUG output includes gateway payloads; keep it at INFO at most.
     logging.getLogger("discord").setLevel(max(logging.INFO, logging.getLevelName(level)))
+    # The bot has no voice features; discord.py's warnings about voice libraries are noise.
+    logging.getLogger("discord.client").addFilter(
+        lambda record: "voice will NOT be supported" not in record.getMessage()
+    )

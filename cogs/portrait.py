@@ -44,6 +44,11 @@ UNDELIVERED = PortraitFailed(
     "Please ask a server admin to let me attach files in this channel.",
 )
 
+INTERRUPTED = PortraitFailed(
+    FailureReason.CANCELLED,
+    "The bot was restarted before your portrait was finished. Please try again.",
+)
+
 
 def _scheduler_choices() -> list[app_commands.Choice[str]]:
     # Built from the bundled catalog so the synced command definition stays stable.
@@ -54,6 +59,13 @@ class PortraitCog(commands.Cog):
     def __init__(self, bot: PortraitBot) -> None:
         self.bot = bot
         self.services = bot.services
+        self._running: set[asyncio.Task[object]] = set()
+
+    async def cog_unload(self) -> None:
+        """On shutdown, stop the jobs still running so each member is told (and Wiro stops)."""
+        for task in self._running:
+            task.cancel()
+        await asyncio.gather(*self._running, return_exceptions=True)
 
     @app_commands.command(name="portrait", description="Turn your selfie into an AI portrait")
     @app_commands.guild_only()
@@ -124,7 +136,13 @@ class PortraitCog(commands.Cog):
         if prepared is None:
             return
         await interaction.edit_original_response(content=ACCEPTED)
-        await self._run_job(Reply(interaction), options, prepared)
+        job = asyncio.current_task()
+        assert job is not None
+        self._running.add(job)
+        try:
+            await self._run_job(Reply(interaction), options, prepared)
+        finally:
+            self._running.discard(job)
 
     async def _intake(
         self, interaction: discord.Interaction, selfie: discord.Attachment
@@ -168,6 +186,11 @@ class PortraitCog(commands.Cog):
             log.error("Portrait for member %s made but not delivered: %s", reply.member.id, error)
             await status.remove()
             await post_failure(reply, UNDELIVERED)
+        except asyncio.CancelledError:
+            log.warning("Portrait for member %s interrupted by shutdown", reply.member.id)
+            await status.remove()
+            await post_failure(reply, INTERRUPTED)
+            raise
         else:
             log.info("Portrait of task %s delivered to member %s", result.task_id, reply.member.id)
         finally:

@@ -140,3 +140,16 @@ async def test_no_permission_to_attach_after_the_token_expired_sends_a_dm(
         ]
     )
     assert f"<@{discord_server.member.id}>" in notes[0].content
+
+
+async def test_shutdown_mid_job_tells_the_member_and_stops_the_task(discord_server, wiro, tmp_path):
+    wiro.scenario.outcome = "hang"
+    async with portrait_bot(discord_server, wiro, tmp_path) as bot:
+        rec = await ask(discord_server)
+        await discord_server.wait_for(lambda s: wiro.tasks, timeout=10)
+        await bot.close()
+    notice = await private_notice(rec, "restarted")
+    assert notice.ephemeral
+    (task,) = wiro.tasks.values()
+    assert task.status == "task_cancel"
+    assert all(m.deleted for m in rec.followups if "Making a portrait" in m.content)

@@ -132,6 +132,9 @@ async def _wait(
         # A task nobody waits for any more would still be billed: stop it at Wiro.
         await _abort_quietly(wiro, ref)
         raise explain(error) from error
+    except asyncio.CancelledError:
+        await _abort_quietly(wiro, ref)
+        raise
     except WiroError as error:
         raise explain(error) from error
 
@@ -140,7 +143,7 @@ async def _abort_quietly(wiro: WiroClient, ref: TaskRef) -> None:
     try:
         await asyncio.shield(wiro.abort(ref))
     except WiroError as error:
-        log.warning("Could not stop Wiro task %s after the timeout: %s", ref.task_id, error)
+        log.warning("Could not stop Wiro task %s: %s", ref.task_id, error)
 
 
 async def _download_outputs(wiro: WiroClient, task: Task, seed: int) -> tuple[PortraitImage, ...]:
