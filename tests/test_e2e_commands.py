@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 from pathlib import Path
 
 import pytest
 
+from bot.launcher import run_bot
+from bot.settings import load_settings
 from tests.discord_standin import DiscordStandIn
 from tests.fakewiro import FakeWiro
 from tests.support.portrait_bot import portrait_bot
@@ -59,3 +62,22 @@ async def test_a_development_guild_gets_the_commands_instead(servers, tmp_path):
     async with portrait_bot(discord_server, wiro, tmp_path, DISCORD_GUILD_ID=guild_id):
         await discord_server.wait_for(lambda s: s.synced_guild.get(discord_server.guild.id))
     assert [c["name"] for c in discord_server.synced_guild[discord_server.guild.id]] == ["portrait"]
+
+
+async def test_sync_command_forces_a_sync_and_exits(servers, tmp_path):
+    discord_server, wiro = servers
+    async with portrait_bot(discord_server, wiro, tmp_path):
+        pass
+    settings = load_settings(
+        {
+            "DISCORD_TOKEN": discord_server.token,
+            "WIRO_API_KEY": wiro.api_key,
+            "WIRO_API_SECRET": wiro.api_secret,
+            "WIRO_API_BASE": wiro.base_url,
+            "DISCORD_API_BASE": discord_server.api_base,
+            "BOT_DATA_DIR": str(tmp_path),
+        }
+    )
+    await asyncio.wait_for(run_bot(settings, sync_only=True), 10)
+    assert discord_server.sync_calls == 2
+    assert wiro.calls["/Tool/Detail"] == 1  # syncing needs no Wiro call

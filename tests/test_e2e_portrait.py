@@ -3,6 +3,8 @@ Discord stand-in and the strict fake Wiro, over real sockets on 127.0.0.1."""
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 
 from tests.discord_standin import DiscordStandIn
@@ -128,3 +130,31 @@ async def test_a_photo_without_a_face_is_explained_privately(bot, discord_server
     assert notice.ephemeral
     assert not results(discord_server)
     assert all(m.deleted for m in rec.followups if "Making a portrait" in m.content)
+
+
+async def test_results_after_the_token_expired_go_to_the_channel(bot, discord_server, wiro):
+    wiro.scenario.duration = 1.0
+    rec = await discord_server.slash("portrait", attachments=selfie(), user=discord_server.member)
+    await rec.wait_for(lambda r: any("Making a portrait" in m.content for m in r.followups))
+    discord_server.expire_interaction(rec)
+    (posted,) = await discord_server.wait_for(lambda s: results(s), timeout=15)
+    assert not posted.is_interaction_response  # a plain channel message
+    assert f"<@{discord_server.member.id}>" in posted.content
+    assert posted.embeds and posted.attachments
+
+
+async def test_unexpected_errors_reach_the_member_as_a_friendly_word(
+    bot, discord_server, wiro, monkeypatch, caplog
+):
+    def broken_intake(data, limits):
+        raise RuntimeError("bug in intake")
+
+    monkeypatch.setattr(sys.modules["cogs.portrait"], "prepare_selfie", broken_intake)
+    rec = await discord_server.slash("portrait", attachments=selfie())
+    notice = await rec.wait_for(
+        lambda r: next((m for m in r.followups if "went wrong" in m.content), None)
+    )
+    assert notice.ephemeral
+    assert "bug in intake" not in notice.content
+    assert any("bug in intake" in (r.exc_text or str(r.exc_info)) for r in caplog.records)
+    assert wiro.calls[RUN] == 0
