@@ -20,9 +20,11 @@ log = logging.getLogger(__name__)
 EMBED_COLOUR = discord.Colour.from_rgb(124, 92, 255)
 
 
-def result_embed(result: PortraitResult, catalog: Catalog) -> discord.Embed:
+def result_embed(result: PortraitResult, catalog: Catalog, member_name: str) -> discord.Embed:
     summary = summarize(result.options, catalog, result.elapsed)
-    embed = discord.Embed(title="Your portrait", description=summary.prompt, colour=EMBED_COLOUR)
+    embed = discord.Embed(
+        title=f"Portrait of {member_name}", description=summary.prompt, colour=EMBED_COLOUR
+    )
     for name, value in summary.fields:
         embed.add_field(name=name, value=value, inline=True)
     embed.set_footer(text=f"wiro/instant-id-lora · task {result.task_id}")
@@ -36,7 +38,7 @@ async def post_result(reply: Reply, result: PortraitResult, catalog: Catalog) ->
     images = await asyncio.to_thread(fit_within, result.images, limit)
     count = len(images)
     content = f"{reply.member.mention}, your portrait{'s are' if count > 1 else ' is'} ready!"
-    embed = result_embed(result, catalog)
+    embed = result_embed(result, catalog, reply.member.display_name)
     mentions = discord.AllowedMentions(users=[reply.member])
 
     def files() -> list[discord.File]:

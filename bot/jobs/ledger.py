@@ -4,15 +4,13 @@ Discord-free and Wiro-free: this module holds the types, the state machine and t
 :class:`JobLedger` interface. :mod:`bot.jobs.sqlite_ledger` stores it in an embedded SQLite
 file; a server database for several bot processes can implement the same interface later.
 
-States make the money safe::
+States make the money safe. The allowed transitions (:data:`TRANSITIONS`)::
 
-    QUEUED ──► SUBMITTING ──► RUNNING ──► DELIVERING ──► DELIVERED
-      │  ▲         │  │          │  │          │
-      │  └─────────┘  │          │  │          └──► FAILED
-      │   (Wiro said  ├──► FAILED│  └──► CANCELLED
-      │    "busy")    └──► UNCONFIRMED
-      ├──► FAILED                └──► FAILED
-      └──► CANCELLED
+    QUEUED      -> SUBMITTING, FAILED, CANCELLED
+    SUBMITTING  -> RUNNING, QUEUED (Wiro refused the run: busy), FAILED, UNCONFIRMED
+    RUNNING     -> DELIVERING, FAILED, CANCELLED
+    DELIVERING  -> DELIVERED, FAILED
+    DELIVERED, FAILED, CANCELLED, UNCONFIRMED: final, no way out
 
 A job is SUBMITTING (committed) *before* the run call is made and enters RUNNING with the
 task id right after, so a crash in between leaves a SUBMITTING row that start-up reconciles
@@ -31,6 +29,7 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
+from types import MappingProxyType
 from typing import Any, Protocol
 
 __all__ = [
@@ -69,18 +68,20 @@ FINAL_STATES: frozenset[JobState] = frozenset(
 )
 ACTIVE_STATES: frozenset[JobState] = frozenset(JobState) - FINAL_STATES
 
-TRANSITIONS: Mapping[JobState, frozenset[JobState]] = {
-    JobState.QUEUED: frozenset({JobState.SUBMITTING, JobState.FAILED, JobState.CANCELLED}),
-    JobState.SUBMITTING: frozenset(
-        {JobState.RUNNING, JobState.QUEUED, JobState.FAILED, JobState.UNCONFIRMED}
-    ),
-    JobState.RUNNING: frozenset({JobState.DELIVERING, JobState.FAILED, JobState.CANCELLED}),
-    JobState.DELIVERING: frozenset({JobState.DELIVERED, JobState.FAILED}),
-    JobState.DELIVERED: frozenset(),
-    JobState.FAILED: frozenset(),
-    JobState.CANCELLED: frozenset(),
-    JobState.UNCONFIRMED: frozenset(),
-}
+TRANSITIONS: Mapping[JobState, frozenset[JobState]] = MappingProxyType(
+    {
+        JobState.QUEUED: frozenset({JobState.SUBMITTING, JobState.FAILED, JobState.CANCELLED}),
+        JobState.SUBMITTING: frozenset(
+            {JobState.RUNNING, JobState.QUEUED, JobState.FAILED, JobState.UNCONFIRMED}
+        ),
+        JobState.RUNNING: frozenset({JobState.DELIVERING, JobState.FAILED, JobState.CANCELLED}),
+        JobState.DELIVERING: frozenset({JobState.DELIVERED, JobState.FAILED}),
+        JobState.DELIVERED: frozenset(),
+        JobState.FAILED: frozenset(),
+        JobState.CANCELLED: frozenset(),
+        JobState.UNCONFIRMED: frozenset(),
+    }
+)
 
 # Fields that `update` (and `create` / `transition`, alongside their own) may set. Everything
 # else is owned by the ledger (id, state, timestamps, attempts) or fixed at creation (who asked,
