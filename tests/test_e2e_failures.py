@@ -5,8 +5,6 @@ from __future__ import annotations
 import pytest
 
 from bot.jobs import JobLimits
-from tests.discord_standin import DiscordStandIn
-from tests.fakewiro import FakeWiro
 from tests.support.images import selfie_jpeg
 from tests.support.portrait_bot import portrait_bot
 
@@ -14,21 +12,8 @@ RUN = "/Run/wiro/instant-id-lora"
 
 
 @pytest.fixture
-async def discord_server():
-    async with DiscordStandIn() as server:
-        yield server
-
-
-@pytest.fixture
-async def wiro():
-    async with FakeWiro(api_key="e2e-key-0123", api_secret="e2e-secret-0123") as fake:
-        yield fake
-
-
-@pytest.fixture
-async def bot(discord_server, wiro, tmp_path):
-    async with portrait_bot(discord_server, wiro, tmp_path) as bot:
-        yield bot
+def wiro(fake_wiro):
+    return fake_wiro
 
 
 def short_waits(bot):

@@ -7,10 +7,7 @@ import sys
 
 import pytest
 
-from tests.discord_standin import DiscordStandIn
-from tests.fakewiro import FakeWiro
 from tests.support.images import selfie_jpeg
-from tests.support.portrait_bot import portrait_bot
 
 RUN = "/Run/wiro/instant-id-lora"
 DEFERRED = 5
@@ -18,21 +15,8 @@ MESSAGE = 4
 
 
 @pytest.fixture
-async def discord_server():
-    async with DiscordStandIn() as server:
-        yield server
-
-
-@pytest.fixture
-async def wiro():
-    async with FakeWiro(api_key="e2e-key-0123", api_secret="e2e-secret-0123") as fake:
-        yield fake
-
-
-@pytest.fixture
-async def bot(discord_server, wiro, tmp_path):
-    async with portrait_bot(discord_server, wiro, tmp_path) as bot:
-        yield bot
+def wiro(fake_wiro):
+    return fake_wiro
 
 
 def selfie(data: bytes | None = None, name: str = "me.jpg", kind: str = "image/jpeg"):
