@@ -12,7 +12,7 @@ from discord.ext import commands
 from bot.app import PortraitBot
 from bot.catalog import Catalog
 from bot.channel.delivery import post_failure, post_result
-from bot.channel.reply import Reply
+from bot.channel.reply import Reply, ReplyTarget
 from bot.channel.status import StatusMessage
 from bot.jobs import FailureReason, PortraitFailed, make_portrait
 from bot.request.options import (
@@ -140,7 +140,7 @@ class PortraitCog(commands.Cog):
         assert job is not None
         self._running.add(job)
         try:
-            await self._run_job(Reply(interaction), options, prepared)
+            await self._run_job(Reply(self.bot, ReplyTarget.of(interaction)), options, prepared)
         finally:
             self._running.discard(job)
 
@@ -166,6 +166,7 @@ class PortraitCog(commands.Cog):
         self, reply: Reply, options: PortraitOptions, selfie: PreparedSelfie
     ) -> None:
         services = self.services
+        member = reply.target.member_id
         status = await StatusMessage.post(reply, interval=services.settings.status_edit_interval)
         try:
             result = await make_portrait(
@@ -179,20 +180,26 @@ class PortraitCog(commands.Cog):
             await post_result(reply, result, services.catalog)
         except PortraitFailed as failure:
             level = logging.ERROR if failure.owner_should_act else logging.INFO
-            log.log(level, "Portrait for member %s failed: %s", reply.member.id, failure.detail)
+            log.log(
+                level, "Portrait for member %s failed: %s", reply.target.member_id, failure.detail
+            )
             await status.remove()
             await post_failure(reply, failure)
         except discord.HTTPException as error:
-            log.error("Portrait for member %s made but not delivered: %s", reply.member.id, error)
+            log.error(
+                "Portrait for member %s made but not delivered: %s", reply.target.member_id, error
+            )
             await status.remove()
             await post_failure(reply, UNDELIVERED)
         except asyncio.CancelledError:
-            log.warning("Portrait for member %s interrupted by shutdown", reply.member.id)
+            log.warning("Portrait for member %s interrupted by shutdown", member)
             await status.remove()
             await post_failure(reply, INTERRUPTED)
             raise
         else:
-            log.info("Portrait of task %s delivered to member %s", result.task_id, reply.member.id)
+            log.info(
+                "Portrait of task %s delivered to member %s", result.task_id, reply.target.member_id
+            )
         finally:
             await status.remove()
 

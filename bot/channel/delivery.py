@@ -34,12 +34,12 @@ def result_embed(result: PortraitResult, catalog: Catalog, member_name: str) -> 
 async def post_result(reply: Reply, result: PortraitResult, catalog: Catalog) -> discord.Message:
     """Post every image in one message that mentions the member. Falls back to a direct
     message when the channel refuses files, so a paid result is never dropped silently."""
-    limit = _upload_limit(reply.interaction)
+    limit = reply.upload_limit or DEFAULT_UPLOAD_LIMIT
     images = await asyncio.to_thread(fit_within, result.images, limit)
     count = len(images)
-    content = f"{reply.member.mention}, your portrait{'s are' if count > 1 else ' is'} ready!"
-    embed = result_embed(result, catalog, reply.member.display_name)
-    mentions = discord.AllowedMentions(users=[reply.member])
+    content = f"{reply.mention}, your portrait{'s are' if count > 1 else ' is'} ready!"
+    embed = result_embed(result, catalog, reply.member_name)
+    mentions = discord.AllowedMentions(users=[discord.Object(reply.target.member_id)])
 
     def files() -> list[discord.File]:
         return [discord.File(io.BytesIO(image.data), filename=image.filename) for image in images]
@@ -52,7 +52,7 @@ async def post_result(reply: Reply, result: PortraitResult, catalog: Catalog) ->
         log.warning(
             "Channel refused the result of task %s (%s); sending it by DM", result.task_id, error
         )
-    dm = await reply.member.send(
+    dm = await reply.direct(
         content="I couldn't post your portrait in the channel (missing permission), so here it is.",
         embed=embed,
         files=files(),
@@ -69,8 +69,3 @@ async def post_failure(reply: Reply, failure: PortraitFailed) -> None:
         await reply.private(f"❌ {failure.message}")
     except discord.HTTPException as error:
         log.warning("Could not tell the member why their portrait failed: %s", error)
-
-
-def _upload_limit(interaction: discord.Interaction) -> int:
-    guild = interaction.guild
-    return guild.filesize_limit if guild is not None else DEFAULT_UPLOAD_LIMIT

@@ -1,13 +1,15 @@
-"""Talking back about one interaction, within and after its token's 15-minute life.
+"""Talking back about one request, within and after its interaction token's 15-minute life.
 
-Within the life of the token we answer through the interaction (follow-ups need no channel
-permissions and may be ephemeral). After it, public messages go to the channel directly and
+A `Reply` is rebuilt from plain ids (so a job resumed after a restart can still answer): within
+the token's life it speaks through the interaction webhook (follow-ups need no channel
+permissions and may be ephemeral); after it, public messages go to the channel directly and
 private ones become channel messages that mention the member.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Any
 
 import discord
@@ -19,65 +21,120 @@ TOKEN_MARGIN = dt.timedelta(seconds=60)
 _DEAD_TOKEN_CODES = {10015, 50027, 10062}
 
 
-class Reply:
-    def __init__(self, interaction: discord.Interaction) -> None:
-        self.interaction = interaction
-        self.member = interaction.user
-        self.expires_at = interaction.created_at + TOKEN_LIFETIME - TOKEN_MARGIN
+@dataclass(frozen=True)
+class ReplyTarget:
+    """Everything needed to answer a member, as plain values a database can keep."""
 
-    def token_alive(self) -> bool:
-        return discord.utils.utcnow() < self.expires_at
+    application_id: int
+    token: str
+    expires_at: dt.datetime
+    guild_id: int | None
+    channel_id: int
+    member_id: int
+    member_name: str
+
+    @classmethod
+    def of(cls, interaction: discord.Interaction) -> ReplyTarget:
+        return cls(
+            application_id=interaction.application_id,
+            token=interaction.token,
+            expires_at=interaction.created_at + TOKEN_LIFETIME - TOKEN_MARGIN,
+            guild_id=interaction.guild_id,
+            channel_id=interaction.channel_id or 0,
+            member_id=interaction.user.id,
+            member_name=interaction.user.display_name,
+        )
+
+
+class Reply:
+    def __init__(self, client: discord.Client, target: ReplyTarget) -> None:
+        self.client = client
+        self.target = target
 
     @property
-    def channel(self) -> discord.abc.Messageable:
-        channel = self.interaction.channel
-        if channel is None or not isinstance(channel, discord.abc.Messageable):
-            raise RuntimeError("interaction has no messageable channel")
-        return channel
+    def mention(self) -> str:
+        return f"<@{self.target.member_id}>"
+
+    @property
+    def member_name(self) -> str:
+        return self.target.member_name
+
+    @property
+    def upload_limit(self) -> int | None:
+        guild = self.client.get_guild(self.target.guild_id) if self.target.guild_id else None
+        return guild.filesize_limit if guild is not None else None
+
+    def token_alive(self) -> bool:
+        return discord.utils.utcnow() < self.target.expires_at
+
+    @property
+    def _webhook(self) -> discord.Webhook:
+        # The same application webhook discord.py builds for `interaction.followup`.
+        data = {"id": self.target.application_id, "type": 3, "token": self.target.token}
+        return discord.Webhook.from_state(data=data, state=self.client._connection)  # type: ignore[arg-type]
+
+    @property
+    def _channel(self) -> discord.PartialMessageable:
+        return self.client.get_partial_messageable(
+            self.target.channel_id, guild_id=self.target.guild_id
+        )
+
+    def _member_mentions(self) -> discord.AllowedMentions:
+        return discord.AllowedMentions(users=[discord.Object(self.target.member_id)])
 
     async def public(self, **kwargs: Any) -> discord.Message:
         """A message everyone in the channel sees."""
         if self.token_alive():
             try:
-                return await self.interaction.followup.send(wait=True, **kwargs)
+                return await self._webhook.send(wait=True, **kwargs)
             except discord.HTTPException as error:
                 if not _dead_token(error):
-                    raise  # the token died early (Discord's clock, not ours): use the channel
-        return await self.channel.send(**kwargs)
+                    raise
+                # The token died early (Discord's clock, not ours): use the channel.
+        return await self._channel.send(**kwargs)
 
     async def private(self, content: str) -> None:
         """Ephemeral while the token lives, else a channel message that mentions the member."""
         if self.token_alive():
             try:
-                await self.interaction.followup.send(content, ephemeral=True)
+                await self._webhook.send(content, ephemeral=True)
                 return
             except discord.HTTPException as error:
                 if not _dead_token(error):
                     raise
-        await self.channel.send(
-            f"{self.member.mention} {content}",
-            allowed_mentions=discord.AllowedMentions(users=[self.member]),
+        await self._channel.send(
+            f"{self.mention} {content}", allowed_mentions=self._member_mentions()
         )
 
-    async def edit(self, message: discord.Message, **kwargs: Any) -> None:
+    async def direct(self, **kwargs: Any) -> discord.Message:
+        """A direct message to the member."""
+        channel = await self.client.create_dm(discord.Object(self.target.member_id))
+        return await channel.send(**kwargs)
+
+    async def edit(self, message_id: int, **kwargs: Any) -> None:
         """Edit a message we posted, through the token while it lives, else the channel."""
-        if self.token_alive() and isinstance(message, discord.WebhookMessage):
+        if self.token_alive():
             try:
-                await message.edit(**kwargs)
+                await self._webhook.edit_message(message_id, **kwargs)
                 return
             except discord.HTTPException as error:
                 if not _dead_token(error):
                     raise
-        await self.channel.get_partial_message(message.id).edit(**kwargs)  # type: ignore[attr-defined]
+        await self._channel.get_partial_message(message_id).edit(**kwargs)
 
-    async def delete(self, message: discord.Message) -> None:
+    async def delete(self, message_id: int) -> None:
+        """Delete a message we posted; one that is already gone is fine."""
         try:
-            if self.token_alive() and isinstance(message, discord.WebhookMessage):
-                await message.delete()
-            else:
-                await self.channel.get_partial_message(message.id).delete()  # type: ignore[attr-defined]
+            if self.token_alive():
+                try:
+                    await self._webhook.delete_message(message_id)
+                    return
+                except discord.HTTPException as error:
+                    if not _dead_token(error):
+                        raise
+            await self._channel.get_partial_message(message_id).delete()
         except discord.NotFound:
-            pass  # already gone: the member deleted it
+            pass  # the member (or a moderator) deleted it already
 
 
 def _dead_token(error: discord.HTTPException) -> bool:

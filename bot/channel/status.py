@@ -50,7 +50,7 @@ class StatusMessage:
         self, reply: Reply, message: discord.Message, *, interval: float, started: float
     ) -> None:
         self._reply = reply
-        self._message = message
+        self._message_id = message.id
         self._interval = interval
         self._started = started
         self._phase = Phase.UPLOADING
@@ -60,13 +60,13 @@ class StatusMessage:
         self._ticker: asyncio.Task[None] | None = None
 
     @property
-    def message(self) -> discord.Message:
-        return self._message
+    def message_id(self) -> int:
+        return self._message_id
 
     @classmethod
     async def post(cls, reply: Reply, *, interval: float) -> StatusMessage:
         started = time.monotonic()
-        text = render_status(reply.member.mention, Phase.UPLOADING, 0)
+        text = render_status(reply.mention, Phase.UPLOADING, 0)
         message = await reply.public(content=text)
         status = cls(reply, message, interval=interval, started=started)
         status._ticker = asyncio.create_task(status._tick(), name=f"status-{message.id}")
@@ -87,25 +87,25 @@ class StatusMessage:
                 await self._ticker
         if not self._gone:
             try:
-                await self._reply.delete(self._message)
+                await self._reply.delete(self._message_id)
             except discord.HTTPException as error:
-                log.info("Could not delete status message %s: %s", self._message.id, error)
+                log.info("Could not delete status message %s: %s", self._message_id, error)
 
     async def _tick(self) -> None:
         while not self._gone:
             elapsed = time.monotonic() - self._started
-            text = render_status(self._reply.member.mention, self._phase, elapsed)
+            text = render_status(self._reply.mention, self._phase, elapsed)
             if text != self._shown:
                 await self._edit(text)
             await asyncio.sleep(self._interval)
 
     async def _edit(self, text: str) -> None:
         try:
-            await self._reply.edit(self._message, content=text)
+            await self._reply.edit(self._message_id, content=text)
             self._shown = text
         except discord.NotFound:
             # The member (or a moderator) deleted it: that is their choice, not an error.
-            log.info("Status message %s was deleted; no more progress edits", self._message.id)
+            log.info("Status message %s was deleted; no more progress edits", self._message_id)
             self._gone = True
         except discord.HTTPException as error:
             log.info("Status edit failed (%s); trying again at the next tick", error)
