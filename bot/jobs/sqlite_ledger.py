@@ -80,13 +80,14 @@ class Migration:
         """The file split into single statements (``sqlite3.complete_statement`` decides)."""
         statements: list[str] = []
         pending = ""
-        for piece in self.sql.split(";"):
+        *pieces, rest = self.sql.split(";")
+        for piece in pieces:
             pending += piece + ";"
             if sqlite3.complete_statement(pending):
                 if _has_code(pending):
                     statements.append(pending.strip())
                 pending = ""
-        pending = pending[:-1]  # the ";" added after the last piece
+        pending += rest
         if _has_code(pending):
             raise LedgerError(f"migration {self.name} ends with an incomplete statement")
         return statements
@@ -123,6 +124,8 @@ async def migrate(db: aiosqlite.Connection, migrations: list[Migration]) -> int:
     """
     known = len(migrations)
     for migration in migrations:
+        if await _user_version(db) >= migration.number:
+            continue  # checked again under the write lock below before anything is applied
         try:
             await db.execute("BEGIN IMMEDIATE")
             version = await _user_version(db)
