@@ -1,0 +1,34 @@
+"""How big each scenario is: the full run and ``--quick``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Profile:
+    ack_single: int = 50  # commands sent one at a time
+    ack_burst: int = 200  # commands sent at once
+    delivery_jobs: int = 60
+    delivery_durations: tuple[float, float] = (4.0, 30.0)  # fake task length, uniform
+    calls_durations: tuple[float, ...] = (10.0, 60.0)
+    load_jobs: int = 1000
+    load_durations: tuple[float, float] = (5.0, 10.0)
+    intake_runs: int = 20
+    # Wiro publishes no nonce rule. By default the fake accepts a nonce up to a minute behind
+    # the highest one seen (each nonce still only once) and the bench counts those calls;
+    # --strict-nonces makes it refuse them, as a Wiro enforcing strict order would.
+    nonce_window_ms: int = 60_000
+
+
+FULL = Profile()
+QUICK = Profile(
+    ack_single=10,
+    ack_burst=50,
+    delivery_jobs=12,
+    delivery_durations=(2.0, 8.0),
+    calls_durations=(10.0,),
+    load_jobs=200,
+    load_durations=(2.0, 4.0),
+    intake_runs=5,
+)
