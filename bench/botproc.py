@@ -6,6 +6,8 @@ logging set-up, ``bot.launcher.run_bot``), plus two samplers the bench reads bac
 * event-loop lag: a task sleeps 50 ms in a loop and records by how much each sleep overshot;
 * resident memory (VmRSS) every 250 ms, and ``ru_maxrss`` at exit (the peak).
 
+Set BENCH_PROFILE=FILE to write a cProfile of the bot process there.
+
 SIGTERM closes the bot through the launcher's own signal handler; then the samples are written
 to STATS_JSON. End of stdin (the bench died) closes it too. SCHEDULE is ``default`` (the
 production ``PollSchedule()``: the launcher is given none) or ``constant:SECONDS``.
@@ -104,5 +106,14 @@ if __name__ == "__main__":
     arguments = sys.argv[1:]
     if not 1 <= len(arguments) <= 2:
         raise SystemExit("usage: python -m bench.botproc STATS_JSON [default|constant:SECONDS]")
-    stats = asyncio.run(main(poll_schedule(arguments[1] if arguments[1:] else "default")))
+    schedule = poll_schedule(arguments[1] if arguments[1:] else "default")
+    profile_path = os.environ.get("BENCH_PROFILE")  # cProfile the bot into this file
+    if profile_path:
+        import cProfile
+
+        with cProfile.Profile() as profiler:
+            stats = asyncio.run(main(schedule))
+        profiler.dump_stats(profile_path)
+    else:
+        stats = asyncio.run(main(schedule))
     Path(arguments[0]).write_text(json.dumps(stats))

@@ -56,7 +56,7 @@ async def run(report: Report, profile: Profile) -> None:
             ) as where,
             bot_process(where, method),
         ):
-            recs = await fire(where, where.take_members(len(lengths)), spacing=0.2)
+            recs = await fire(where, where.take_members(len(lengths)), per_second=5)
             state = await wait_for_jobs(where, recs, give_up_after=max(lengths) + 90, stall=90)
         wiro = where.wiro
         attributed = 0

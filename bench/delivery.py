@@ -20,7 +20,7 @@ from bench.harness import (
 from bench.methods import WAITING_METHODS
 from bench.profile import Profile
 from bench.report import Report
-from bench.stats import secs, summary
+from bench.stats import ms, summary
 
 NAME = "delivery"
 
@@ -38,7 +38,7 @@ async def run(report: Report, profile: Profile) -> None:
             ) as where,
             bot_process(where, method),
         ):
-            recs = await fire(where, where.take_members(profile.delivery_jobs), spacing=0.05)
+            recs = await fire(where, where.take_members(profile.delivery_jobs), per_second=20)
             state = await wait_for_jobs(where, recs, give_up_after=high + 120)
         seen = first_seen(where.wiro)
         total, waiting, posting = [], [], []
@@ -61,7 +61,7 @@ async def run(report: Report, profile: Profile) -> None:
             "delivery",
             f"task finished -> result posted, {method.name} (n={len(total)}, "
             f"tasks {low:g}-{high:g} s)",
-            f"p50 {secs(overall['p50'])}  p95 {secs(overall['p95'])}  (max {secs(overall['max'])})",
+            f"p50 {ms(overall['p50'])}  p95 {ms(overall['p95'])}  (max {ms(overall['max'])})",
             method=method.name,
             seconds=overall,
             lost=jobs.lost,
@@ -74,7 +74,7 @@ async def run(report: Report, profile: Profile) -> None:
             report.add(
                 "delivery",
                 label,
-                f"p50 {secs(stats['p50'])}  p95 {secs(stats['p95'])}  (max {secs(stats['max'])})",
+                f"p50 {ms(stats['p50'])}  p95 {ms(stats['p95'])}  (max {ms(stats['max'])})",
                 method=method.name,
                 seconds=stats,
             )

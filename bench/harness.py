@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench.botproc import sample_lag
 from bench.methods import WaitingMethod
 from bench.report import Report
 from tests.discord_standin import DiscordStandIn, InteractionRecord, Member, StoredMessage, User
@@ -103,7 +104,7 @@ def add_nonce_row(report: Report, scenario: str, wiro: BenchWiro) -> None:
     signed = sum(1 for method, _, _ in wiro.requests if method == "POST")
     report.add(
         scenario,
-        "Wiro calls whose nonce arrived out of order",
+        "  Wiro calls whose nonce arrived out of order",
         f"{wiro.reordered_nonces} of {signed} signed calls (up to {wiro.max_reorder_ms} ms "
         f"behind; refused as auth errors: {wiro.auth_failures})",
         reordered=wiro.reordered_nonces,
@@ -111,6 +112,13 @@ def add_nonce_row(report: Report, scenario: str, wiro: BenchWiro) -> None:
         max_behind_ms=wiro.max_reorder_ms,
         auth_failures=wiro.auth_failures,
     )
+
+
+def add_warnings_note(report: Report, scenario: str, bot: BotRun) -> None:
+    warnings = bot.warnings()
+    if warnings:
+        top = "; ".join(f"{n}x {text}" for text, n in warnings.most_common(4))
+        report.note(f"{scenario}: the bot logged {sum(warnings.values())} warnings/errors: {top}")
 
 
 def finished_at(task: FakeTask) -> float:
@@ -127,7 +135,13 @@ class Stage:
     wiro: BenchWiro
     members: list[Member]
     selfie: bytes
+    # This process's own loop lag (50 ms sleeps), to show whether the stand-in and the fake
+    # kept up: a figure is the bot's only if this stays small.
+    lag: list[tuple[float, float]] = field(default_factory=list)
     _next_member: int = 0
+
+    def lag_between(self, start: float, end: float) -> list[float]:
+        return [value for at, value in self.lag if start <= at <= end]
 
     def take_members(self, count: int) -> list[Member]:
         start = self._next_member
@@ -166,7 +180,12 @@ async def stage(
             member = Member(user=user, guild_id=guild.id)
             guild.members.append(member)
             people.append(member)
-        yield Stage(discord_server, wiro, people, selfie_jpeg())
+        where = Stage(discord_server, wiro, people, selfie_jpeg())
+        sampler = asyncio.create_task(sample_lag(where.lag))
+        try:
+            yield where
+        finally:
+            sampler.cancel()
 
 
 @dataclass
@@ -316,8 +335,13 @@ class Outcome:
         return None
 
     @property
+    def refused(self) -> bool:
+        """Every callback was refused (e.g. too late): the bot can no longer answer at all."""
+        return bool(self.rec.callbacks) and self.rec.ack_at is None
+
+    @property
     def done(self) -> bool:
-        return bool(self.results) or self.answered_privately is not None
+        return bool(self.results) or self.refused or self.answered_privately is not None
 
 
 def results_by_member(discord_server: DiscordStandIn) -> dict[int, list[StoredMessage]]:
@@ -393,6 +417,8 @@ def tally(state: Iterable[Outcome]) -> Tally:
         else:
             no_result += 1
             told = outcome.answered_privately
+            if outcome.refused:
+                told = "(nothing: its acknowledgement was refused as too late)"
             reasons[(told or "(nothing)").splitlines()[0][:90]] += 1
     return Tally(jobs, delivered, jobs - delivered, duplicates, no_result, reasons)
 
@@ -427,12 +453,30 @@ def first_seen(wiro: BenchWiro, status: str = SUCCESS) -> dict[str, float]:
     return seen
 
 
-async def fire(where: Stage, members: Sequence[Member], spacing: float = 0.0) -> list[Any]:
-    """One /portrait per member: all at once (``asyncio.gather``) or ``spacing`` apart."""
-    if spacing <= 0:
+async def fire(
+    where: Stage, members: Sequence[Member], per_second: float = 0.0
+) -> list[InteractionRecord]:
+    """One /portrait per member: all at once (``asyncio.gather``), or ``per_second`` of them
+    each second, on a fixed timetable (a late start is not made up by a burst)."""
+    if per_second <= 0:
         return list(await asyncio.gather(*(where.portrait(member) for member in members)))
+    loop = asyncio.get_running_loop()
+    start = loop.time()
     recs = []
-    for member in members:
+    for index, member in enumerate(members):
+        await asyncio.sleep(max(0.0, start + index / per_second - loop.time()))
         recs.append(await where.portrait(member))
-        await asyncio.sleep(spacing)
     return recs
+
+
+def peak_in_flight(state: Iterable[Outcome]) -> int:
+    """Most jobs between their command and their result at the same moment."""
+    edges: list[tuple[float, int]] = []
+    for outcome in state:
+        if outcome.results:
+            edges += [(outcome.rec.sent_at, 1), (outcome.results[0].created_at, -1)]
+    running = peak = 0
+    for _, step in sorted(edges):
+        running += step
+        peak = max(peak, running)
+    return peak

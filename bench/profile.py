@@ -9,10 +9,12 @@ from dataclasses import dataclass
 class Profile:
     ack_single: int = 50  # commands sent one at a time
     ack_burst: int = 200  # commands sent at once
+    ack_stress: int = 1000  # a second, larger burst (0: none)
     delivery_jobs: int = 60
     delivery_durations: tuple[float, float] = (4.0, 30.0)  # fake task length, uniform
     calls_durations: tuple[float, ...] = (10.0, 60.0)
     load_jobs: int = 1000
+    load_rate: float = 200.0  # commands per second
     load_durations: tuple[float, float] = (5.0, 10.0)
     intake_runs: int = 20
     # Wiro publishes no nonce rule. By default the fake accepts a nonce up to a minute behind
@@ -25,10 +27,12 @@ FULL = Profile()
 QUICK = Profile(
     ack_single=10,
     ack_burst=50,
+    ack_stress=0,
     delivery_jobs=12,
     delivery_durations=(2.0, 8.0),
     calls_durations=(10.0,),
     load_jobs=200,
+    load_rate=100.0,
     load_durations=(2.0, 4.0),
     intake_runs=5,
 )
