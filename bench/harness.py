@@ -213,7 +213,7 @@ class BotRun:
         for line in self.log_lines:
             parts = line.split(" ", 2)
             if len(parts) == 3 and parts[1] in ("WARNING", "ERROR", "CRITICAL"):
-                found[re.sub(r"\d+", "N", f"{parts[1]} {parts[2]}")[:160]] += 1
+                found[re.sub(r"\d+", "N", f"{parts[1]} {parts[2].strip()}")[:160]] += 1
         return found
 
 
