@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 
 import discord
 from discord.ext import commands
 
 from bot.catalog import Catalog
 from bot.catalog.refresh import load_catalog
+from bot.channel.buttons import CancelButton
 from bot.channel.errors import on_app_command_error
+from bot.channel.job_messages import JobMessages
 from bot.commandsync import sync_commands
 from bot.jobs import JobLimits
+from bot.jobs.dispatcher import Dispatcher, DispatchRules
+from bot.jobs.ledger import JobLedger
+from bot.jobs.limits import FairUse
 from bot.request.selfie import SelfieLimits
 from bot.settings import Settings
 from bot.wiro import WiroClient
@@ -28,18 +34,33 @@ class Services:
 
     settings: Settings
     wiro: WiroClient
+    ledger: JobLedger
     catalog: Catalog
     selfie_limits: SelfieLimits
-    job_limits: JobLimits
+    fair_use: FairUse
+    rules: DispatchRules
 
 
-def build_services(settings: Settings, wiro: WiroClient) -> Services:
+def build_services(settings: Settings, wiro: WiroClient, ledger: JobLedger) -> Services:
     return Services(
         settings=settings,
         wiro=wiro,
+        ledger=ledger,
         catalog=Catalog.bundled(),
         selfie_limits=SelfieLimits(max_bytes=int(settings.selfie_max_mb * 1024 * 1024)),
-        job_limits=JobLimits(timeout=settings.task_timeout, error_grace=settings.error_grace),
+        fair_use=FairUse(
+            member_max_active=settings.member_max_active,
+            member_cooldown=settings.member_cooldown,
+            member_daily_quota=settings.member_daily_quota,
+            guild_daily_quota=settings.guild_daily_quota,
+        ),
+        rules=DispatchRules(
+            max_running=settings.max_running_tasks,
+            busy_retry=settings.busy_retry_seconds,
+            delete_wiro_files=settings.delete_wiro_files,
+            retention=timedelta(days=settings.retention_days),
+            job_limits=JobLimits(timeout=settings.task_timeout, error_grace=settings.error_grace),
+        ),
     )
 
 
@@ -57,6 +78,16 @@ class PortraitBot(commands.Bot):
             allowed_mentions=discord.AllowedMentions.none(),
         )
         self.services = services
+        self.job_messages = JobMessages(
+            self, lambda: services.catalog, interval=services.settings.status_edit_interval
+        )
+        self.dispatcher = Dispatcher(
+            services.ledger,
+            services.wiro,
+            lambda: services.catalog,
+            self.job_messages,
+            services.rules,
+        )
         self._force_sync = force_sync
         self._sync_only = sync_only
 
@@ -64,6 +95,7 @@ class PortraitBot(commands.Bot):
         settings = self.services.settings
         if settings.refresh_catalog and not self._sync_only:
             self.services.catalog = await load_catalog(self.services.wiro)
+        self.add_dynamic_items(CancelButton)
         for extension in EXTENSIONS:
             await self.load_extension(extension)
         self.tree.on_error = on_app_command_error
@@ -74,6 +106,14 @@ class PortraitBot(commands.Bot):
             guild_id=settings.discord_guild_id,
             force=self._force_sync,
         )
+        if not self._sync_only:
+            await self.dispatcher.start()
 
     async def on_ready(self) -> None:
         log.info("Logged in as %s; in %d server(s)", self.user, len(self.guilds))
+
+    async def close(self) -> None:
+        """Stop taking work, leave running jobs in the ledger for the next start, disconnect."""
+        await self.dispatcher.stop()
+        await self.job_messages.close()
+        await super().close()

@@ -14,6 +14,7 @@ import yarl
 from discord.gateway import DiscordWebSocket
 
 from bot.app import PortraitBot, build_services
+from bot.jobs.sqlite_ledger import SqliteLedger
 from bot.settings import Settings
 from bot.wiro import PollSchedule, WiroClient
 
@@ -43,14 +44,18 @@ async def _run(
     poll_schedule: PollSchedule | None,
     on_created: Callable[[PortraitBot], None] | None,
 ) -> None:
-    async with WiroClient(
-        api_key=settings.wiro_api_key,
-        api_secret=settings.wiro_api_secret,
-        base_url=settings.wiro_api_base,
-        request_timeout=settings.request_timeout,
-        poll_schedule=poll_schedule,
-    ) as wiro:
-        services = build_services(settings, wiro)
+    ledger = await SqliteLedger.open(SqliteLedger.default_path(settings.data_dir))
+    async with (
+        ledger,
+        WiroClient(
+            api_key=settings.wiro_api_key,
+            api_secret=settings.wiro_api_secret,
+            base_url=settings.wiro_api_base,
+            request_timeout=settings.request_timeout,
+            poll_schedule=poll_schedule,
+        ) as wiro,
+    ):
+        services = build_services(settings, wiro, ledger)
         async with PortraitBot(services, force_sync=sync_only, sync_only=sync_only) as bot:
             if on_created is not None:
                 on_created(bot)

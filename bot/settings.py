@@ -33,6 +33,14 @@ class Settings:
     selfie_max_mb: float
     status_edit_interval: float
     refresh_catalog: bool
+    max_running_tasks: int
+    member_max_active: int
+    member_cooldown: float
+    member_daily_quota: int
+    guild_daily_quota: int
+    busy_retry_seconds: float
+    delete_wiro_files: bool
+    retention_days: float
     discord_api_base: str | None
 
     @property
@@ -68,6 +76,14 @@ def load_settings(
         selfie_max_mb=reader.number("SELFIE_MAX_MB", 20, minimum=1, maximum=100),
         status_edit_interval=reader.number("STATUS_EDIT_INTERVAL", 3, minimum=1, maximum=60),
         refresh_catalog=reader.flag("WIRO_REFRESH_CATALOG", True),
+        max_running_tasks=reader.whole("MAX_RUNNING_TASKS", 1, minimum=1, maximum=100),
+        member_max_active=reader.whole("MEMBER_MAX_ACTIVE_JOBS", 1, minimum=1, maximum=20),
+        member_cooldown=reader.number("MEMBER_COOLDOWN_SECONDS", 30, minimum=0, maximum=86400),
+        member_daily_quota=reader.whole("MEMBER_DAILY_QUOTA", 10, minimum=0, maximum=10000),
+        guild_daily_quota=reader.whole("GUILD_DAILY_QUOTA", 100, minimum=0, maximum=100000),
+        busy_retry_seconds=reader.number("WIRO_BUSY_RETRY_SECONDS", 20, minimum=1, maximum=600),
+        delete_wiro_files=reader.flag("DELETE_WIRO_FILES", True),
+        retention_days=reader.number("JOB_RETENTION_DAYS", 30, minimum=1, maximum=3650),
         discord_api_base=reader.optional_url("DISCORD_API_BASE", {"http", "https"}),
     )
 
@@ -127,6 +143,17 @@ class _Reader:
             raise SettingsError(f"{name} must be a number.") from None
         if not minimum <= value <= maximum:
             raise SettingsError(f"{name} must be between {minimum:g} and {maximum:g}.")
+        return value
+
+    def whole(self, name: str, default: int, *, minimum: int, maximum: int) -> int:
+        raw = self._env.get(name, "").strip()
+        if not raw:
+            return default
+        if not raw.isdigit():
+            raise SettingsError(f"{name} must be a whole number.")
+        value = int(raw)
+        if not minimum <= value <= maximum:
+            raise SettingsError(f"{name} must be between {minimum} and {maximum}.")
         return value
 
     def flag(self, name: str, default: bool) -> bool:

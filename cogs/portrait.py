@@ -11,10 +11,10 @@ from discord.ext import commands
 
 from bot.app import PortraitBot
 from bot.catalog import Catalog
-from bot.channel.delivery import post_failure, post_result
-from bot.channel.reply import Reply, ReplyTarget
-from bot.channel.status import StatusMessage
-from bot.jobs import FailureReason, PortraitFailed, make_portrait
+from bot.channel.reply import ReplyTarget
+from bot.jobs.failures import explain
+from bot.jobs.ledger import Job, utc_now
+from bot.jobs.limits import LimitReached, check_fair_use
 from bot.request.options import (
     GUIDANCE_RANGE,
     LIKENESS_RANGE,
@@ -29,25 +29,17 @@ from bot.request.options import (
     resolve_options,
 )
 from bot.request.selfie import PreparedSelfie, SelfieRejected, prepare_selfie
+from bot.wiro import WiroError
 
 log = logging.getLogger(__name__)
 
 ATTACHMENT_TIMEOUT = 30.0  # seconds to fetch the selfie from Discord's CDN
 ACCEPTED = (
     "✅ Selfie accepted. Your portrait is on its way: watch its progress below.\n"
-    "-# Location data and other metadata were removed from your photo, and it isn't kept."
+    "-# Location data and other metadata were removed from your photo; the bot doesn't store it."
 )
 
-UNDELIVERED = PortraitFailed(
-    FailureReason.UNDELIVERED,
-    "Your portrait was made, but I couldn't post it here or send it to you by DM. "
-    "Please ask a server admin to let me attach files in this channel.",
-)
-
-INTERRUPTED = PortraitFailed(
-    FailureReason.CANCELLED,
-    "The bot was restarted before your portrait was finished. Please try again.",
-)
+RESTARTING = "I'm restarting right now. Please try again in a minute."
 
 
 def _scheduler_choices() -> list[app_commands.Choice[str]]:
@@ -59,13 +51,7 @@ class PortraitCog(commands.Cog):
     def __init__(self, bot: PortraitBot) -> None:
         self.bot = bot
         self.services = bot.services
-        self._running: set[asyncio.Task[object]] = set()
-
-    async def cog_unload(self) -> None:
-        """On shutdown, stop the jobs still running so each member is told (and Wiro stops)."""
-        for task in self._running:
-            task.cancel()
-        await asyncio.gather(*self._running, return_exceptions=True)
+        self._admission = asyncio.Lock()
 
     @app_commands.command(name="portrait", description="Turn your selfie into an AI portrait")
     @app_commands.guild_only()
@@ -102,7 +88,11 @@ class PortraitCog(commands.Cog):
         scheduler: str | None = None,
     ) -> None:
         services = self.services
-        # Everything that needs no I/O is checked before acknowledging: a clear answer, at once.
+        if not self.bot.dispatcher.accepting:
+            await interaction.response.send_message(RESTARTING, ephemeral=True)
+            return
+        # Everything that needs no download is checked before acknowledging: a clear answer,
+        # at once, and nothing spent.
         try:
             options = resolve_options(
                 services.catalog,
@@ -129,20 +119,34 @@ class PortraitCog(commands.Cog):
                 ephemeral=True,
             )
             return
+        try:
+            await self._check_fair_use(interaction)
+        except LimitReached as limit:
+            await interaction.response.send_message(limit.message, ephemeral=True)
+            return
 
         # Acknowledge privately: if the selfie is rejected, only the member sees why.
         await interaction.response.defer(ephemeral=True, thinking=True)
         prepared = await self._intake(interaction, selfie)
         if prepared is None:
             return
+        job = await self._queue(interaction, options, prepared)
+        if job is None:
+            return
         await interaction.edit_original_response(content=ACCEPTED)
-        job = asyncio.current_task()
-        assert job is not None
-        self._running.add(job)
-        try:
-            await self._run_job(Reply(self.bot, ReplyTarget.of(interaction)), options, prepared)
-        finally:
-            self._running.discard(job)
+        position = await services.ledger.queue_position(job.id)
+        status_id = await self.bot.job_messages.post_status(job, position)
+        await services.ledger.update(job.id, status_message_id=status_id)
+        self.bot.dispatcher.wake()
+
+    async def _check_fair_use(self, interaction: discord.Interaction) -> None:
+        await check_fair_use(
+            self.services.ledger,
+            self.services.fair_use,
+            user_id=interaction.user.id,
+            guild_id=interaction.guild_id,
+            now=utc_now(),
+        )
 
     async def _intake(
         self, interaction: discord.Interaction, selfie: discord.Attachment
@@ -162,46 +166,42 @@ class PortraitCog(commands.Cog):
             await interaction.edit_original_response(content=rejection.message)
             return None
 
-    async def _run_job(
-        self, reply: Reply, options: PortraitOptions, selfie: PreparedSelfie
-    ) -> None:
+    async def _queue(
+        self, interaction: discord.Interaction, options: PortraitOptions, selfie: PreparedSelfie
+    ) -> Job | None:
+        """Upload the prepared selfie and put the job in the ledger's queue; None if refused.
+
+        The selfie goes to Wiro now, so a queued job survives a restart with nothing but the
+        uploaded file's URL (uploads are not billed; the selfie bytes are never stored here)."""
         services = self.services
-        member = reply.target.member_id
-        status = await StatusMessage.post(reply, interval=services.settings.status_edit_interval)
         try:
-            result = await make_portrait(
-                services.wiro,
-                services.catalog,
-                options,
-                selfie,
-                on_progress=status.update,
-                limits=services.job_limits,
+            uploaded = await services.wiro.upload_file(
+                selfie.data, filename=selfie.filename, content_type=selfie.content_type
             )
-            await post_result(reply, result, services.catalog)
-        except PortraitFailed as failure:
+        except WiroError as error:
+            failure = explain(error)
             level = logging.ERROR if failure.owner_should_act else logging.INFO
-            log.log(
-                level, "Portrait for member %s failed: %s", reply.target.member_id, failure.detail
+            log.log(level, "Selfie upload failed: %s", failure.detail)
+            await interaction.edit_original_response(content=f"❌ {failure.message}")
+            return None
+        target = ReplyTarget.of(interaction)
+        # Checked again under a lock: two quick requests must not both slip past a limit.
+        async with self._admission:
+            try:
+                await self._check_fair_use(interaction)
+            except LimitReached as limit:
+                await interaction.edit_original_response(content=limit.message)
+                return None
+            return await services.ledger.create(
+                user_id=interaction.user.id,
+                guild_id=interaction.guild_id,
+                channel_id=target.channel_id,
+                interaction_id=interaction.id,
+                interaction_token=interaction.token,
+                token_expires_at=target.expires_at,
+                params={"options": options.to_params(), "member_name": target.member_name},
+                input_url=uploaded.url,
             )
-            await status.remove()
-            await post_failure(reply, failure)
-        except discord.HTTPException as error:
-            log.error(
-                "Portrait for member %s made but not delivered: %s", reply.target.member_id, error
-            )
-            await status.remove()
-            await post_failure(reply, UNDELIVERED)
-        except asyncio.CancelledError:
-            log.warning("Portrait for member %s interrupted by shutdown", member)
-            await status.remove()
-            await post_failure(reply, INTERRUPTED)
-            raise
-        else:
-            log.info(
-                "Portrait of task %s delivered to member %s", result.task_id, reply.target.member_id
-            )
-        finally:
-            await status.remove()
 
     @portrait.autocomplete("model")
     async def model_autocomplete(

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from bot.jobs import JobLimits
+from bot.jobs.ledger import JobState
 from tests.support.images import selfie_jpeg
 from tests.support.portrait_bot import portrait_bot
 
@@ -17,7 +20,9 @@ def wiro(fake_wiro):
 
 
 def short_waits(bot):
-    bot.services.job_limits = JobLimits(timeout=1.0, error_grace=0.5)
+    bot.dispatcher.rules = replace(
+        bot.dispatcher.rules, job_limits=JobLimits(timeout=1.0, error_grace=0.5)
+    )
 
 
 def portraits(discord_server):
@@ -39,14 +44,12 @@ async def private_notice(rec, text):
 @pytest.mark.parametrize(
     ("setup", "text"),
     [
-        (lambda w: setattr(w.scenario, "outcome", "cancel"), "was cancelled"),
         (lambda w: setattr(w.scenario, "outcome", "hang"), "took too long"),
         (lambda w: setattr(w.scenario, "outcome", "error"), "couldn't make this portrait"),
         (lambda w: setattr(w.scenario, "run_error", "balance"), "balance is empty"),
-        (lambda w: setattr(w.scenario, "run_error", "concurrency"), "busy"),
         (lambda w: w.fail(RUN, status=502, times=1000), "isn't answering"),
     ],
-    ids=["cancelled", "timeout", "task-error", "balance-97", "busy-96", "5xx-storm"],
+    ids=["timeout", "task-error", "balance-97", "5xx-storm"],
 )
 async def test_wiro_failures_are_explained_once_and_privately(
     bot, discord_server, wiro, setup, text
@@ -127,14 +130,41 @@ async def test_no_permission_to_attach_after_the_token_expired_sends_a_dm(
     assert f"<@{discord_server.member.id}>" in notes[0].content
 
 
-async def test_shutdown_mid_job_tells_the_member_and_stops_the_task(discord_server, wiro, tmp_path):
-    wiro.scenario.outcome = "hang"
+async def test_a_task_cancelled_at_wiro_says_so_on_the_status_message(bot, discord_server, wiro):
+    wiro.scenario.outcome = "cancel"
+    rec = await ask(discord_server)
+    status = await rec.wait_for(
+        lambda r: next((m for m in r.followups if "was cancelled" in m.content), None),
+        timeout=15,
+    )
+    assert not status.components  # the Cancel button is gone
+    assert not portraits(discord_server)
+
+
+async def test_wiro_busy_puts_the_job_back_in_line_then_runs_it(bot, discord_server, wiro):
+    bot.dispatcher.rules = replace(bot.dispatcher.rules, busy_retry=0.3)
+    wiro.scenario.run_error = "concurrency"
+    await ask(discord_server)
+    await discord_server.wait_for(lambda s: wiro.calls[RUN] >= 2, timeout=10)
+    (job,) = await bot.services.ledger.unfinished()
+    assert job.state in {JobState.QUEUED, JobState.SUBMITTING}
+    assert job.attempts >= 1
+    wiro.scenario.run_error = None
+    await discord_server.wait_for(portraits, timeout=15)
+    assert len(portraits(discord_server)) == 1
+    assert len(wiro.runs) == 1  # refused runs are not tasks
+
+
+async def test_a_restart_mid_task_resumes_and_delivers_once(discord_server, wiro, tmp_path):
+    wiro.scenario.duration = None  # the task waits until the test moves it on
     async with portrait_bot(discord_server, wiro, tmp_path) as bot:
-        rec = await ask(discord_server)
+        await ask(discord_server)
         await discord_server.wait_for(lambda s: wiro.tasks, timeout=10)
         await bot.close()
-    notice = await private_notice(rec, "restarted")
-    assert notice.ephemeral
     (task,) = wiro.tasks.values()
-    assert task.status == "task_cancel"
-    assert all(m.deleted for m in rec.followups if "Making a portrait" in m.content)
+    assert task.status != "task_cancel"  # a restart does not throw paid work away
+    wiro.step(task.id, 100)
+    async with portrait_bot(discord_server, wiro, tmp_path):
+        await discord_server.wait_for(portraits, timeout=15)
+    assert len(portraits(discord_server)) == 1
+    assert wiro.calls[RUN] == 1

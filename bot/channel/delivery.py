@@ -20,25 +20,31 @@ log = logging.getLogger(__name__)
 EMBED_COLOUR = discord.Colour.from_rgb(124, 92, 255)
 
 
-def result_embed(result: PortraitResult, catalog: Catalog, member_name: str) -> discord.Embed:
+def result_embed(
+    result: PortraitResult, catalog: Catalog, member_name: str, job_id: int | None = None
+) -> discord.Embed:
     summary = summarize(result.options, catalog, result.elapsed)
     embed = discord.Embed(
         title=f"Portrait of {member_name}", description=summary.prompt, colour=EMBED_COLOUR
     )
     for name, value in summary.fields:
         embed.add_field(name=name, value=value, inline=True)
-    embed.set_footer(text=f"wiro/instant-id-lora · task {result.task_id}")
+    # "job N ·" lets a restarted bot recognise a result it posted just before stopping.
+    job = f"job {job_id} · " if job_id is not None else ""
+    embed.set_footer(text=f"wiro/instant-id-lora · {job}task {result.task_id}")
     return embed
 
 
-async def post_result(reply: Reply, result: PortraitResult, catalog: Catalog) -> discord.Message:
+async def post_result(
+    reply: Reply, result: PortraitResult, catalog: Catalog, *, job_id: int | None = None
+) -> discord.Message:
     """Post every image in one message that mentions the member. Falls back to a direct
     message when the channel refuses files, so a paid result is never dropped silently."""
     limit = reply.upload_limit or DEFAULT_UPLOAD_LIMIT
     images = await asyncio.to_thread(fit_within, result.images, limit)
     count = len(images)
     content = f"{reply.mention}, your portrait{'s are' if count > 1 else ' is'} ready!"
-    embed = result_embed(result, catalog, reply.member_name)
+    embed = result_embed(result, catalog, reply.member_name, job_id)
     mentions = discord.AllowedMentions(users=[discord.Object(reply.target.member_id)])
 
     def files() -> list[discord.File]:

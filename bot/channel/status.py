@@ -1,22 +1,26 @@
-"""The public status message of a running job: its stage and elapsed time, edited at most once
-every few seconds (Discord rate-limits edits, and nobody reads faster)."""
+"""Public status messages of running jobs: stage, queue position and elapsed time.
+
+One board keeps every live status message in step with its job, editing each at most once per
+interval (Discord rate-limits edits, and nobody reads faster). A message the member deleted is
+simply dropped: that is their choice, not an error.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import time
+from dataclasses import dataclass
 
 import discord
 
 from bot.channel.reply import Reply
-from bot.jobs import Phase, Progress
+from bot.jobs import Phase
+from bot.jobs.ledger import Clock, utc_now
 
 log = logging.getLogger(__name__)
 
 _STEPS = (
-    (Phase.UPLOADING, "Uploading your selfie"),
+    (Phase.WAITING, "Waiting in line"),
     (Phase.QUEUED, "Queued at Wiro"),
     (Phase.GENERATING, "Generating"),
     (Phase.FINISHING, "Finishing"),
@@ -26,86 +30,95 @@ _LABELS = dict(_STEPS)
 _ORDER = [phase for phase, _ in _STEPS]
 
 
-def render_status(mention: str, phase: Phase, elapsed: float) -> str:
-    done = _ORDER.index(phase) + 1
+def render_status(mention: str, phase: Phase, elapsed: float, position: int | None = None) -> str:
+    done = _ORDER.index(phase) + 1 if phase in _ORDER else 1
     bar = "▰" * done + "▱" * (len(_ORDER) - done)
-    return (
-        f"🎨 Making a portrait for {mention}\n`{bar}` **{_LABELS[phase]}…** · {_elapsed(elapsed)}"
-    )
+    label = _LABELS.get(phase, "Starting")
+    if phase is Phase.WAITING and position is not None:
+        label = f"{label}: {_ordinal(position)}"
+    return f"🎨 Making a portrait for {mention}\n`{bar}` **{label}…** · {_elapsed(elapsed)}"
+
+
+def _ordinal(position: int) -> str:
+    return "next" if position == 1 else f"{position - 1} ahead of you"
 
 
 def _elapsed(seconds: float) -> str:
     # Coarser after the first minute so a long wait does not mean an edit every few seconds.
-    whole = int(seconds)
+    whole = max(0, int(seconds))
     if whole < 60:
         return f"{whole} s"
     whole -= whole % 10
     return f"{whole // 60} min {whole % 60:02d} s"
 
 
-class StatusMessage:
-    """Keeps one posted message in step with a job's progress until `remove()`."""
+@dataclass
+class _Live:
+    reply: Reply
+    message_id: int
+    started: float  # POSIX time the job was asked for
+    phase: Phase = Phase.WAITING
+    position: int | None = None
+    shown: str = ""
 
-    def __init__(
-        self, reply: Reply, message: discord.Message, *, interval: float, started: float
-    ) -> None:
-        self._reply = reply
-        self._message_id = message.id
+
+class StatusBoard:
+    def __init__(self, *, interval: float, clock: Clock = utc_now) -> None:
         self._interval = interval
-        self._started = started
-        self._phase = Phase.UPLOADING
-        self._shown = message.content
-        self._gone = False
-        self._closed = False
+        self._clock = clock
+        self._live: dict[int, _Live] = {}
         self._ticker: asyncio.Task[None] | None = None
 
-    @property
-    def message_id(self) -> int:
-        return self._message_id
+    def show(
+        self,
+        job_id: int,
+        reply: Reply,
+        message_id: int,
+        *,
+        started: float,
+        phase: Phase,
+        position: int | None = None,
+    ) -> None:
+        """Follow a job's status message (again, after a restart) and show its phase."""
+        live = self._live.get(job_id)
+        if live is None:
+            live = self._live[job_id] = _Live(reply, message_id, started)
+        live.phase, live.position = phase, position
+        if self._ticker is None or self._ticker.done():
+            self._ticker = asyncio.create_task(self._tick_forever(), name="status-board")
 
-    @classmethod
-    async def post(cls, reply: Reply, *, interval: float) -> StatusMessage:
-        started = time.monotonic()
-        text = render_status(reply.mention, Phase.UPLOADING, 0)
-        message = await reply.public(content=text)
-        status = cls(reply, message, interval=interval, started=started)
-        status._ticker = asyncio.create_task(status._tick(), name=f"status-{message.id}")
-        return status
+    def forget(self, job_id: int) -> None:
+        self._live.pop(job_id, None)
 
-    async def update(self, progress: Progress) -> None:
-        """Record the job's phase; the ticker shows it at its next edit."""
-        self._phase = progress.phase
+    def is_shown(self, job_id: int) -> bool:
+        return job_id in self._live
 
-    async def remove(self) -> None:
-        """Stop editing and delete the message. Safe to call more than once."""
-        if self._closed:
-            return
-        self._closed = True
+    async def close(self) -> None:
         if self._ticker is not None:
             self._ticker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._ticker
-        if not self._gone:
-            try:
-                await self._reply.delete(self._message_id)
-            except discord.HTTPException as error:
-                log.info("Could not delete status message %s: %s", self._message_id, error)
+            await asyncio.gather(self._ticker, return_exceptions=True)
 
-    async def _tick(self) -> None:
-        while not self._gone:
-            elapsed = time.monotonic() - self._started
-            text = render_status(self._reply.mention, self._phase, elapsed)
-            if text != self._shown:
-                await self._edit(text)
+    async def _tick_forever(self) -> None:
+        while self._live:
+            now = self._clock().timestamp()
+            edits = [
+                self._edit(job_id, live, text)
+                for job_id, live in list(self._live.items())
+                if (text := self.text_of(live, now)) != live.shown
+            ]
+            await asyncio.gather(*edits)
             await asyncio.sleep(self._interval)
 
-    async def _edit(self, text: str) -> None:
+    @staticmethod
+    def text_of(live: _Live, now: float) -> str:
+        return render_status(live.reply.mention, live.phase, now - live.started, live.position)
+
+    async def _edit(self, job_id: int, live: _Live, text: str) -> None:
         try:
-            await self._reply.edit(self._message_id, content=text)
-            self._shown = text
+            await live.reply.edit(live.message_id, content=text)
+            live.shown = text
         except discord.NotFound:
-            # The member (or a moderator) deleted it: that is their choice, not an error.
-            log.info("Status message %s was deleted; no more progress edits", self._message_id)
-            self._gone = True
+            log.info("Status message of job %s was deleted; no more progress edits", job_id)
+            self.forget(job_id)
         except discord.HTTPException as error:
-            log.info("Status edit failed (%s); trying again at the next tick", error)
+            log.info("Status edit of job %s failed (%s); next tick tries again", job_id, error)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -16,7 +16,7 @@ from bot.catalog import Catalog
 from bot.jobs.failures import FailureReason, PortraitFailed, explain
 from bot.request.options import PortraitOptions, run_fields
 from bot.request.selfie import PreparedSelfie
-from bot.wiro import Stage, Task, TaskRef, WiroClient, WiroError, WiroTimeout
+from bot.wiro import Stage, Task, TaskOutput, TaskRef, WiroClient, WiroError, WiroTimeout
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 class Phase(StrEnum):
     """What a member is waiting for, coarser than Wiro's statuses."""
 
+    WAITING = "waiting"  # in line at the bot, behind other members' portraits
     UPLOADING = "uploading"
     QUEUED = "queued"
     GENERATING = "generating"
@@ -44,7 +45,6 @@ _PHASE_OF_STAGE = {
 class Progress:
     phase: Phase
     elapsed: float
-    task_id: str | None = None
 
 
 ProgressCallback = Callable[[Progress], Awaitable[None]]
@@ -80,15 +80,15 @@ async def make_portrait(
     on_progress: ProgressCallback | None = None,
     limits: JobLimits = JobLimits(),
 ) -> PortraitResult:
-    """Run one job to the end. Raises `PortraitFailed` with a member-facing reason."""
+    """Run one job to the end, in memory (the `generate` command). Raises `PortraitFailed`."""
     started = time.monotonic()
     last_phase: Phase | None = None
 
-    async def report(phase: Phase, task_id: str | None = None) -> None:
+    async def report(phase: Phase) -> None:
         nonlocal last_phase
         if on_progress is not None and phase != last_phase:
             last_phase = phase
-            await on_progress(Progress(phase, time.monotonic() - started, task_id))
+            await on_progress(Progress(phase, time.monotonic() - started))
 
     await report(Phase.UPLOADING)
     try:
@@ -99,16 +99,15 @@ async def make_portrait(
     except WiroError as error:
         raise explain(error) from error
     log.info("Wiro task %s started", ref.task_id)
-    await report(Phase.QUEUED, ref.task_id)
-
-    async def on_change(task: Task) -> None:
-        phase = _PHASE_OF_STAGE.get(task.stage)
-        if phase is not None:
-            await report(phase, task.id)
-
-    task = await _wait(wiro, ref, limits, on_change)
-    await report(Phase.DOWNLOADING, task.id)
-    images = await _download_outputs(wiro, task, options.seed)
+    await report(Phase.QUEUED)
+    try:
+        task = await follow_task(wiro, ref, limits, report)
+    except asyncio.CancelledError:
+        # Nobody will collect this result (Ctrl-C): do not leave it running at Wiro.
+        await abort_quietly(wiro, ref)
+        raise
+    await report(Phase.DOWNLOADING)
+    images = await download_images(wiro, task.outputs, options.seed)
     return PortraitResult(
         options=options,
         images=images,
@@ -118,45 +117,52 @@ async def make_portrait(
     )
 
 
-async def _wait(
+async def follow_task(
     wiro: WiroClient,
     ref: TaskRef,
     limits: JobLimits,
-    on_change: Callable[[Task], Awaitable[None]],
+    on_phase: Callable[[Phase], Awaitable[None]],
 ) -> Task:
+    """Wait for a task to succeed; `PortraitFailed` otherwise. A task that outlives the timeout
+    is stopped at Wiro: nobody would collect it, and it would still be billed."""
+
+    async def on_change(task: Task) -> None:
+        phase = _PHASE_OF_STAGE.get(task.stage)
+        if phase is not None:
+            await on_phase(phase)
+
     try:
         return await wiro.wait(
             ref, timeout=limits.timeout, error_grace=limits.error_grace, on_change=on_change
         )
     except WiroTimeout as error:
-        # A task nobody waits for any more would still be billed: stop it at Wiro.
-        await _abort_quietly(wiro, ref)
+        await abort_quietly(wiro, ref)
         raise explain(error) from error
-    except asyncio.CancelledError:
-        await _abort_quietly(wiro, ref)
-        raise
     except WiroError as error:
         raise explain(error) from error
 
 
-async def _abort_quietly(wiro: WiroClient, ref: TaskRef) -> None:
+async def abort_quietly(wiro: WiroClient, ref: TaskRef) -> None:
     try:
         await asyncio.shield(wiro.abort(ref))
     except WiroError as error:
         log.warning("Could not stop Wiro task %s: %s", ref.task_id, error)
 
 
-async def _download_outputs(wiro: WiroClient, task: Task, seed: int) -> tuple[PortraitImage, ...]:
+async def download_images(
+    wiro: WiroClient, outputs: Sequence[TaskOutput], seed: int
+) -> tuple[PortraitImage, ...]:
+    """Fetch every output at once (Wiro's CDN links do not last)."""
     try:
-        blobs = await asyncio.gather(*(wiro.download(output.url) for output in task.outputs))
+        blobs = await asyncio.gather(*(wiro.download(output.url) for output in outputs))
     except WiroError as error:
         raise PortraitFailed(
             FailureReason.UNAVAILABLE,
             "The portrait was made, but I couldn't download it from Wiro. Please try again.",
-            f"downloading outputs of task {task.id}: {error}",
+            f"downloading outputs: {error}",
         ) from error
     images = []
-    for index, (output, data) in enumerate(zip(task.outputs, blobs, strict=True), start=1):
+    for index, (output, data) in enumerate(zip(outputs, blobs, strict=True), start=1):
         extension = output.name.rsplit(".", 1)[-1].lower() if "." in output.name else "png"
         images.append(PortraitImage(f"portrait-{seed}-{index}.{extension}", data))
     return tuple(images)

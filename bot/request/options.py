@@ -6,9 +6,11 @@ Discord-free: the slash command and the CLI both call :func:`resolve_options` an
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import random
+from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -57,6 +59,15 @@ class PortraitOptions:
     private_model: str | None = None  # CLI only for now
     private_lora: str | None = None  # CLI only for now
     lora_url: str | None = None  # CLI only for now
+
+    def to_params(self) -> dict[str, object]:
+        """A JSON-able copy, as the job ledger keeps it."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, object]) -> PortraitOptions:
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in params.items() if k in names})  # type: ignore[arg-type]
 
 
 def resolve_options(

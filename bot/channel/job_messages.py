@@ -1,0 +1,163 @@
+"""The Discord side of a job's life: its status message, its result, and what the member is
+told when it fails or is cancelled. Implements the dispatcher's `JobEvents`."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import discord
+
+from bot.catalog import Catalog
+from bot.channel.buttons import status_view
+from bot.channel.delivery import post_failure, post_result
+from bot.channel.reply import Reply, ReplyTarget
+from bot.channel.status import StatusBoard, render_status
+from bot.jobs import FailureReason, Phase, PortraitFailed, PortraitImage, PortraitResult
+from bot.jobs.ledger import Clock, Job, utc_now
+from bot.request.options import PortraitOptions
+
+log = logging.getLogger(__name__)
+
+# How far back in the channel a result posted just before a crash is looked for.
+HISTORY_DEPTH = 100
+
+
+class JobMessages:
+    def __init__(
+        self,
+        client: discord.Client,
+        catalog: Callable[[], Catalog],
+        *,
+        interval: float,
+        clock: Clock = utc_now,
+    ) -> None:
+        self._client = client
+        self._catalog = catalog
+        self._clock = clock
+        self.board = StatusBoard(interval=interval, clock=clock)
+        # Status ids posted by this process, for job rows read before the id was saved.
+        self._status_ids: dict[int, int] = {}
+
+    def _status_id(self, job: Job) -> int | None:
+        return job.status_message_id or self._status_ids.get(job.id)
+
+    def reply_for(self, job: Job) -> Reply:
+        return Reply(
+            self._client,
+            ReplyTarget(
+                application_id=self._client.application_id or 0,
+                token=job.interaction_token,
+                expires_at=job.token_expires_at,
+                guild_id=job.guild_id,
+                channel_id=job.channel_id,
+                member_id=job.user_id,
+                member_name=str(job.params.get("member_name") or "a member"),
+            ),
+        )
+
+    async def post_status(self, job: Job, position: int | None) -> int:
+        """The public status message, with its Cancel button; returns its id."""
+        reply = self.reply_for(job)
+        text = render_status(reply.mention, Phase.WAITING, 0, position)
+        message = await reply.public(
+            content=text, view=status_view(job.id), allowed_mentions=discord.AllowedMentions.none()
+        )
+        self._status_ids[job.id] = message.id
+        self._show(job, Phase.WAITING, position)
+        return message.id
+
+    async def waiting(self, job: Job, position: int) -> None:
+        self._show(job, Phase.WAITING, position)
+
+    async def progress(self, job: Job, phase: Phase) -> None:
+        self._show(job, phase)
+
+    def _show(self, job: Job, phase: Phase, position: int | None = None) -> None:
+        message_id = self._status_id(job)
+        if message_id is not None:
+            self.board.show(
+                job.id,
+                self.reply_for(job),
+                message_id,
+                started=job.created_at.timestamp(),
+                phase=phase,
+                position=position,
+            )
+
+    async def deliver(self, job: Job, images: tuple[PortraitImage, ...]) -> int:
+        self.board.forget(job.id)  # no more progress edits; the message goes once posted
+        reply = self.reply_for(job)
+        started = job.submitted_at or job.created_at
+        result = PortraitResult(
+            options=PortraitOptions.from_params(job.params["options"]),
+            images=images,
+            task_id=job.wiro_task_id or "?",
+            elapsed=(self._clock() - started).total_seconds(),
+            cost=job.cost,
+        )
+        try:
+            message = await post_result(reply, result, self._catalog(), job_id=job.id)
+        except discord.HTTPException as error:
+            raise PortraitFailed(
+                FailureReason.UNDELIVERED,
+                "Your portrait was made, but I couldn't post it here or send it to you by DM. "
+                "Please ask a server admin to let me attach files in this channel.",
+                f"posting job {job.id}: {error}",
+            ) from error
+        await self._remove_status(job)
+        return message.id
+
+    async def find_delivered(self, job: Job) -> int | None:
+        me = self._client.user
+        if me is None:
+            return None
+        marker = f"job {job.id} ·"
+        channel = self._client.get_partial_messageable(job.channel_id, guild_id=job.guild_id)
+        try:
+            async for message in channel.history(
+                limit=HISTORY_DEPTH, after=discord.Object(job.interaction_id)
+            ):
+                if message.author.id == me.id and any(
+                    marker in (embed.footer.text or "") for embed in message.embeds
+                ):
+                    return message.id
+        except discord.HTTPException as error:
+            log.warning("Cannot read the channel to check job %s was posted: %s", job.id, error)
+        return None
+
+    async def failed(self, job: Job, failure: PortraitFailed) -> None:
+        await self._remove_status(job)
+        await post_failure(self.reply_for(job), failure)
+
+    async def cancelled(self, job: Job) -> None:
+        self._forget(job)
+        message_id = self._status_id(job)
+        if message_id is None:
+            return
+        reply = self.reply_for(job)
+        try:
+            await reply.edit(
+                message_id,
+                content=f"🚫 The portrait for {reply.mention} was cancelled.",
+                view=None,
+            )
+        except discord.HTTPException as error:
+            log.info("Could not mark job %s as cancelled: %s", job.id, error)
+
+    def _forget(self, job: Job) -> None:
+        self.board.forget(job.id)
+        self._status_ids.pop(job.id, None)
+
+    async def _remove_status(self, job: Job) -> None:
+        message_id = self._status_id(job)
+        self._forget(job)
+        if message_id is None:
+            return
+        try:
+            await self.reply_for(job).delete(message_id)
+        except discord.HTTPException as error:
+            log.info("Could not remove the status message of job %s: %s", job.id, error)
+
+    async def close(self) -> None:
+        await self.board.close()

@@ -1,0 +1,425 @@
+"""The dispatcher: a durable, fair queue in front of Wiro.
+
+Jobs wait in the ledger (QUEUED) and are started in queue order while fewer than
+`max_running` tasks are at Wiro. Each step is written to the ledger before the next one begins,
+so a restart resumes every job where it stood and never pays twice:
+
+    QUEUED -> SUBMITTING -> (run call) -> RUNNING -> (task ends, outputs fetched) -> DELIVERING
+    -> (result posted) -> DELIVERED
+
+Wiro's concurrency error (code 96) puts a job back in the queue, in its place. The chat side is
+reached only through `JobEvents`, so this module knows nothing of Discord.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from datetime import timedelta
+from enum import StrEnum
+from typing import Any, Protocol
+
+from bot.catalog import Catalog
+from bot.jobs.failures import FailureReason, PortraitFailed, explain
+from bot.jobs.ledger import Clock, Job, JobLedger, JobState, StaleTransition, utc_now
+from bot.jobs.runner import (
+    JobLimits,
+    Phase,
+    PortraitImage,
+    abort_quietly,
+    download_images,
+    follow_task,
+)
+from bot.request.options import OptionError, PortraitOptions, run_fields
+from bot.wiro import TaskOutput, TaskRef, WiroClient, WiroConcurrencyLimit, WiroError
+
+log = logging.getLogger(__name__)
+
+# How often the queue is looked at even when nothing wakes it, and how often old jobs are pruned.
+IDLE_CHECK_SECONDS = 5.0
+PRUNE_EVERY = timedelta(hours=6)
+# Task/List is searched this deep for a task whose run call was cut off by a crash.
+RECONCILE_DEPTH = 50
+
+
+class JobEvents(Protocol):
+    """What the chat side shows of a job. Each method may be called again after a restart."""
+
+    async def waiting(self, job: Job, position: int) -> None: ...
+    async def progress(self, job: Job, phase: Phase) -> None: ...
+    async def deliver(self, job: Job, images: tuple[PortraitImage, ...]) -> int:
+        """Post the result; returns the id of the message it was posted as. Raises
+        `PortraitFailed` when it cannot be posted anywhere."""
+        ...
+
+    async def find_delivered(self, job: Job) -> int | None:
+        """The id of a result message already posted for this job, if one can be found."""
+        ...
+
+    async def failed(self, job: Job, failure: PortraitFailed) -> None: ...
+    async def cancelled(self, job: Job) -> None: ...
+
+
+class CancelOutcome(StrEnum):
+    CANCELLED = "cancelled"  # removed from the queue
+    STOPPING = "stopping"  # Wiro was asked to stop it; the job ends as cancelled shortly
+    FINISHED = "finished"  # too late: it already ended or is being posted
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class DispatchRules:
+    max_running: int = 1
+    busy_retry: float = 20.0  # seconds to wait after Wiro's concurrency error
+    delete_wiro_files: bool = True
+    retention: timedelta = timedelta(days=30)
+    job_limits: JobLimits = field(default_factory=JobLimits)
+
+
+UNCONFIRMED = PortraitFailed(
+    FailureReason.UNAVAILABLE,
+    "The bot restarted while it was sending your portrait to Wiro, and Wiro could not confirm "
+    "that it arrived. Nothing was started twice; please ask again.",
+)
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        ledger: JobLedger,
+        wiro: WiroClient,
+        catalog: Callable[[], Catalog],
+        events: JobEvents,
+        rules: DispatchRules = DispatchRules(),
+        *,
+        clock: Clock = utc_now,
+    ) -> None:
+        self.ledger = ledger
+        self._wiro = wiro
+        self._catalog = catalog
+        self._events = events
+        self.rules = rules
+        self._clock = clock
+        self._wakeup = asyncio.Event()
+        self._workers: dict[int, asyncio.Task[None]] = {}
+        self._at_wiro: set[int] = set()  # jobs holding one of the `max_running` slots
+        self._cancel_requested: set[int] = set()
+        self._positions: dict[int, int] = {}
+        self._busy_until = 0.0
+        self._next_prune = self._clock()
+        self._loop: asyncio.Task[None] | None = None
+        self.accepting = False
+
+    # -- life cycle ------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Pick up every unfinished job, then keep the queue moving."""
+        await self._resume()
+        self.accepting = True
+        self._loop = asyncio.create_task(self._schedule_forever(), name="dispatcher")
+
+    async def stop(self) -> None:
+        """Stop starting work. Running waits are left as they are in the ledger, to be resumed
+        at the next start; nothing is lost and nothing is cancelled at Wiro."""
+        self.accepting = False
+        tasks = [t for t in (self._loop, *self._workers.values()) if t is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._workers.clear()
+
+    def wake(self) -> None:
+        """A job was queued or a slot freed: look at the queue now."""
+        self._wakeup.set()
+
+    # -- what members do -------------------------------------------------------------------
+
+    async def cancel(self, job_id: int) -> CancelOutcome:
+        job = await self.ledger.get(job_id)
+        if job is None:
+            return CancelOutcome.UNKNOWN
+        if job.state is JobState.QUEUED:
+            try:
+                job = await self.ledger.transition(
+                    job_id, JobState.CANCELLED, expected=JobState.QUEUED, note="member cancelled"
+                )
+            except StaleTransition:
+                return await self.cancel(job_id)  # it just moved on: act on its new state
+            self._positions.pop(job_id, None)
+            await self._events.cancelled(job)
+            self.wake()
+            return CancelOutcome.CANCELLED
+        if job.state is JobState.SUBMITTING:
+            # The run call is in flight: stop the task as soon as its id is known.
+            self._cancel_requested.add(job_id)
+            return CancelOutcome.STOPPING
+        if job.state is JobState.RUNNING:
+            await abort_quietly(self._wiro, _ref(job))
+            return CancelOutcome.STOPPING
+        return CancelOutcome.FINISHED
+
+    # -- the queue -------------------------------------------------------------------------
+
+    async def _schedule_forever(self) -> None:
+        while True:
+            self._wakeup.clear()
+            try:
+                await self._schedule()
+                await self._prune_if_due()
+            except Exception:
+                log.exception("The job queue hit an unexpected error; it keeps going")
+            delay = IDLE_CHECK_SECONDS
+            busy_for = self._busy_until - time.monotonic()
+            if busy_for > 0:
+                delay = min(delay, busy_for)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wakeup.wait(), delay)
+
+    async def _schedule(self) -> None:
+        queued = [job for job in await self.ledger.queued() if job.id not in self._workers]
+        if time.monotonic() >= self._busy_until:
+            free = max(0, self.rules.max_running - len(self._at_wiro))
+            starting, queued = queued[:free], queued[free:]
+            for job in starting:
+                self._positions.pop(job.id, None)
+                self._at_wiro.add(job.id)
+                self._spawn(job.id, self._submit(job))
+        for position, job in enumerate(queued, start=1):
+            if self._positions.get(job.id) != position:
+                self._positions[job.id] = position
+                await self._events.waiting(job, position)
+
+    async def _prune_if_due(self) -> None:
+        now = self._clock()
+        if now < self._next_prune:
+            return
+        self._next_prune = now + PRUNE_EVERY
+        pruned = await self.ledger.prune(now - self.rules.retention)
+        if pruned:
+            log.info("Pruned %d finished job(s) older than %s", pruned, self.rules.retention)
+
+    def _spawn(self, job_id: int, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(self._guarded(job_id, work), name=f"job-{job_id}")
+        self._workers[job_id] = task
+
+    async def _guarded(self, job_id: int, work: Coroutine[Any, Any, None]) -> None:
+        try:
+            await work
+        except asyncio.CancelledError:
+            raise  # shutdown: the ledger keeps the job where it stood
+        except Exception:
+            log.exception("Job %s hit an unexpected error", job_id)
+            job = await self.ledger.get(job_id)
+            if job is not None and job.is_active:
+                await self._fail(job, _unexpected())
+        finally:
+            self._at_wiro.discard(job_id)
+            self._workers.pop(job_id, None)
+            self.wake()
+
+    # -- one job ---------------------------------------------------------------------------
+
+    async def _submit(self, job: Job) -> None:
+        try:
+            job = await self.ledger.transition(
+                job.id, JobState.SUBMITTING, expected=JobState.QUEUED
+            )
+        except StaleTransition:
+            return  # cancelled meanwhile
+        options = PortraitOptions.from_params(job.params["options"])
+        try:
+            fields = run_fields(options, self._catalog(), job.input_url or "")
+            ref = await self._wiro.run(fields)
+        except WiroConcurrencyLimit:
+            await self.ledger.transition(
+                job.id, JobState.QUEUED, expected=JobState.SUBMITTING, note="Wiro busy (96)"
+            )
+            self._busy_until = time.monotonic() + self.rules.busy_retry
+            log.info("Wiro is at its concurrency limit; job %s waits in the queue", job.id)
+            return
+        except OptionError as error:
+            await self._fail(job, PortraitFailed(FailureReason.REJECTED, error.message))
+            return
+        except WiroError as error:
+            await self._fail(job, explain(error))
+            return
+        job = await self.ledger.transition(
+            job.id,
+            JobState.RUNNING,
+            expected=JobState.SUBMITTING,
+            wiro_task_id=ref.task_id,
+            wiro_socket_token=ref.socket_token,
+        )
+        log.info("Job %s is Wiro task %s", job.id, ref.task_id)
+        if job.id in self._cancel_requested:
+            await abort_quietly(self._wiro, ref)
+        await self._follow(job)
+
+    async def _follow(self, job: Job) -> None:
+        """Wait for the job's task at Wiro, fetch the images, then deliver them."""
+        self._cancel_requested.discard(job.id)
+        await self._events.progress(job, Phase.QUEUED)
+        limits = self.rules.job_limits
+        started = job.submitted_at or job.created_at
+        remaining = limits.timeout - (self._clock() - started).total_seconds()
+        # A job resumed after a long outage still gets a fair last look before it times out.
+        last_look = min(30.0, limits.timeout)
+        limits = JobLimits(timeout=max(remaining, last_look), error_grace=limits.error_grace)
+
+        async def on_phase(phase: Phase) -> None:
+            await self._events.progress(job, phase)
+
+        options = PortraitOptions.from_params(job.params["options"])
+        try:
+            task = await follow_task(self._wiro, _ref(job), limits, on_phase)
+        except PortraitFailed as failure:
+            if failure.reason is FailureReason.CANCELLED:
+                await self._cancelled(job)
+            else:
+                await self._fail(job, failure)
+            return
+        finally:
+            self._at_wiro.discard(job.id)
+            self.wake()
+        await self._events.progress(job, Phase.DOWNLOADING)
+        try:
+            images = await download_images(self._wiro, task.outputs, options.seed)
+        except PortraitFailed as failure:
+            await self._fail(job, failure)
+            return
+        job = await self.ledger.transition(
+            job.id,
+            JobState.DELIVERING,
+            expected=JobState.RUNNING,
+            outputs=[_output_record(output) for output in task.outputs],
+            cost=task.total_cost,
+        )
+        await self._deliver(job, images)
+
+    async def _deliver(self, job: Job, images: tuple[PortraitImage, ...] | None = None) -> None:
+        if images is None:
+            # Resumed after a restart: the result may have been posted just before it.
+            posted = await self._events.find_delivered(job)
+            if posted is not None:
+                await self._delivered(job, posted)
+                return
+            options = PortraitOptions.from_params(job.params["options"])
+            outputs = [_task_output(record) for record in job.outputs]
+            try:
+                images = await download_images(self._wiro, outputs, options.seed)
+            except PortraitFailed as failure:
+                await self._fail(job, failure)
+                return
+        try:
+            message_id = await self._events.deliver(job, images)
+        except PortraitFailed as failure:
+            await self._fail(job, failure)
+            return
+        await self._delivered(job, message_id)
+
+    async def _delivered(self, job: Job, message_id: int) -> None:
+        job = await self.ledger.transition(
+            job.id, JobState.DELIVERED, expected=JobState.DELIVERING, result_message_id=message_id
+        )
+        log.info("Job %s delivered as message %s", job.id, message_id)
+        await self._delete_wiro_files(job)
+
+    async def _cancelled(self, job: Job) -> None:
+        job = await self.ledger.transition(job.id, JobState.CANCELLED, note="cancelled at Wiro")
+        await self._events.cancelled(job)
+        await self._delete_wiro_files(job)
+
+    async def _fail(self, job: Job, failure: PortraitFailed) -> None:
+        level = logging.ERROR if failure.owner_should_act else logging.INFO
+        log.log(level, "Job %s failed: %s", job.id, failure.detail)
+        job = await self.ledger.transition(
+            job.id,
+            JobState.FAILED,
+            failure_reason=failure.reason.value,
+            failure_message=failure.message,
+        )
+        await self._events.failed(job, failure)
+        await self._delete_wiro_files(job)
+
+    async def _delete_wiro_files(self, job: Job) -> None:
+        """Selfies must not linger on a public URL once a task is over."""
+        if not (self.rules.delete_wiro_files and job.wiro_socket_token):
+            return
+        try:
+            await self._wiro.delete_inputs_outputs(job.wiro_socket_token)
+        except WiroError as error:
+            log.warning("Could not delete the files of Wiro task %s: %s", job.wiro_task_id, error)
+
+    # -- start-up --------------------------------------------------------------------------
+
+    async def _resume(self) -> None:
+        for job in await self.ledger.unfinished():
+            if job.state is JobState.SUBMITTING:
+                job = await self._reconcile(job)
+            if job.state is JobState.RUNNING:
+                log.info("Resuming job %s (Wiro task %s)", job.id, job.wiro_task_id)
+                self._at_wiro.add(job.id)
+                self._spawn(job.id, self._follow(job))
+            elif job.state is JobState.DELIVERING:
+                log.info("Resuming the delivery of job %s", job.id)
+                self._spawn(job.id, self._deliver(job))
+
+    async def _reconcile(self, job: Job) -> Job:
+        """A crash cut the run call short: find its task at Wiro instead of running again."""
+        try:
+            tasks = await self._wiro.list_tasks(limit=RECONCILE_DEPTH)
+        except WiroError as error:
+            log.warning("Cannot confirm job %s with Wiro's task list: %s", job.id, error)
+            tasks = []
+        match = next(
+            (t for t in tasks if t.raw.get("parameters", {}).get("inputImageUrl") == job.input_url),
+            None,
+        )
+        if match is None:
+            job = await self.ledger.transition(
+                job.id, JobState.UNCONFIRMED, expected=JobState.SUBMITTING
+            )
+            log.warning("Job %s could not be confirmed at Wiro; the member is told", job.id)
+            await self._events.failed(job, UNCONFIRMED)
+            return job
+        log.info("Job %s found at Wiro as task %s after a restart", job.id, match.id)
+        return await self.ledger.transition(
+            job.id,
+            JobState.RUNNING,
+            expected=JobState.SUBMITTING,
+            wiro_task_id=match.id,
+            wiro_socket_token=match.socket_token,
+        )
+
+
+def _ref(job: Job) -> TaskRef:
+    return TaskRef(task_id=job.wiro_task_id or "", socket_token=job.wiro_socket_token or "")
+
+
+def _output_record(output: TaskOutput) -> dict[str, object]:
+    return {
+        "url": output.url,
+        "name": output.name,
+        "content_type": output.content_type,
+        "size": output.size,
+    }
+
+
+def _task_output(record: dict[str, Any]) -> TaskOutput:
+    return TaskOutput(
+        name=str(record.get("name", "")),
+        url=str(record.get("url", "")),
+        content_type=str(record.get("content_type", "")),
+        size=int(record.get("size", 0) or 0),
+    )
+
+
+def _unexpected() -> PortraitFailed:
+    return PortraitFailed(
+        FailureReason.FAILED,
+        "Something went wrong on my side while making your portrait. Please try again.",
+    )
