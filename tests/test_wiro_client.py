@@ -2,6 +2,7 @@
 
 import asyncio
 import io
+import json
 import logging
 import time
 
@@ -86,7 +87,9 @@ async def test_a_wrong_secret_is_an_auth_error_without_secrets_in_it(fake_wiro, 
     for secret in ("wrong-secret", signature, KEY):
         assert secret not in str(error) and secret not in repr(error)
         assert secret not in caplog.text
-    assert fake_wiro.calls["/Tool/Detail"] == 1  # auth errors are not retried
+    # A refused signature is sent once more with a fresh nonce (it may only have been
+    # overtaken by a concurrent request); a wrong secret then fails for good.
+    assert fake_wiro.calls["/Tool/Detail"] == 2
 
 
 async def test_a_signature_project_rejects_key_only_requests(fake_wiro):
@@ -164,7 +167,8 @@ async def test_run_failures_become_typed_errors(
     assert type(caught.value) is kind
     assert caught.value.code == (None if as_strings else code)
     assert caught.value.http_status == http_status
-    assert fake_wiro.calls[RUN_PATH] == 1
+    # never repeated, except a refused signature: Wiro did nothing, a new nonce is safe
+    assert fake_wiro.calls[RUN_PATH] == (2 if run_error == "auth" else 1)
     assert not fake_wiro.tasks
 
 
@@ -511,3 +515,14 @@ async def test_a_given_session_is_used_and_left_open(fake_wiro):
 
 async def test_the_default_tool_slug():
     assert TOOL_SLUG == "wiro/instant-id-lora"
+
+
+async def test_a_refused_signature_is_sent_again_once_with_a_new_nonce(fake_wiro):
+    refused = json.dumps(
+        {"result": False, "errors": [{"code": 0, "message": "Project authorization is not valid."}]}
+    )
+    fake_wiro.fail(RUN_PATH, status=401, body=refused)  # e.g. overtaken by a later nonce
+    async with make_client(fake_wiro) as client:
+        ref = await client.run(FIELDS)
+    assert ref.task_id in fake_wiro.tasks
+    assert fake_wiro.calls[RUN_PATH] == 2 and len(fake_wiro.runs) == 1

@@ -29,6 +29,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_aft
 
 from .envelope import parse_response
 from .errors import (
+    WiroAuthError,
     WiroConnectionError,
     WiroError,
     WiroNotFound,
@@ -270,8 +271,28 @@ class WiroClient:
         idempotent: bool = True,
     ) -> dict[str, object]:
         if not idempotent:
+            return await self._post_fresh_nonce(path, json=json, form=form)
+        return await self._retrying(lambda: self._post_fresh_nonce(path, json=json, form=form))
+
+    async def _post_fresh_nonce(
+        self,
+        path: str,
+        *,
+        json: Mapping[str, object] | None,
+        form: Callable[[], aiohttp.FormData] | None,
+    ) -> dict[str, object]:
+        """One POST; once more with a new nonce if the signature was refused.
+
+        Concurrent requests on separate connections can reach Wiro out of nonce order, and
+        Wiro does not publish its nonce rule. A refused signature means Wiro did nothing, so
+        even a billable call is safe to send again; a really wrong secret fails twice."""
+        try:
             return await self._post_once(path, json=json, form=form)
-        return await self._retrying(lambda: self._post_once(path, json=json, form=form))
+        except WiroAuthError as error:
+            if not (self.__api_secret and "not valid" in error.message):
+                raise
+            log.info("Wiro refused a signature on %s; retrying once with a new nonce", path)
+            return await self._post_once(path, json=json, form=form)
 
     async def _retrying(self, attempt_once: Callable[[], Awaitable[_T]]) -> _T:
         retrying = AsyncRetrying(
