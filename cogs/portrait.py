@@ -91,8 +91,7 @@ class PortraitCog(commands.Cog):
         if not self.bot.dispatcher.accepting:
             await interaction.response.send_message(RESTARTING, ephemeral=True)
             return
-        # Everything that needs no download is checked before acknowledging: a clear answer,
-        # at once, and nothing spent.
+        # What can be checked without any I/O is answered at once, before acknowledging.
         try:
             options = resolve_options(
                 services.catalog,
@@ -119,14 +118,15 @@ class PortraitCog(commands.Cog):
                 ephemeral=True,
             )
             return
+
+        # Acknowledge within Discord's 3 seconds, privately: whatever is refused from here on,
+        # only the member sees why.
+        await interaction.response.defer(ephemeral=True, thinking=True)
         try:
             await self._check_fair_use(interaction)
         except LimitReached as limit:
-            await interaction.response.send_message(limit.message, ephemeral=True)
+            await interaction.edit_original_response(content=limit.message)
             return
-
-        # Acknowledge privately: if the selfie is rejected, only the member sees why.
-        await interaction.response.defer(ephemeral=True, thinking=True)
         prepared = await self._intake(interaction, selfie)
         if prepared is None:
             return

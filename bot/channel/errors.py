@@ -10,12 +10,18 @@ from discord import app_commands
 
 log = logging.getLogger(__name__)
 
+UNKNOWN_INTERACTION = 10062
 SORRY = "Something went wrong on my side and I couldn't finish that. Please try again in a moment."
 
 
 async def on_app_command_error(
     interaction: discord.Interaction, error: app_commands.AppCommandError
 ) -> None:
+    original = getattr(error, "original", None)
+    if isinstance(original, discord.NotFound) and original.code == UNKNOWN_INTERACTION:
+        # Discord gave up on the interaction (not acknowledged within 3 s): nobody to tell.
+        log.warning("An interaction expired before the bot could answer it (bot overloaded?)")
+        return
     message = _member_message(error)
     if message is None:
         command = interaction.command.qualified_name if interaction.command else "?"

@@ -34,13 +34,16 @@ def render_status(mention: str, phase: Phase, elapsed: float, position: int | No
     done = _ORDER.index(phase) + 1 if phase in _ORDER else 1
     bar = "▰" * done + "▱" * (len(_ORDER) - done)
     label = _LABELS.get(phase, "Starting")
-    if phase is Phase.WAITING and position is not None:
-        label = f"{label}: {_ordinal(position)}"
-    return f"🎨 Making a portrait for {mention}\n`{bar}` **{label}…** · {_elapsed(elapsed)}"
+    headline = f"🎨 Making a portrait for {mention}\n`{bar}` **{label}…**"
+    if phase is Phase.WAITING:
+        # No clock while in line: the text changes only when the queue moves, so a long
+        # queue does not mean an edit per waiting member every few seconds.
+        return f"{headline} {_ordinal(position)}" if position is not None else headline
+    return f"{headline} · {_elapsed(elapsed)}"
 
 
 def _ordinal(position: int) -> str:
-    return "next" if position == 1 else f"{position - 1} ahead of you"
+    return "You're next." if position == 1 else f"{position - 1} ahead of you."
 
 
 def _elapsed(seconds: float) -> str:

@@ -41,6 +41,8 @@ log = logging.getLogger(__name__)
 
 # How often the queue is looked at even when nothing wakes it, and how often old jobs are pruned.
 IDLE_CHECK_SECONDS = 5.0
+# Wake-ups within this window share one look at the queue (a burst of requests, not one each).
+COALESCE_SECONDS = 0.2
 PRUNE_EVERY = timedelta(hours=6)
 # Task/List is searched this deep for a task whose run call was cut off by a crash.
 RECONCILE_DEPTH = 50
@@ -178,6 +180,7 @@ class Dispatcher:
                 delay = min(delay, busy_for)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wakeup.wait(), delay)
+            await asyncio.sleep(COALESCE_SECONDS)
 
     async def _schedule(self) -> None:
         queued = [job for job in await self.ledger.queued() if job.id not in self._workers]
