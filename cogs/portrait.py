@@ -11,6 +11,7 @@ from discord.ext import commands
 
 from bot.app import PortraitBot
 from bot.catalog import Catalog
+from bot.channel.history import HISTORY_LENGTH, history_embed
 from bot.channel.reply import ReplyTarget
 from bot.jobs.failures import explain
 from bot.jobs.ledger import Job, utc_now
@@ -202,6 +203,14 @@ class PortraitCog(commands.Cog):
                 params={"options": options.to_params(), "member_name": target.member_name},
                 input_url=uploaded.url,
             )
+
+    @app_commands.command(
+        name="portrait-history", description="Your last 10 portraits, with their settings"
+    )
+    async def portrait_history(self, interaction: discord.Interaction) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        jobs = await self.services.ledger.recent_for_user(interaction.user.id, limit=HISTORY_LENGTH)
+        await interaction.edit_original_response(embed=history_embed(jobs, self.services.catalog))
 
     @portrait.autocomplete("model")
     async def model_autocomplete(

@@ -61,7 +61,10 @@ async def test_a_development_guild_gets_the_commands_instead(servers, tmp_path):
     guild_id = str(discord_server.guild.id)
     async with portrait_bot(discord_server, wiro, tmp_path, DISCORD_GUILD_ID=guild_id):
         await discord_server.wait_for(lambda s: s.synced_guild.get(discord_server.guild.id))
-    assert [c["name"] for c in discord_server.synced_guild[discord_server.guild.id]] == ["portrait"]
+    assert sorted(c["name"] for c in discord_server.synced_guild[discord_server.guild.id]) == [
+        "portrait",
+        "portrait-history",
+    ]
 
 
 async def test_sync_command_forces_a_sync_and_exits(servers, tmp_path):

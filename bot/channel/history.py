@@ -1,0 +1,53 @@
+"""A member's recent portraits, as the ephemeral answer to `/portrait-history`."""
+
+from __future__ import annotations
+
+import discord
+
+from bot.catalog import Catalog
+from bot.channel.delivery import EMBED_COLOUR
+from bot.jobs.ledger import Job, JobState
+
+HISTORY_LENGTH = 10
+_PROMPT_CHARS = 80
+_STATE_TEXT = {
+    JobState.QUEUED: "⏳ waiting in line",
+    JobState.SUBMITTING: "⏳ starting",
+    JobState.RUNNING: "🎨 in progress",
+    JobState.DELIVERING: "📤 being posted",
+    JobState.DELIVERED: "✅ delivered",
+    JobState.FAILED: "❌ failed",
+    JobState.CANCELLED: "🚫 cancelled",
+    JobState.UNCONFIRMED: "❔ not confirmed",
+}
+
+
+def history_embed(jobs: list[Job], catalog: Catalog) -> discord.Embed:
+    embed = discord.Embed(title="Your recent portraits", colour=EMBED_COLOUR)
+    if not jobs:
+        embed.description = "You haven't asked for a portrait yet. Try `/portrait`!"
+        return embed
+    embed.description = "\n\n".join(_line(job, catalog) for job in jobs[:HISTORY_LENGTH])
+    return embed
+
+
+def _line(job: Job, catalog: Catalog) -> str:
+    options = job.params.get("options", {})
+    model = catalog.model(str(options.get("model_id", "")))
+    prompt = str(options.get("prompt", ""))
+    if len(prompt) > _PROMPT_CHARS:
+        prompt = prompt[: _PROMPT_CHARS - 1] + "…"
+    when = f"<t:{int(job.created_at.timestamp())}:R>"
+    head = f"**#{job.id}** · {_STATE_TEXT[job.state]} · {when}"
+    details = [
+        f"seed `{options.get('seed', '?')}`",
+        model.readable_name if model else f"model {options.get('model_id', '?')}",
+    ]
+    if job.state is JobState.DELIVERED and job.result_message_id:
+        where = job.guild_id or "@me"
+        details.append(
+            f"[see it](https://discord.com/channels/{where}/{job.channel_id}/{job.result_message_id})"
+        )
+    elif job.state is JobState.FAILED and job.failure_message:
+        details.append(job.failure_message[:120])
+    return f"{head}\n{' · '.join(details)}\n> {discord.utils.escape_markdown(prompt)}"
