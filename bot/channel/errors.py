@@ -54,5 +54,6 @@ async def tell_privately(interaction: discord.Interaction, message: str) -> None
             await interaction.followup.send(message, ephemeral=True)
         else:
             await interaction.response.send_message(message, ephemeral=True)
-    except discord.HTTPException as error:
+    except (discord.HTTPException, RuntimeError) as error:
+        # RuntimeError: the HTTP session is already closed (the bot is shutting down).
         log.warning("Could not tell the member about an error: %s", error)
