@@ -14,12 +14,14 @@ from bot.catalog.refresh import load_catalog
 from bot.channel.buttons import CancelButton
 from bot.channel.errors import on_app_command_error
 from bot.channel.job_messages import JobMessages
+from bot.channel.requests import JobStarter
 from bot.commandsync import sync_commands
 from bot.jobs import JobLimits
 from bot.jobs.dispatcher import Dispatcher, DispatchRules
 from bot.jobs.ledger import JobLedger
 from bot.jobs.limits import FairUse
 from bot.request.selfie import SelfieLimits
+from bot.request.selfie_store import SelfieStore
 from bot.settings import Settings
 from bot.wiro import WiroClient
 
@@ -78,6 +80,7 @@ class PortraitBot(commands.Bot):
             allowed_mentions=discord.AllowedMentions.none(),
         )
         self.services = services
+        self.selfies = SelfieStore(services.settings.data_dir / "selfies")
         self.job_messages = JobMessages(
             self, lambda: services.catalog, interval=services.settings.status_edit_interval
         )
@@ -87,7 +90,9 @@ class PortraitBot(commands.Bot):
             lambda: services.catalog,
             self.job_messages,
             services.rules,
+            selfies=self.selfies,
         )
+        self.job_starter = JobStarter(self)
         self._force_sync = force_sync
         self._sync_only = sync_only
 

@@ -12,10 +12,6 @@ from discord.ext import commands
 from bot.app import PortraitBot
 from bot.catalog import Catalog
 from bot.channel.history import HISTORY_LENGTH, history_embed
-from bot.channel.reply import ReplyTarget
-from bot.jobs.failures import explain
-from bot.jobs.ledger import Job, utc_now
-from bot.jobs.limits import LimitReached, check_fair_use
 from bot.request.options import (
     GUIDANCE_RANGE,
     LIKENESS_RANGE,
@@ -26,19 +22,13 @@ from bot.request.options import (
     SEED_RANGE,
     STEPS_RANGE,
     OptionError,
-    PortraitOptions,
     resolve_options,
 )
 from bot.request.selfie import PreparedSelfie, SelfieRejected, prepare_selfie
-from bot.wiro import WiroError
 
 log = logging.getLogger(__name__)
 
 ATTACHMENT_TIMEOUT = 30.0  # seconds to fetch the selfie from Discord's CDN
-ACCEPTED = (
-    "✅ Selfie accepted. Your portrait is on its way: watch its progress below.\n"
-    "-# Location data and other metadata were removed from your photo; the bot doesn't store it."
-)
 
 RESTARTING = "I'm restarting right now. Please try again in a minute."
 
@@ -52,7 +42,6 @@ class PortraitCog(commands.Cog):
     def __init__(self, bot: PortraitBot) -> None:
         self.bot = bot
         self.services = bot.services
-        self._admission = asyncio.Lock()
 
     @app_commands.command(name="portrait", description="Turn your selfie into an AI portrait")
     @app_commands.guild_only()
@@ -123,31 +112,13 @@ class PortraitCog(commands.Cog):
         # Acknowledge within Discord's 3 seconds, privately: whatever is refused from here on,
         # only the member sees why.
         await interaction.response.defer(ephemeral=True, thinking=True)
-        try:
-            await self._check_fair_use(interaction)
-        except LimitReached as limit:
-            await interaction.edit_original_response(content=limit.message)
+        refusal = await self.bot.job_starter.over_limit(interaction)
+        if refusal is not None:
+            await interaction.edit_original_response(content=refusal)
             return
         prepared = await self._intake(interaction, selfie)
-        if prepared is None:
-            return
-        job = await self._queue(interaction, options, prepared)
-        if job is None:
-            return
-        await interaction.edit_original_response(content=ACCEPTED)
-        position = await services.ledger.queue_position(job.id)
-        status_id = await self.bot.job_messages.post_status(job, position)
-        await services.ledger.update(job.id, status_message_id=status_id)
-        self.bot.dispatcher.wake()
-
-    async def _check_fair_use(self, interaction: discord.Interaction) -> None:
-        await check_fair_use(
-            self.services.ledger,
-            self.services.fair_use,
-            user_id=interaction.user.id,
-            guild_id=interaction.guild_id,
-            now=utc_now(),
-        )
+        if prepared is not None:
+            await self.bot.job_starter.start(interaction, options, prepared)
 
     async def _intake(
         self, interaction: discord.Interaction, selfie: discord.Attachment
@@ -166,43 +137,6 @@ class PortraitCog(commands.Cog):
         except SelfieRejected as rejection:
             await interaction.edit_original_response(content=rejection.message)
             return None
-
-    async def _queue(
-        self, interaction: discord.Interaction, options: PortraitOptions, selfie: PreparedSelfie
-    ) -> Job | None:
-        """Upload the prepared selfie and put the job in the ledger's queue; None if refused.
-
-        The selfie goes to Wiro now, so a queued job survives a restart with nothing but the
-        uploaded file's URL (uploads are not billed; the selfie bytes are never stored here)."""
-        services = self.services
-        try:
-            uploaded = await services.wiro.upload_file(
-                selfie.data, filename=selfie.filename, content_type=selfie.content_type
-            )
-        except WiroError as error:
-            failure = explain(error)
-            level = logging.ERROR if failure.owner_should_act else logging.INFO
-            log.log(level, "Selfie upload failed: %s", failure.detail)
-            await interaction.edit_original_response(content=f"❌ {failure.message}")
-            return None
-        target = ReplyTarget.of(interaction)
-        # Checked again under a lock: two quick requests must not both slip past a limit.
-        async with self._admission:
-            try:
-                await self._check_fair_use(interaction)
-            except LimitReached as limit:
-                await interaction.edit_original_response(content=limit.message)
-                return None
-            return await services.ledger.create(
-                user_id=interaction.user.id,
-                guild_id=interaction.guild_id,
-                channel_id=target.channel_id,
-                interaction_id=interaction.id,
-                interaction_token=interaction.token,
-                token_expires_at=target.expires_at,
-                params={"options": options.to_params(), "member_name": target.member_name},
-                input_url=uploaded.url,
-            )
 
     @app_commands.command(
         name="portrait-history", description="Your last 10 portraits, with their settings"

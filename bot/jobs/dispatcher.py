@@ -19,7 +19,7 @@ import logging
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol
 
@@ -35,6 +35,7 @@ from bot.jobs.runner import (
     follow_task,
 )
 from bot.request.options import OptionError, PortraitOptions, run_fields
+from bot.request.selfie_store import SelfieStore
 from bot.wiro import TaskOutput, TaskRef, WiroClient, WiroConcurrencyLimit, WiroError
 
 log = logging.getLogger(__name__)
@@ -98,6 +99,7 @@ class Dispatcher:
         events: JobEvents,
         rules: DispatchRules = DispatchRules(),
         *,
+        selfies: SelfieStore | None = None,
         clock: Clock = utc_now,
     ) -> None:
         self.ledger = ledger
@@ -105,6 +107,7 @@ class Dispatcher:
         self._catalog = catalog
         self._events = events
         self.rules = rules
+        self._selfies = selfies
         self._clock = clock
         self._wakeup = asyncio.Event()
         self._workers: dict[int, asyncio.Task[None]] = {}
@@ -201,9 +204,17 @@ class Dispatcher:
         if now < self._next_prune:
             return
         self._next_prune = now + PRUNE_EVERY
+        await self._forget_expired_selfies(now)
         pruned = await self.ledger.prune(now - self.rules.retention)
         if pruned:
             log.info("Pruned %d finished job(s) older than %s", pruned, self.rules.retention)
+
+    async def _forget_expired_selfies(self, now: datetime) -> None:
+        if self._selfies is None:
+            return
+        for job in await self.ledger.expired_selfies(now):
+            self._selfies.delete(job.selfie_path)
+            await self.ledger.update(job.id, selfie_path=None, selfie_expires_at=None)
 
     def _spawn(self, job_id: int, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(self._guarded(job_id, work), name=f"job-{job_id}")
