@@ -36,7 +36,12 @@ def result_embed(
 
 
 async def post_result(
-    reply: Reply, result: PortraitResult, catalog: Catalog, *, job_id: int | None = None
+    reply: Reply,
+    result: PortraitResult,
+    catalog: Catalog,
+    *,
+    job_id: int | None = None,
+    view: discord.ui.View | None = None,
 ) -> discord.Message:
     """Post every image in one message that mentions the member. Falls back to a direct
     message when the channel refuses files, so a paid result is never dropped silently."""
@@ -46,13 +51,14 @@ async def post_result(
     content = f"{reply.mention}, your portrait{'s are' if count > 1 else ' is'} ready!"
     embed = result_embed(result, catalog, reply.member_name, job_id)
     mentions = discord.AllowedMentions(users=[discord.Object(reply.target.member_id)])
+    extra = {"view": view} if view is not None else {}
 
     def files() -> list[discord.File]:
         return [discord.File(io.BytesIO(image.data), filename=image.filename) for image in images]
 
     try:
         return await reply.public(
-            content=content, embed=embed, files=files(), allowed_mentions=mentions
+            content=content, embed=embed, files=files(), allowed_mentions=mentions, **extra
         )
     except discord.Forbidden as error:
         log.warning(
@@ -62,6 +68,7 @@ async def post_result(
         content="I couldn't post your portrait in the channel (missing permission), so here it is.",
         embed=embed,
         files=files(),
+        **extra,
     )
     with contextlib.suppress(discord.HTTPException):
         await reply.private(

@@ -12,6 +12,7 @@ from bot.catalog import Catalog
 from bot.channel.buttons import status_view
 from bot.channel.delivery import post_failure, post_result
 from bot.channel.reply import Reply, ReplyTarget
+from bot.channel.result_buttons import result_view
 from bot.channel.status import StatusBoard, render_status
 from bot.jobs import FailureReason, Phase, PortraitFailed, PortraitImage, PortraitResult
 from bot.jobs.ledger import Clock, Job, utc_now
@@ -97,7 +98,10 @@ class JobMessages:
             cost=job.cost,
         )
         try:
-            message = await post_result(reply, result, self._catalog(), job_id=job.id)
+            catalog = self._catalog()
+            message = await post_result(
+                reply, result, catalog, job_id=job.id, view=result_view(job.id, catalog)
+            )
         except discord.HTTPException as error:
             raise PortraitFailed(
                 FailureReason.UNDELIVERED,
