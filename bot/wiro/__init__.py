@@ -2,7 +2,8 @@
 
 Modules: :mod:`.signing` (auth headers, nonces), :mod:`.envelope` (responses to
 errors), :mod:`.errors`, :mod:`.task` (typed results), :mod:`.waiting`
-(polling a task to its end), :mod:`.client` (:class:`WiroClient`).
+(polling a task to its end), :mod:`.socket` (:class:`WiroSocket`, following
+tasks over Wiro's WebSocket), :mod:`.client` (:class:`WiroClient`).
 """
 
 from .client import DEFAULT_BASE_URL, TOOL_SLUG, WiroClient
@@ -20,16 +21,22 @@ from .errors import (
     WiroTimeout,
     WiroValidationError,
 )
+from .socket import SocketEvent, Subscription, TaskProgress, WiroSocket
 from .task import Stage, Task, TaskOutput, TaskRef, UploadedFile
-from .waiting import PollSchedule
+from .waiting import OnChange, OnProgress, PollSchedule
 
 __all__ = [
     "DEFAULT_BASE_URL",
     "TOOL_SLUG",
+    "OnChange",
+    "OnProgress",
     "PollSchedule",
+    "SocketEvent",
     "Stage",
+    "Subscription",
     "Task",
     "TaskOutput",
+    "TaskProgress",
     "TaskRef",
     "UploadedFile",
     "WiroAuthError",
@@ -41,6 +48,7 @@ __all__ = [
     "WiroNotFound",
     "WiroRateLimited",
     "WiroServerError",
+    "WiroSocket",
     "WiroTaskCancelled",
     "WiroTaskFailed",
     "WiroTimeout",

@@ -37,8 +37,16 @@ from .errors import (
     WiroServerError,
 )
 from .signing import auth_headers
+from .socket import WiroSocket
 from .task import Task, TaskRef, UploadedFile
-from .waiting import DEFAULT_MAX_POLL_FAILURES, OnChange, PollSchedule, wait_for_task, watch_task
+from .waiting import (
+    DEFAULT_MAX_POLL_FAILURES,
+    OnChange,
+    OnProgress,
+    PollSchedule,
+    wait_for_task,
+    watch_task,
+)
 
 __all__ = ["DEFAULT_BASE_URL", "TOOL_SLUG", "WiroClient"]
 
@@ -220,8 +228,13 @@ class WiroClient:
         timeout: float = 600.0,  # noqa: ASYNC109 - the public interface: an overall deadline
         error_grace: float = 150.0,
         on_change: OnChange | None = None,
+        socket: WiroSocket | None = None,
+        on_progress: OnProgress | None = None,
     ) -> Task:
-        """Poll until the task succeeds and return it (see :mod:`bot.wiro.waiting`)."""
+        """Poll until the task succeeds and return it (see :mod:`bot.wiro.waiting`).
+
+        With ``socket`` (a shared :class:`WiroSocket`) the task is also followed over
+        Wiro's WebSocket; ``on_progress`` gets each new generation progress."""
         return await wait_for_task(
             self.task_detail,
             ref,
@@ -230,10 +243,18 @@ class WiroClient:
             error_grace=error_grace,
             on_change=on_change,
             max_poll_failures=self.max_poll_failures,
+            socket=socket,
+            on_progress=on_progress,
         )
 
     def watch(
-        self, ref: TaskRef, *, timeout: float = 600.0, error_grace: float = 150.0
+        self,
+        ref: TaskRef,
+        *,
+        timeout: float = 600.0,
+        error_grace: float = 150.0,
+        socket: WiroSocket | None = None,
+        on_progress: OnProgress | None = None,
     ) -> AsyncIterator[Task]:
         """Iterate over the task's changes; the last item has succeeded, else it raises."""
         return watch_task(
@@ -243,6 +264,8 @@ class WiroClient:
             timeout=timeout,
             error_grace=error_grace,
             max_poll_failures=self.max_poll_failures,
+            socket=socket,
+            on_progress=on_progress,
         )
 
     async def download(self, url: str, *, max_bytes: int = 50 * 1024 * 1024) -> bytes:
