@@ -142,14 +142,16 @@ async def running(server: DiscordStandIn, bot: PortraitBot, wiro: FakeWiro, user
 # ====================================================================== the Cancel button
 
 
-async def test_a_member_cancels_their_queued_portrait(discord_server, wiro, tmp_path):
+async def test_a_member_cancels_their_queued_portrait(discord_server, wiro, tmp_path, bob):
     wiro.scenario.duration = None  # tasks wait for the test to move them on
     async with started(discord_server, wiro, tmp_path, MAX_RUNNING_TASKS="1") as bot:
         mod = discord_server.moderator
         _, ahead, ahead_task = await running(discord_server, bot, wiro, mod)
         status = await status_message(await ask(discord_server, discord_server.member))
         assert "You're next." in status.content
-        job_id = job_id_of(status)
+        behind = await status_message(await ask(discord_server, bob))
+        assert behind.content.endswith("1 ahead of you.")
+        job_id, bobs_id = job_id_of(status), job_id_of(behind)
         assert (await job_of(bot, job_id)).state is JobState.QUEUED
 
         click = await discord_server.click(
@@ -163,14 +165,16 @@ async def test_a_member_cancels_their_queued_portrait(discord_server, wiro, tmp_
         assert status.components == []  # the button is gone with the job
         cancelled = await job_of(bot, job_id)
         assert cancelled.state is JobState.CANCELLED
+        # Bob moves up in line.
+        await discord_server.wait_for(lambda s: behind.content.endswith("You're next."), WAIT)
 
-        # The portrait ahead finishes; the cancelled one is never sent to Wiro.
+        # The portrait ahead finishes and Bob's runs; the cancelled one is never sent to Wiro.
+        wiro.scenario.duration = 0.2
         wiro.step(ahead_task.id, 100)
-        await discord_server.wait_for(results, timeout=WAIT)
         await reaches(bot, ahead.id, JobState.DELIVERED)
+        bobs = await reaches(bot, bobs_id, JobState.DELIVERED)
         await bot.dispatcher.stop()  # nothing left that could still start it
-        assert len(wiro.runs) == 1
-        assert wiro.runs[0]["inputImageUrl"] == ahead.input_url
+        assert [run["inputImageUrl"] for run in wiro.runs] == [ahead.input_url, bobs.input_url]
         assert task_for(wiro, cancelled) is None
         assert (await job_of(bot, job_id)).state is JobState.CANCELLED
 
