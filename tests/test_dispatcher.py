@@ -42,6 +42,7 @@ class Recorder:
     def __init__(self) -> None:
         self.waits: list[tuple[int, int]] = []
         self.phases: list[tuple[int, Phase]] = []
+        self.percentages: list[tuple[int, Any]] = []
         self.delivered: list[tuple[int, tuple[PortraitImage, ...]]] = []
         self.failures: list[tuple[int, PortraitFailed]] = []
         self.cancels: list[int] = []
@@ -53,6 +54,10 @@ class Recorder:
 
     async def progress(self, job: Job, phase: Phase) -> None:
         self.phases.append((job.id, phase))
+
+    async def generating(self, job: Job, progress: Any) -> None:
+        """Generation progress (percentage, time left), where the dispatcher reports it."""
+        self.percentages.append((job.id, progress))
 
     async def deliver(self, job: Job, images: tuple[PortraitImage, ...]) -> int:
         self._next_message += 1
