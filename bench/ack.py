@@ -24,7 +24,7 @@ from bench.harness import (
     tally,
     wait_for_jobs,
 )
-from bench.methods import POLLING
+from bench.methods import SOCKET
 from bench.profile import Profile
 from bench.report import Report
 from bench.stats import ms, percentile, summary
@@ -66,7 +66,7 @@ async def run(report: Report, profile: Profile) -> None:
         stage(
             members, durations=lambda: FAKE_DURATION, nonce_window_ms=profile.nonce_window_ms
         ) as where,
-        bot_process(where, POLLING) as bot,
+        bot_process(where, SOCKET) as bot,
     ):
         log(f"ack: {profile.ack_single} commands one at a time")
         singles = await one_at_a_time(where, profile.ack_single)

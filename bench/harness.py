@@ -234,6 +234,7 @@ async def bot_process(
             WIRO_API_KEY=where.wiro.api_key,
             WIRO_API_SECRET=where.wiro.api_secret,
             WIRO_API_BASE=where.wiro.base_url,
+            WIRO_SOCKET_URL=where.wiro.socket_url,
             BOT_DATA_DIR=str(Path(tmp) / "data"),
             **BENCH_SETTINGS,
             **method.env,

@@ -26,7 +26,7 @@ from bench.harness import (
     tally,
     wait_for_jobs,
 )
-from bench.methods import POLLING
+from bench.methods import SOCKET
 from bench.profile import Profile
 from bench.report import Report
 from bench.stats import ms, secs, summary
@@ -45,7 +45,7 @@ async def run(report: Report, profile: Profile) -> None:
         stage(
             count, durations=lambda: rng.uniform(low, high), nonce_window_ms=profile.nonce_window_ms
         ) as where,
-        bot_process(where, POLLING) as bot,
+        bot_process(where, SOCKET) as bot,
     ):
         requests_before = len(where.discord.requests)
         start = time.monotonic()

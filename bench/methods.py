@@ -1,9 +1,8 @@
 """How the bot learns that a Wiro task has finished ("waiting methods").
 
-Each method is one row of the delivery-overhead and calls-per-job figures. Today the bot only
-polls ``/Task/Detail`` on the production ``PollSchedule()``; a WebSocket follower (a later issue)
-becomes one more entry here, e.g. ``WaitingMethod("socket", env={...})`` with whatever setting
-switches the bot to it, and every scenario that loops over ``WAITING_METHODS`` reports it too.
+Each method is one row of the delivery-overhead and calls-per-job figures: polling
+``/Task/Detail`` alone on the production ``PollSchedule()`` (``WIRO_FOLLOW_SOCKET=false``), and
+Wiro's WebSocket with polling as its watchdog (the production default).
 """
 
 from __future__ import annotations
@@ -21,6 +20,7 @@ class WaitingMethod:
     poll_schedule: str = "default"
 
 
-POLLING = WaitingMethod("polling (default schedule)")
+POLLING = WaitingMethod("polling only", env={"WIRO_FOLLOW_SOCKET": "false"})
+SOCKET = WaitingMethod("socket + watchdog polls", env={"WIRO_FOLLOW_SOCKET": "true"})
 
-WAITING_METHODS: tuple[WaitingMethod, ...] = (POLLING,)
+WAITING_METHODS: tuple[WaitingMethod, ...] = (POLLING, SOCKET)

@@ -24,7 +24,7 @@ from bot.jobs.limits import FairUse
 from bot.request.selfie import SelfieLimits
 from bot.request.selfie_store import SelfieStore
 from bot.settings import Settings
-from bot.wiro import WiroClient
+from bot.wiro import WiroClient, WiroSocket
 
 log = logging.getLogger(__name__)
 
@@ -42,13 +42,17 @@ class Services:
     selfie_limits: SelfieLimits
     fair_use: FairUse
     rules: DispatchRules
+    socket: WiroSocket | None = None
 
 
-def build_services(settings: Settings, wiro: WiroClient, ledger: JobLedger) -> Services:
+def build_services(
+    settings: Settings, wiro: WiroClient, ledger: JobLedger, socket: WiroSocket | None = None
+) -> Services:
     return Services(
         settings=settings,
         wiro=wiro,
         ledger=ledger,
+        socket=socket,
         catalog=Catalog.bundled(),
         selfie_limits=SelfieLimits(max_bytes=int(settings.selfie_max_mb * 1024 * 1024)),
         fair_use=FairUse(
@@ -92,6 +96,7 @@ class PortraitBot(commands.Bot):
             self.job_messages,
             services.rules,
             selfies=self.selfies,
+            socket=services.socket,
         )
         self.job_starter = JobStarter(self)
         self._force_sync = force_sync

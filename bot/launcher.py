@@ -16,7 +16,7 @@ from discord.gateway import DiscordWebSocket
 from bot.app import PortraitBot, build_services
 from bot.jobs.sqlite_ledger import SqliteLedger
 from bot.settings import Settings
-from bot.wiro import PollSchedule, WiroClient
+from bot.wiro import PollSchedule, WiroClient, WiroSocket
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +54,12 @@ async def _run(
             request_timeout=settings.request_timeout,
             poll_schedule=poll_schedule,
         ) as wiro,
+        WiroSocket(settings.wiro_socket_url) as socket,
     ):
-        services = build_services(settings, wiro, ledger)
+        # The socket is only a hint (progress, an early word of the end); polling is the truth.
+        services = build_services(
+            settings, wiro, ledger, socket if settings.follow_socket else None
+        )
         async with PortraitBot(services, force_sync=sync_only, sync_only=sync_only) as bot:
             if on_created is not None:
                 on_created(bot)

@@ -33,6 +33,7 @@ class Settings:
     selfie_max_mb: float
     status_edit_interval: float
     refresh_catalog: bool
+    follow_socket: bool
     max_running_tasks: int
     member_max_active: int
     member_cooldown: float
@@ -77,6 +78,7 @@ def load_settings(
         selfie_max_mb=reader.number("SELFIE_MAX_MB", 20, minimum=1, maximum=100),
         status_edit_interval=reader.number("STATUS_EDIT_INTERVAL", 3, minimum=1, maximum=60),
         refresh_catalog=reader.flag("WIRO_REFRESH_CATALOG", True),
+        follow_socket=reader.flag("WIRO_FOLLOW_SOCKET", True),
         max_running_tasks=reader.whole("MAX_RUNNING_TASKS", 1, minimum=1, maximum=100),
         member_max_active=reader.whole("MEMBER_MAX_ACTIVE_JOBS", 1, minimum=1, maximum=20),
         member_cooldown=reader.number("MEMBER_COOLDOWN_SECONDS", 30, minimum=0, maximum=86400),

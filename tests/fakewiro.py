@@ -79,6 +79,39 @@ that follow; failure injection applies to the next matching calls::
     wiro.fail("/Tool/Detail", status=200, body="<html>")  # a malformed answer
     wiro.fail("/cdn/<uuid>/0.png", status=502) # GETs of files and outputs too
 
+WebSocket (fact sheet §5): ``GET /socket/v1`` upgraded, at ``wiro.socket_url``
+(``ws://127.0.0.1:PORT/socket/v1``), no auth, like ``wss://socket.wiro.ai/v1``.
+A client sends ``{"type": "task_info", "tasktoken": <socketaccesstoken>}`` text
+frames (any number per connection; ``wiro.socket_received`` keeps them). For a
+known token the fake then pushes every later status change of that task as it
+happens (no replay of what happened before the subscription: whether Wiro
+replays is unknown, so clients must poll once anyway), one message per status
+of the timeline, ``{"type": <status>, "id", "tasktoken", "message", "result":
+true}``; ``message`` is null, except ``task_error`` (the stderr text),
+``task_postprocess_end`` (the outputs array; ``[]`` when the task failed) and
+``task_output``: three progress messages per ``task_output`` status, spread
+over it, with increasing ``percentage`` (17, 33, 50, 67, 83, 100 for the usual
+two), ``stepCurrent``/``stepTotal`` from ``steps`` and a decreasing
+``remainingTime``. Forced statuses (``set_status``, Kill/Cancel) are pushed
+too. A subscription ends after ``task_postprocess_end``/``task_cancel``; the
+fake never closes a connection by itself. An unknown token gets
+``{"type": "error", "result": false, "message": "Task not found."}`` (no id;
+what Wiro really sends is not documented); other frames are ignored. Knobs::
+
+    wiro.scenario.socket = "ok"            # "silent": accepts and subscribes, never sends;
+                                           # "refuse": HTTP 503 on the upgrade
+    wiro.scenario.socket_format = "old"    # "new": adds success/terminal/exitCode, no tasktoken;
+                                           # old sends numbers as strings and remainingTime
+                                           # as "MM:SS", new as numbers and seconds
+    wiro.scenario.socket_progress = "object"  # "text": task_output is a tqdm line instead
+    wiro.socket_drop()                     # abort every open connection now
+    await wiro.socket_push({...} or "junk" or b"bytes")  # send anything to every connection
+    wiro.socket_connections, wiro.socket_subscriptions  # counters (accepted upgrades,
+                                                        # accepted task_info frames)
+
+``wiro.fail("*", ...)`` never hits the socket path; ``wiro.fail("/socket/v1",
+status=503)`` does.
+
 Constructor options: ``FakeWiro(api_key, api_secret, scenario=Scenario(...),
 lora_scale_ids={...}, nonce_reorder_window_ms=0)``. The ``fake_wiro`` fixture in
 tests/conftest.py gives one with ``api_key="test-key", api_secret="test-secret"``.
@@ -124,7 +157,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from aiohttp import web
+from aiohttp import WSMsgType, web
 from PIL import Image, ImageDraw, ImageFont, UnidentifiedImageError
 
 __all__ = [
@@ -132,6 +165,7 @@ __all__ = [
     "NO_FACE_DEBUGERROR",
     "RANGES",
     "RUN_PATH",
+    "SOCKET_PATH",
     "SUCCESS_TIMELINE",
     "Failure",
     "FakeTask",
@@ -141,6 +175,7 @@ __all__ = [
 ]
 
 RUN_PATH = "/Run/wiro/instant-id-lora"
+SOCKET_PATH = "/socket/v1"
 
 SUCCESS_TIMELINE: tuple[str, ...] = (
     "task_queue",
@@ -179,6 +214,9 @@ _ERROR_DEBUGERROR = "Output folder creation failed"
 
 Outcome = Literal["success", "fail", "cancel", "hang", "error"]
 RunError = Literal["balance", "concurrency", "validation", "auth"]
+SocketMode = Literal["ok", "silent", "refuse"]
+SocketFormat = Literal["old", "new"]
+SocketProgress = Literal["object", "text"]
 
 
 # --- the tool, as its public page describes it ----------------------------------------------
@@ -459,6 +497,9 @@ class Scenario:
     duration: float | None = 0.3
     debug_error: str = NO_FACE_DEBUGERROR
     timeline: tuple[str, ...] | None = None
+    socket: SocketMode = "ok"
+    socket_format: SocketFormat = "old"
+    socket_progress: SocketProgress = "object"
 
 
 @dataclass
@@ -512,13 +553,25 @@ class FakeTask:
         return int(float(str(self.fields.get("samples") or 1)))
 
     def index(self, now: float | None = None) -> int:
+        return int(self.position(now))
+
+    def position(self, now: float | None = None) -> float:
+        """Where the task is on its timeline, with the fraction of the current status."""
         last = len(self.timeline) - 1
-        by_time = 0
+        by_time = 0.0
         if self.duration is not None:
             elapsed = (time.monotonic() if now is None else now) - self.created
-            step = self.duration / last if last else 0.0
-            by_time = last if step <= 0 else int(elapsed / step)
-        return min(last, by_time + self.steps)
+            step = self.step_seconds
+            by_time = float(last) if step <= 0 else elapsed / step
+        return min(float(last), by_time + self.steps)
+
+    @property
+    def step_seconds(self) -> float:
+        """How long one status lasts (0 for manual stepping or a one-status timeline)."""
+        last = len(self.timeline) - 1
+        if self.duration is None or not last:
+            return 0.0
+        return self.duration / last
 
     @property
     def status(self) -> str:
@@ -527,6 +580,60 @@ class FakeTask:
     @property
     def is_terminal(self) -> bool:
         return self.status in _TERMINAL
+
+
+@dataclass(frozen=True)
+class _SocketItem:
+    """One message of a task's socket stream, due once the task's position reaches ``due``."""
+
+    due: float
+    status: str
+    percentage: float | None = None
+
+
+def _socket_items(task: FakeTask) -> list[_SocketItem]:
+    outputs = max(1, task.timeline.count("task_output"))
+    items: list[_SocketItem] = []
+    seen_outputs = 0
+    for index, status in enumerate(task.timeline):
+        if status != "task_output":
+            items.append(_SocketItem(float(index), status))
+            continue
+        seen_outputs += 1
+        for part in range(_PROGRESS_PER_OUTPUT):
+            share = (seen_outputs - 1 + (part + 1) / _PROGRESS_PER_OUTPUT) / outputs
+            due = index + part / _PROGRESS_PER_OUTPUT
+            items.append(_SocketItem(due, status, round(100 * share, 1)))
+    return items
+
+
+@dataclass
+class _SocketFollow:
+    """One task followed on one socket connection."""
+
+    task: FakeTask
+    items: list[_SocketItem]
+    sent: int = 0
+    forced: str | None = None
+    done: bool = False
+
+
+@dataclass(eq=False)
+class _SocketConnection:
+    ws: web.WebSocketResponse
+    request: web.Request
+    follows: dict[str, _SocketFollow] = field(default_factory=dict)
+    pusher: asyncio.Task[None] | None = None
+
+
+_PROGRESS_PER_OUTPUT = 3
+_SOCKET_TICK = 0.005
+_MODEL_SPEED = 1.5  # it/s, for the progress messages' timings
+
+
+def _clock(seconds: float) -> str:
+    whole = max(0, round(seconds))
+    return f"{whole // 60:02d}:{whole % 60:02d}"
 
 
 # --- the server ---------------------------------------------------------------------------
@@ -614,9 +721,14 @@ class FakeWiro:
         self._nonces: set[int] = set()
         self._max_nonce = 0
         self._ids = itertools.count(2221)
+        self.socket_connections = 0
+        self.socket_subscriptions = 0
+        self.socket_received: list[str] = []
+        self._sockets: set[_SocketConnection] = set()
         self._runner: web.AppRunner | None = None
         self.root_url = ""
         self.base_url = ""
+        self.socket_url = ""
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -636,6 +748,7 @@ class FakeWiro:
             app.router.add_post(path, handler)
         app.router.add_get("/v1/File/{accesskey}/{name}", self._get_file)
         app.router.add_get("/cdn/{uuid}/{name}", self._get_cdn)
+        app.router.add_get(SOCKET_PATH, self._socket)
         self._runner = web.AppRunner(
             app, access_log=None, shutdown_timeout=0.5, handler_cancellation=True
         )
@@ -645,9 +758,11 @@ class FakeWiro:
         port = self._runner.addresses[0][1]
         self.root_url = f"http://{self.host}:{port}"
         self.base_url = f"{self.root_url}/v1"
+        self.socket_url = f"ws://{self.host}:{port}{SOCKET_PATH}"
         return self
 
     async def close(self) -> None:
+        self.socket_drop()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -705,6 +820,29 @@ class FakeWiro:
         """Force a status (``None`` returns the task to its timeline)."""
         self.task(task_id).forced = status
 
+    def socket_drop(self) -> int:
+        """Abort every open socket connection now (as a network failure would); returns how many."""
+        dropped = 0
+        for connection in list(self._sockets):
+            self._sockets.discard(connection)
+            if connection.pusher is not None:
+                connection.pusher.cancel()
+            transport = connection.request.transport
+            if transport is not None:
+                transport.abort()
+            dropped += 1
+        return dropped
+
+    async def socket_push(self, message: object) -> None:
+        """Send ``message`` to every open socket: str as text, bytes as binary, else JSON."""
+        for connection in list(self._sockets):
+            if isinstance(message, str):
+                await connection.ws.send_str(message)
+            elif isinstance(message, bytes):
+                await connection.ws.send_bytes(message)
+            else:
+                await connection.ws.send_str(json.dumps(message))
+
     # -- middleware: counting, failure injection, auth ---------------------------------------
 
     @web.middleware
@@ -754,7 +892,9 @@ class FakeWiro:
 
     def _take_failure(self, path: str) -> Failure | None:
         for failure in self.failures:
-            if failure.times > 0 and failure.path in ("*", path):
+            if failure.times > 0 and (
+                failure.path == path or (failure.path == "*" and path != SOCKET_PATH)
+            ):
                 failure.times -= 1
                 return failure
         return None
@@ -1194,3 +1334,149 @@ class FakeWiro:
         if (owner, project) != ("wiro", "instant-id-lora"):
             return self._error(1, "slug-owner-project-not-exist")
         return self._ok(tool=[tool_detail_object()])
+
+    # -- the WebSocket ----------------------------------------------------------------------
+
+    async def _socket(self, request: web.Request) -> web.StreamResponse:
+        if self.scenario.socket == "refuse":
+            return web.Response(
+                status=503,
+                text="<html><body><h1>503 Service Unavailable</h1></body></html>",
+                content_type="text/html",
+            )
+        ws = web.WebSocketResponse(autoping=True)
+        await ws.prepare(request)
+        connection = _SocketConnection(ws=ws, request=request)
+        self.socket_connections += 1
+        self._sockets.add(connection)
+        connection.pusher = asyncio.create_task(self._socket_pusher(connection))
+        try:
+            async for message in ws:
+                if message.type == WSMsgType.TEXT:
+                    await self._socket_frame(connection, message.data)
+        finally:
+            self._sockets.discard(connection)
+            connection.pusher.cancel()
+        return ws
+
+    async def _socket_frame(self, connection: _SocketConnection, text: str) -> None:
+        self.socket_received.append(text)
+        try:
+            body = json.loads(text)
+        except ValueError:
+            return
+        if not isinstance(body, dict) or body.get("type") != "task_info":
+            return
+        token = body.get("tasktoken")
+        task = next((t for t in self.tasks.values() if t.token == token), None)
+        if task is None:
+            if self.scenario.socket == "ok":
+                await connection.ws.send_json(
+                    {"type": "error", "result": False, "message": "Task not found."}
+                )
+            return
+        self.socket_subscriptions += 1
+        if task.id in connection.follows:
+            return
+        items = _socket_items(task)
+        position = task.position()
+        sent = sum(1 for item in items if item.due <= position + 1e-9)
+        connection.follows[task.id] = _SocketFollow(
+            task=task, items=items, sent=sent, forced=task.forced, done=task.is_terminal
+        )
+
+    async def _socket_pusher(self, connection: _SocketConnection) -> None:
+        try:
+            while not connection.ws.closed:
+                if self.scenario.socket == "ok":
+                    for follow in list(connection.follows.values()):
+                        for message in self._socket_due(follow):
+                            await connection.ws.send_str(json.dumps(message))
+                await asyncio.sleep(_SOCKET_TICK)
+        except (ConnectionError, RuntimeError):
+            return
+
+    def _socket_due(self, follow: _SocketFollow) -> list[dict[str, object]]:
+        """The messages of a followed task that are due now (and marks them sent)."""
+        if follow.done:
+            return []
+        task = follow.task
+        messages: list[dict[str, object]] = []
+        if task.forced is not None:
+            if follow.forced != task.forced:
+                follow.forced = task.forced
+                messages.append(self._socket_message(task, task.forced))
+                follow.done = task.forced in _TERMINAL
+            return messages
+        follow.forced = None
+        position = task.position()
+        while follow.sent < len(follow.items) and follow.items[follow.sent].due <= position + 1e-9:
+            item = follow.items[follow.sent]
+            follow.sent += 1
+            messages.append(self._socket_message(task, item.status, item.percentage))
+            if item.status in _TERMINAL:
+                follow.done = True
+                break
+        return messages
+
+    def _socket_message(
+        self, task: FakeTask, status: str, percentage: float | None = None
+    ) -> dict[str, object]:
+        new = self.scenario.socket_format == "new"
+        message: object = None
+        if status == "task_error":
+            message = task.debug_error
+        elif status == "task_output" and percentage is not None:
+            message = self._socket_progress(task, percentage, numbers=new)
+        elif status == "task_postprocess_end":
+            message = self._outputs(task) if task.outcome == "success" else []
+        body: dict[str, object] = {"type": status, "id": task.id}
+        if not new:
+            body["tasktoken"] = task.token
+        body["message"] = message
+        body["result"] = True
+        if new:
+            success: bool | None = None
+            exit_code: int | None = None
+            if status == "task_postprocess_end":
+                success = task.outcome == "success"
+                exit_code = 0 if success else 1
+            elif status == "task_cancel":
+                success = False
+            body.update(success=success, terminal=status in _TERMINAL, exitCode=exit_code)
+        return body
+
+    def _socket_progress(self, task: FakeTask, percentage: float, *, numbers: bool) -> object:
+        steps = int(float(str(task.fields.get("steps") or 20)))
+        done = round(steps * percentage / 100)
+        elapsed = done / _MODEL_SPEED
+        remaining = (steps - done) / _MODEL_SPEED
+        if self.scenario.socket_progress == "text":
+            bar = "#" * int(percentage // 10) + " " * (10 - int(percentage // 10))
+            return (
+                f"{round(percentage):3d}%|{bar}| {done}/{steps} "
+                f"[{_clock(elapsed)}<{_clock(remaining)}, {_MODEL_SPEED:.2f}it/s]"
+            )
+        if numbers:
+            return {
+                "type": "progressGenerate",
+                "task": "Generate",
+                "percentage": percentage,
+                "stepCurrent": done,
+                "stepTotal": steps,
+                "speed": _MODEL_SPEED,
+                "speedType": "it/s",
+                "elapsedTime": round(elapsed, 1),
+                "remainingTime": round(remaining, 1),
+            }
+        return {
+            "type": "progressGenerate",
+            "task": "Generate",
+            "percentage": f"{round(percentage)}",
+            "stepCurrent": str(done),
+            "stepTotal": str(steps),
+            "speed": f"{_MODEL_SPEED:.2f}",
+            "speedType": "it/s",
+            "elapsedTime": _clock(elapsed),
+            "remainingTime": _clock(remaining),
+        }

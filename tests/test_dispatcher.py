@@ -408,12 +408,6 @@ async def test_cancel_during_the_run_call_stops_the_task_once_it_exists(harness,
     assert not events.delivered
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: bot/jobs/dispatcher.py _submit requeues a job refused with 96 without "
-    "looking at _cancel_requested, so a job cancelled during its run call is run again later "
-    "(a new, possibly billed task) only to be stopped",
-)
 async def test_a_job_cancelled_during_a_refused_run_call_is_not_run_again(harness, wiro):
     events = Recorder()
     job = await harness.job()
@@ -581,12 +575,6 @@ async def test_an_expired_selfie_is_deleted_by_the_housekeeping(harness, tmp_pat
     assert (await harness.get(fresh)).selfie_path == str(fresh_path)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: bot/jobs/dispatcher.py deletes expired selfies only inside _prune_if_due, which "
-    "runs every PRUNE_EVERY (6 h): a kept face photo outlives its SELFIE_KEEP_HOURS window by up "
-    "to 6 hours",
-)
 async def test_a_selfie_is_deleted_when_its_window_ends_not_hours_later(harness, tmp_path):
     store = SelfieStore(tmp_path / "selfies")
     _, path = await kept_selfie(harness, store, timedelta(hours=1))

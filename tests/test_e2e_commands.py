@@ -77,6 +77,7 @@ async def test_sync_command_forces_a_sync_and_exits(servers, tmp_path):
             "WIRO_API_KEY": wiro.api_key,
             "WIRO_API_SECRET": wiro.api_secret,
             "WIRO_API_BASE": wiro.base_url,
+            "WIRO_SOCKET_URL": wiro.socket_url,
             "DISCORD_API_BASE": discord_server.api_base,
             "BOT_DATA_DIR": str(tmp_path),
         }

@@ -28,6 +28,7 @@ async def test_the_bot_process_serves_portrait(tmp_path):
             WIRO_API_KEY=wiro.api_key,
             WIRO_API_SECRET=wiro.api_secret,
             WIRO_API_BASE=wiro.base_url,
+            WIRO_SOCKET_URL=wiro.socket_url,
             BOT_DATA_DIR=str(tmp_path / "data"),
         )
         process = await asyncio.create_subprocess_exec(
@@ -49,7 +50,7 @@ async def test_the_bot_process_serves_portrait(tmp_path):
             process.send_signal(signal.SIGINT)
             output, _ = await asyncio.wait_for(process.communicate(), 20)
         log = output.decode()
-        assert "Logged in as" in log
+        assert "Job 1 is Wiro task" in log
         assert "Traceback" not in log
         for secret in (discord_server.token, wiro.api_key, wiro.api_secret):
             assert secret not in log

@@ -196,7 +196,7 @@ async def test_the_member_daily_quota_names_when_the_oldest_counted_job_frees_up
 
     message = await refusal(ledger, rules, clock)
     assert message is not None
-    assert "reached your 3 portraits for the last 24 hours" in message
+    assert "reached your limit of 3 portraits for the last 24 hours" in message
     assert timestamps(message) == [first_whole_second_at_or_after(oldest.created_at + DAY)]
 
 
@@ -343,3 +343,10 @@ async def test_the_rolling_window_frees_a_portrait_24_hours_after_it_was_asked(l
     assert await refusal(ledger, rules, clock) is None
     clock.now = third.created_at + DAY + timedelta(seconds=1)
     assert await ledger.count_since(since=clock.now - DAY, user_id=ALICE) == 0
+
+
+async def test_a_quota_of_one_reads_naturally(ledger, clock):
+    rules = FairUse(member_max_active=100, member_cooldown=0, member_daily_quota=1)
+    await finish(ledger, await ask(ledger))
+    message = await refusal(ledger, rules, clock)
+    assert message is not None and "your limit of 1 portrait for" in message

@@ -17,6 +17,7 @@ from bot.channel.status import StatusBoard, render_status
 from bot.jobs import FailureReason, Phase, PortraitFailed, PortraitImage, PortraitResult
 from bot.jobs.ledger import Clock, Job, utc_now
 from bot.request.options import PortraitOptions
+from bot.wiro import TaskProgress
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +75,16 @@ class JobMessages:
     async def progress(self, job: Job, phase: Phase) -> None:
         self._show(job, phase)
 
-    def _show(self, job: Job, phase: Phase, position: int | None = None) -> None:
+    async def generating(self, job: Job, progress: TaskProgress) -> None:
+        self._show(job, Phase.GENERATING, progress=progress)
+
+    def _show(
+        self,
+        job: Job,
+        phase: Phase,
+        position: int | None = None,
+        progress: TaskProgress | None = None,
+    ) -> None:
         message_id = self._status_id(job)
         if message_id is not None:
             self.board.show(
@@ -84,6 +94,7 @@ class JobMessages:
                 started=job.created_at.timestamp(),
                 phase=phase,
                 position=position,
+                progress=progress,
             )
 
     async def deliver(self, job: Job, images: tuple[PortraitImage, ...]) -> int:
@@ -125,6 +136,7 @@ class JobMessages:
                 if message.author.id == me.id and any(
                     marker in (embed.footer.text or "") for embed in message.embeds
                 ):
+                    await self._remove_status(job)  # its result is out: the status has done
                     return message.id
         except discord.HTTPException as error:
             log.warning("Cannot read the channel to check job %s was posted: %s", job.id, error)

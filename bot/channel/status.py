@@ -16,6 +16,7 @@ import discord
 from bot.channel.reply import Reply
 from bot.jobs import Phase
 from bot.jobs.ledger import Clock, utc_now
+from bot.wiro import TaskProgress
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +31,13 @@ _LABELS = dict(_STEPS)
 _ORDER = [phase for phase, _ in _STEPS]
 
 
-def render_status(mention: str, phase: Phase, elapsed: float, position: int | None = None) -> str:
+def render_status(
+    mention: str,
+    phase: Phase,
+    elapsed: float,
+    position: int | None = None,
+    progress: TaskProgress | None = None,
+) -> str:
     done = _ORDER.index(phase) + 1 if phase in _ORDER else 1
     bar = "▰" * done + "▱" * (len(_ORDER) - done)
     label = _LABELS.get(phase, "Starting")
@@ -39,7 +46,19 @@ def render_status(mention: str, phase: Phase, elapsed: float, position: int | No
         # No clock while in line: the text changes only when the queue moves, so a long
         # queue does not mean an edit per waiting member every few seconds.
         return f"{headline} {_ordinal(position)}" if position is not None else headline
-    return f"{headline} · {_elapsed(elapsed)}"
+    text = f"{headline} · {_elapsed(elapsed)}"
+    if phase is Phase.GENERATING and progress is not None and progress.percentage is not None:
+        text += "\n" + _progress_bar(progress)
+    return text
+
+
+def _progress_bar(progress: TaskProgress, width: int = 20) -> str:
+    percentage = progress.percentage or 0.0
+    filled = round(width * percentage / 100)
+    line = f"`{'█' * filled}{'░' * (width - filled)}` {percentage:.0f}%"
+    if progress.remaining_seconds is not None and percentage < 100:
+        line += f" · about {_elapsed(progress.remaining_seconds)} left"
+    return line
 
 
 def _ordinal(position: int) -> str:
@@ -62,6 +81,7 @@ class _Live:
     started: float  # POSIX time the job was asked for
     phase: Phase = Phase.WAITING
     position: int | None = None
+    progress: TaskProgress | None = None
     shown: str = ""
 
 
@@ -81,12 +101,17 @@ class StatusBoard:
         started: float,
         phase: Phase,
         position: int | None = None,
+        progress: TaskProgress | None = None,
     ) -> None:
         """Follow a job's status message (again, after a restart) and show its phase."""
         live = self._live.get(job_id)
         if live is None:
             live = self._live[job_id] = _Live(reply, message_id, started)
+        if phase is not live.phase:
+            live.progress = None
         live.phase, live.position = phase, position
+        if progress is not None:
+            live.progress = progress
         if self._ticker is None or self._ticker.done():
             self._ticker = asyncio.create_task(self._tick_forever(), name="status-board")
 
@@ -114,7 +139,9 @@ class StatusBoard:
 
     @staticmethod
     def text_of(live: _Live, now: float) -> str:
-        return render_status(live.reply.mention, live.phase, now - live.started, live.position)
+        return render_status(
+            live.reply.mention, live.phase, now - live.started, live.position, live.progress
+        )
 
     async def _edit(self, job_id: int, live: _Live, text: str) -> None:
         try:

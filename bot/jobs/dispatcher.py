@@ -36,7 +36,15 @@ from bot.jobs.runner import (
 )
 from bot.request.options import OptionError, PortraitOptions, run_fields
 from bot.request.selfie_store import SelfieStore
-from bot.wiro import TaskOutput, TaskRef, WiroClient, WiroConcurrencyLimit, WiroError
+from bot.wiro import (
+    TaskOutput,
+    TaskProgress,
+    TaskRef,
+    WiroClient,
+    WiroConcurrencyLimit,
+    WiroError,
+    WiroSocket,
+)
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +62,10 @@ class JobEvents(Protocol):
 
     async def waiting(self, job: Job, position: int) -> None: ...
     async def progress(self, job: Job, phase: Phase) -> None: ...
+    async def generating(self, job: Job, progress: TaskProgress) -> None:
+        """How far generation is (percentage, time left), as Wiro reports it."""
+        ...
+
     async def deliver(self, job: Job, images: tuple[PortraitImage, ...]) -> int:
         """Post the result; returns the id of the message it was posted as. Raises
         `PortraitFailed` when it cannot be posted anywhere."""
@@ -100,6 +112,7 @@ class Dispatcher:
         rules: DispatchRules = DispatchRules(),
         *,
         selfies: SelfieStore | None = None,
+        socket: WiroSocket | None = None,
         clock: Clock = utc_now,
     ) -> None:
         self.ledger = ledger
@@ -108,6 +121,7 @@ class Dispatcher:
         self._events = events
         self.rules = rules
         self._selfies = selfies
+        self._socket = socket
         self._clock = clock
         self._wakeup = asyncio.Event()
         self._workers: dict[int, asyncio.Task[None]] = {}
@@ -201,10 +215,12 @@ class Dispatcher:
 
     async def _prune_if_due(self) -> None:
         now = self._clock()
+        # Kept selfies go when their window ends (checked at every look at the queue, a cheap
+        # indexed query); old job rows go every few hours.
+        await self._forget_expired_selfies(now)
         if now < self._next_prune:
             return
         self._next_prune = now + PRUNE_EVERY
-        await self._forget_expired_selfies(now)
         pruned = await self.ledger.prune(now - self.rules.retention)
         if pruned:
             log.info("Pruned %d finished job(s) older than %s", pruned, self.rules.retention)
@@ -249,9 +265,17 @@ class Dispatcher:
             fields = run_fields(options, self._catalog(), job.input_url or "")
             ref = await self._wiro.run(fields)
         except WiroConcurrencyLimit:
-            await self.ledger.transition(
+            job = await self.ledger.transition(
                 job.id, JobState.QUEUED, expected=JobState.SUBMITTING, note="Wiro busy (96)"
             )
+            if job.id in self._cancel_requested:
+                # Cancelled while the refused run call was in flight: it must not run later.
+                self._cancel_requested.discard(job.id)
+                job = await self.ledger.transition(
+                    job.id, JobState.CANCELLED, expected=JobState.QUEUED, note="member cancelled"
+                )
+                await self._events.cancelled(job)
+                return
             self._busy_until = time.monotonic() + self.rules.busy_retry
             log.info("Wiro is at its concurrency limit; job %s waits in the queue", job.id)
             return
@@ -287,9 +311,19 @@ class Dispatcher:
         async def on_phase(phase: Phase) -> None:
             await self._events.progress(job, phase)
 
+        async def on_progress(progress: TaskProgress) -> None:
+            await self._events.generating(job, progress)
+
         options = PortraitOptions.from_params(job.params["options"])
         try:
-            task = await follow_task(self._wiro, _ref(job), limits, on_phase)
+            task = await follow_task(
+                self._wiro,
+                _ref(job),
+                limits,
+                on_phase,
+                socket=self._socket,
+                on_progress=on_progress,
+            )
         except PortraitFailed as failure:
             if failure.reason is FailureReason.CANCELLED:
                 await self._cancelled(job)

@@ -59,7 +59,8 @@ async def check_fair_use(
         if used >= rules.member_daily_quota:
             oldest = await ledger.oldest_since(since=since, user_id=user_id)
             raise LimitReached(
-                f"You've reached your {rules.member_daily_quota} portraits for the last 24 hours. "
+                f"You've reached your limit of {_portraits(rules.member_daily_quota)} "
+                "for the last 24 hours. "
                 f"Your next one is available {relative_time((oldest or now) + DAY)}."
             )
     if rules.guild_daily_quota > 0 and guild_id is not None:
@@ -67,6 +68,10 @@ async def check_fair_use(
         if used >= rules.guild_daily_quota:
             oldest = await ledger.oldest_since(since=since, guild_id=guild_id)
             raise LimitReached(
-                f"This server has used its {rules.guild_daily_quota} portraits for the last "
+                f"This server has used its {_portraits(rules.guild_daily_quota)} for the last "
                 f"24 hours. More are available {relative_time((oldest or now) + DAY)}."
             )
+
+
+def _portraits(count: int) -> str:
+    return "1 portrait" if count == 1 else f"{count} portraits"

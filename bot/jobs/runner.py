@@ -16,7 +16,17 @@ from bot.catalog import Catalog
 from bot.jobs.failures import FailureReason, PortraitFailed, explain
 from bot.request.options import PortraitOptions, run_fields
 from bot.request.selfie import PreparedSelfie
-from bot.wiro import Stage, Task, TaskOutput, TaskRef, WiroClient, WiroError, WiroTimeout
+from bot.wiro import (
+    OnProgress,
+    Stage,
+    Task,
+    TaskOutput,
+    TaskRef,
+    WiroClient,
+    WiroError,
+    WiroSocket,
+    WiroTimeout,
+)
 
 log = logging.getLogger(__name__)
 
@@ -122,9 +132,14 @@ async def follow_task(
     ref: TaskRef,
     limits: JobLimits,
     on_phase: Callable[[Phase], Awaitable[None]],
+    *,
+    socket: WiroSocket | None = None,
+    on_progress: OnProgress | None = None,
 ) -> Task:
     """Wait for a task to succeed; `PortraitFailed` otherwise. A task that outlives the timeout
-    is stopped at Wiro: nobody would collect it, and it would still be billed."""
+    is stopped at Wiro: nobody would collect it, and it would still be billed. With `socket`,
+    Wiro's WebSocket gives progress and an early word of the end (always confirmed by
+    Task/Detail)."""
 
     async def on_change(task: Task) -> None:
         phase = _PHASE_OF_STAGE.get(task.stage)
@@ -133,7 +148,12 @@ async def follow_task(
 
     try:
         return await wiro.wait(
-            ref, timeout=limits.timeout, error_grace=limits.error_grace, on_change=on_change
+            ref,
+            timeout=limits.timeout,
+            error_grace=limits.error_grace,
+            on_change=on_change,
+            socket=socket,
+            on_progress=on_progress,
         )
     except WiroTimeout as error:
         await abort_quietly(wiro, ref)

@@ -542,12 +542,12 @@ class WiroSocket:
                         log.debug("Wiro socket error: %s", _describe(message.data))
                     break
         finally:
-            writer.cancel()
-            await asyncio.gather(writer, return_exceptions=True)
             if self._ws is ws:
                 self._ws, self._outbox = None, None
             for subscription in self._subs:
                 subscription._set_live(False)
+            writer.cancel()
+            await asyncio.gather(writer, return_exceptions=True)
             if not ws.closed:
                 self._spawn(ws.close())
         return heard or loop.time() - opened >= _STABLE_AFTER

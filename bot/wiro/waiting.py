@@ -21,9 +21,12 @@ Rules (fact sheet §3, §5, §7):
 With a :class:`~bot.wiro.socket.WiroSocket` the socket is a hint, never the
 truth: every state (and so the end) still comes from ``/Task/Detail``, but
 
-* a socket message with a new status, or a terminal one, triggers a poll at
-  once (so delivery starts when the task ends, not at the next tick); repeated
-  ``task_output`` progress messages only feed ``on_progress``;
+* a socket message with a status not heard before, or a terminal one,
+  triggers a poll at once (so delivery starts when the task ends, not at the
+  next tick); a return to an earlier status (``task_error`` stderr lines
+  between ``task_output`` lines, a requeue) does so at most every
+  ``schedule.fast`` seconds; repeated ``task_output`` progress messages only
+  feed ``on_progress``;
 * while the subscription is connected and its task was heard of within
   ``schedule.watchdog`` seconds, polls relax to every ``watchdog`` seconds;
   when the socket is silent longer, or not connected, the normal schedule
@@ -191,6 +194,7 @@ async def watch_task(
     progress = _ProgressReporter(ref.task_id, on_progress)
     subscription = socket.subscribe(ref) if socket is not None else None
     socket_status: str | None = None
+    socket_statuses: set[str] = set()
     unconfirmed_end = False
 
     try:
@@ -282,9 +286,18 @@ async def watch_task(
                         await progress.report(event.progress)
                     if event.terminal:
                         unconfirmed_end = True
-                    if event.terminal or event.status != socket_status:
+                    # A new status is worth a poll now; a status seen before (stderr lines
+                    # between progress lines, a requeue) only after schedule.fast seconds.
+                    if event.terminal or (
+                        event.status != socket_status
+                        and (
+                            event.status not in socket_statuses
+                            or loop.time() - base >= schedule.fast
+                        )
+                    ):
                         urgent = True
                     socket_status = event.status
+                    socket_statuses.add(event.status)
     finally:
         if subscription is not None:
             subscription.close()

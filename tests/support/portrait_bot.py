@@ -32,6 +32,7 @@ async def portrait_bot(
             "WIRO_API_KEY": wiro.api_key,
             "WIRO_API_SECRET": wiro.api_secret,
             "WIRO_API_BASE": wiro.base_url,
+            "WIRO_SOCKET_URL": wiro.socket_url,
             "DISCORD_API_BASE": discord_server.api_base,
             "BOT_DATA_DIR": str(data_dir),
             "STATUS_EDIT_INTERVAL": "1",
