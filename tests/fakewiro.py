@@ -93,9 +93,10 @@ true}``; ``message`` is null, except ``task_error`` (the stderr text),
 over it, with increasing ``percentage`` (16.7, 33.3, 50, 66.7, 83.3, 100 for
 the usual two; the old format rounds them: "17", "33", ...),
 ``stepCurrent``/``stepTotal`` from ``steps`` and a decreasing
-``remainingTime`` (as if the model ran at 1.5 it/s). Forced statuses (``set_status``, Kill/Cancel) are pushed
-too. A subscription ends after ``task_postprocess_end``/``task_cancel``; the
-fake never closes a connection by itself. An unknown token gets
+``remainingTime`` (as if the model ran at 1.5 it/s). Forced statuses
+(``set_status``, Kill/Cancel) are pushed too. A subscription ends after
+``task_postprocess_end``/``task_cancel``; the fake never closes a connection
+by itself. An unknown token gets
 ``{"type": "error", "result": false, "message": "Task not found."}`` (no id;
 what Wiro really sends is not documented); other frames are ignored. Knobs::
 

@@ -434,7 +434,10 @@ class WiroSocket:
             if not followers:
                 index.pop(key, None)
         if not self._subs and not self._closed and self._idle_timer is None:
-            loop = asyncio.get_running_loop()
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:  # closed outside the loop (garbage collection): no timer
+                return
             self._idle_timer = loop.call_later(self.idle_timeout, self._on_idle)
 
     def _on_idle(self) -> None:
