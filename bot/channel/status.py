@@ -118,9 +118,6 @@ class StatusBoard:
     def forget(self, job_id: int) -> None:
         self._live.pop(job_id, None)
 
-    def is_shown(self, job_id: int) -> bool:
-        return job_id in self._live
-
     async def close(self) -> None:
         if self._ticker is not None:
             self._ticker.cancel()
