@@ -34,6 +34,8 @@ async def run_bot(
 ) -> None:
     """Run until the bot is closed (or, with `sync_only`, until the commands are synced)."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    mode = "signature" if settings.signed else "API-key-only"
+    log.info("Wiro %s mode at %s; data in %s", mode, settings.wiro_api_base, settings.data_dir)
     with _discord_api(settings.discord_api_base):
         await _run(settings, sync_only, poll_schedule, on_created)
 
