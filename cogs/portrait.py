@@ -10,7 +10,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.app import PortraitBot
-from bot.catalog import Catalog
+from bot.catalog import Catalog, StyleOption
 from bot.channel.history import HISTORY_LENGTH, history_embed
 from bot.request.options import (
     GUIDANCE_RANGE,
@@ -150,19 +150,18 @@ class PortraitCog(commands.Cog):
     async def model_autocomplete(
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
-        return [
-            app_commands.Choice(name=style.readable_name[:100], value=style.id)
-            for style in self.services.catalog.search_models(current)
-        ]
+        return _choices(self.services.catalog.search_models(current))
 
     @portrait.autocomplete("lora")
     async def lora_autocomplete(
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
-        return [
-            app_commands.Choice(name=style.readable_name[:100], value=style.id)
-            for style in self.services.catalog.search_loras(current)
-        ]
+        return _choices(self.services.catalog.search_loras(current))
+
+
+def _choices(styles: list[StyleOption]) -> list[app_commands.Choice[str]]:
+    # Discord caps a choice's name at 100 characters; the value is the catalog id.
+    return [app_commands.Choice(name=style.readable_name[:100], value=style.id) for style in styles]
 
 
 async def setup(bot: PortraitBot) -> None:
