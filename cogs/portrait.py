@@ -12,6 +12,7 @@ from discord.ext import commands
 from bot.app import PortraitBot
 from bot.catalog import Catalog, StyleOption
 from bot.channel.history import HISTORY_LENGTH, history_embed
+from bot.channel.text import choices, fit_content
 from bot.request.options import (
     GUIDANCE_RANGE,
     LIKENESS_RANGE,
@@ -98,7 +99,7 @@ class PortraitCog(commands.Cog):
                 scheduler=scheduler,
             )
         except OptionError as error:
-            await interaction.response.send_message(str(error), ephemeral=True)
+            await interaction.response.send_message(fit_content(str(error)), ephemeral=True)
             return
         max_bytes = services.selfie_limits.max_bytes
         if selfie.size > max_bytes:
@@ -114,7 +115,7 @@ class PortraitCog(commands.Cog):
         await interaction.response.defer(ephemeral=True, thinking=True)
         refusal = await self.bot.job_starter.over_limit(interaction)
         if refusal is not None:
-            await interaction.edit_original_response(content=refusal)
+            await interaction.edit_original_response(content=fit_content(refusal))
             return
         prepared = await self._intake(interaction, selfie)
         if prepared is not None:
@@ -135,7 +136,7 @@ class PortraitCog(commands.Cog):
         try:
             return await asyncio.to_thread(prepare_selfie, data, self.services.selfie_limits)
         except SelfieRejected as rejection:
-            await interaction.edit_original_response(content=rejection.message)
+            await interaction.edit_original_response(content=fit_content(rejection.message))
             return None
 
     @app_commands.command(
@@ -160,8 +161,8 @@ class PortraitCog(commands.Cog):
 
 
 def _choices(styles: list[StyleOption]) -> list[app_commands.Choice[str]]:
-    # Discord caps a choice's name at 100 characters; the value is the catalog id.
-    return [app_commands.Choice(name=style.readable_name[:100], value=style.id) for style in styles]
+    # Names are Wiro's labels, fitted to Discord's limits; the value is the catalog id.
+    return choices([(style.readable_name, style.id) for style in styles])
 
 
 async def setup(bot: PortraitBot) -> None:

@@ -14,6 +14,8 @@ from typing import Any
 
 import discord
 
+from bot.channel.text import fit_content, fitted_message
+
 # Discord invalidates interaction tokens after 15 minutes; keep a margin for slow uploads.
 TOKEN_LIFETIME = dt.timedelta(minutes=15)
 TOKEN_MARGIN = dt.timedelta(seconds=60)
@@ -84,6 +86,7 @@ class Reply:
 
     async def public(self, **kwargs: Any) -> discord.Message:
         """A message everyone in the channel sees."""
+        kwargs = fitted_message(kwargs)
         if self.token_alive():
             try:
                 return await self._webhook.send(wait=True, **kwargs)
@@ -95,6 +98,7 @@ class Reply:
 
     async def private(self, content: str) -> None:
         """Ephemeral while the token lives, else a channel message that mentions the member."""
+        content = fit_content(content)
         if self.token_alive():
             try:
                 await self._webhook.send(content, ephemeral=True)
@@ -103,16 +107,18 @@ class Reply:
                 if not _dead_token(error):
                     raise
         await self._channel.send(
-            f"{self.mention} {content}", allowed_mentions=self._member_mentions()
+            fit_content(f"{self.mention} {content}"), allowed_mentions=self._member_mentions()
         )
 
     async def direct(self, **kwargs: Any) -> discord.Message:
         """A direct message to the member."""
+        kwargs = fitted_message(kwargs)
         channel = await self.client.create_dm(discord.Object(self.target.member_id))
         return await channel.send(**kwargs)
 
     async def edit(self, message_id: int, **kwargs: Any) -> None:
         """Edit a message we posted, through the token while it lives, else the channel."""
+        kwargs = fitted_message(kwargs)
         if self.token_alive():
             try:
                 await self._webhook.edit_message(message_id, **kwargs)

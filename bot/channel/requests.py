@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import discord
 
 from bot.channel.reply import ReplyTarget
+from bot.channel.text import fit_content
 from bot.jobs.failures import explain
 from bot.jobs.ledger import Job, utc_now
 from bot.jobs.limits import LimitReached, check_fair_use
@@ -72,14 +73,14 @@ class JobStarter:
             failure = explain(error)
             level = logging.ERROR if failure.owner_should_act else logging.INFO
             log.log(level, "Selfie upload failed: %s", failure.detail)
-            await interaction.edit_original_response(content=f"❌ {failure.message}")
+            await interaction.edit_original_response(content=fit_content(f"❌ {failure.message}"))
             return None
         target = ReplyTarget.of(interaction)
         # Checked again under a lock: two quick requests must not both slip past a limit.
         async with self._admission:
             refusal = await self.over_limit(interaction)
             if refusal is not None:
-                await interaction.edit_original_response(content=refusal)
+                await interaction.edit_original_response(content=fit_content(refusal))
                 return None
             job = await services.ledger.create(
                 user_id=interaction.user.id,
