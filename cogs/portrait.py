@@ -47,7 +47,7 @@ class PortraitCog(commands.Cog):
     @app_commands.command(name="portrait", description="Turn your selfie into an AI portrait")
     @app_commands.guild_only()
     @app_commands.describe(
-        selfie="A clear photo of your face (JPEG, PNG or WebP)",
+        selfie="A clear photo of your face (JPEG, PNG, WebP, HEIC or AVIF)",
         prompt="What the portrait should show, e.g. 'astronaut on the moon, cinematic'",
         model="The base style model (start typing to search)",
         lora="An extra style to mix in (start typing to search)",

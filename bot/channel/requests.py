@@ -37,19 +37,24 @@ class JobStarter:
         self._admission = asyncio.Lock()
 
     async def over_limit(self, interaction: discord.Interaction) -> str | None:
-        """The message for the first fair-use limit the member is over, if any."""
-        services = self._bot.services
+        """The message for the first fair-use limit the member is over, if any (a cooldown
+        is not one: the job waits for it)."""
         try:
-            await check_fair_use(
-                services.ledger,
-                services.fair_use,
-                user_id=interaction.user.id,
-                guild_id=interaction.guild_id,
-                now=utc_now(),
-            )
+            await self._start_time(interaction)
         except LimitReached as limit:
             return limit.message
         return None
+
+    async def _start_time(self, interaction: discord.Interaction) -> datetime | None:
+        """When a new job of this member may start (None: now); raises `LimitReached`."""
+        services = self._bot.services
+        return await check_fair_use(
+            services.ledger,
+            services.fair_use,
+            user_id=interaction.user.id,
+            guild_id=interaction.guild_id,
+            now=utc_now(),
+        )
 
     async def start(
         self,
@@ -78,9 +83,10 @@ class JobStarter:
         target = ReplyTarget.of(interaction)
         # Checked again under a lock: two quick requests must not both slip past a limit.
         async with self._admission:
-            refusal = await self.over_limit(interaction)
-            if refusal is not None:
-                await interaction.edit_original_response(content=fit_content(refusal))
+            try:
+                not_before = await self._start_time(interaction)
+            except LimitReached as limit:
+                await interaction.edit_original_response(content=fit_content(limit.message))
                 return None
             job = await services.ledger.create(
                 user_id=interaction.user.id,
@@ -91,6 +97,7 @@ class JobStarter:
                 token_expires_at=target.expires_at,
                 params={"options": options.to_params(), "member_name": target.member_name},
                 input_url=uploaded.url,
+                not_before=not_before,
             )
         job = await self._keep_selfie(job, selfie, selfie_expires_at)
         await interaction.edit_original_response(content=accepted)
