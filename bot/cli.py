@@ -14,7 +14,7 @@ from bot.request.options import OptionError, resolve_options
 from bot.request.selfie import SelfieLimits, SelfieRejected, prepare_selfie
 from bot.result.summary import summarize
 from bot.settings import Settings
-from bot.wiro import WiroClient
+from bot.wiro import OutputHosts, WiroClient
 
 _PHASE_TEXT = {
     Phase.UPLOADING: "uploading the selfie",
@@ -61,6 +61,9 @@ async def generate(settings: Settings, args: argparse.Namespace) -> int:
         api_secret=settings.wiro_api_secret,
         base_url=settings.wiro_api_base,
         request_timeout=settings.request_timeout,
+        output_hosts=OutputHosts.from_settings(
+            settings.wiro_api_base, settings.wiro_socket_url, extra_hosts=settings.wiro_output_hosts
+        ),
     ) as wiro:
         catalog = await load_catalog(wiro if settings.refresh_catalog else None)
         try:
@@ -92,6 +95,7 @@ async def generate(settings: Settings, args: argparse.Namespace) -> int:
                 selfie,
                 on_progress=_print_progress,
                 limits=JobLimits(timeout=settings.task_timeout, error_grace=settings.error_grace),
+                delete_wiro_files=settings.delete_wiro_files,
             )
         except PortraitFailed as failure:
             return _fail(f"{failure.message}\n  detail: {failure.detail}", 1)

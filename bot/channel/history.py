@@ -10,6 +10,7 @@ from bot.jobs.ledger import Job, JobState
 
 HISTORY_LENGTH = 10
 _PROMPT_CHARS = 80
+_DETAIL_CHARS = 100
 _STATE_TEXT = {
     JobState.QUEUED: "⏳ waiting in line",
     JobState.SUBMITTING: "⏳ starting",
@@ -50,4 +51,16 @@ def _line(job: Job, catalog: Catalog) -> str:
         )
     elif job.state is JobState.FAILED and job.failure_message:
         details.append(job.failure_message[:120])
-    return f"{head}\n{' · '.join(details)}\n> {discord.utils.escape_markdown(prompt)}"
+    line = f"{head}\n{' · '.join(details)}\n> {discord.utils.escape_markdown(prompt)}"
+    if job.state is JobState.FAILED and job.failure_detail:
+        line += f"\n{_detail_line(job.failure_detail)}"
+    return line
+
+
+def _detail_line(detail: str) -> str:
+    """The last line of Wiro's raw failure text, short and code-formatted (no backticks)."""
+    last = next((ln.strip() for ln in reversed(detail.splitlines()) if ln.strip()), "")
+    last = last.replace("`", "'")
+    if len(last) > _DETAIL_CHARS:
+        last = last[: _DETAIL_CHARS - 1] + "…"
+    return f"`{last}`"

@@ -96,6 +96,7 @@ UPDATABLE_FIELDS: frozenset[str] = frozenset(
         "result_message_id",
         "failure_reason",
         "failure_message",
+        "failure_detail",
         "cost",
         "selfie_path",
         "selfie_expires_at",
@@ -205,6 +206,7 @@ class Job:
     cost: float | None  # as Wiro reported it
     selfie_path: str | None  # a kept selfie (for re-rolls), deleted after selfie_expires_at
     selfie_expires_at: datetime | None
+    failure_detail: str = ""  # "" unless failed: Wiro's raw reason, for the owner and history
 
     @property
     def is_final(self) -> bool:

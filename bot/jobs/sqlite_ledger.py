@@ -546,6 +546,7 @@ def _job_from_row(row: sqlite3.Row) -> Job:
         cost=row["cost"],
         selfie_path=row["selfie_path"],
         selfie_expires_at=_from_optional_time(row["selfie_expires_at"]),
+        failure_detail=row["failure_detail"],
     )
 
 
@@ -687,6 +688,7 @@ _ENCODERS: Mapping[str, Callable[[str, Any], Any]] = {
     "result_message_id": _optional(_int),
     "failure_reason": _empty_if_none,
     "failure_message": _empty_if_none,
+    "failure_detail": _empty_if_none,
     "cost": _optional(_float),
     "selfie_path": _optional(_path),
     "selfie_expires_at": _optional(_time),
