@@ -47,7 +47,9 @@ async def test_a_job_uploads_runs_and_downloads_every_sample(wiro, client, selfi
     async def on_progress(progress):
         phases.append(progress.phase)
 
-    result = await make_portrait(client, CATALOG, options, selfie, on_progress=on_progress)
+    result = await make_portrait(
+        client, CATALOG, options, selfie, on_progress=on_progress, delete_wiro_files=False
+    )
 
     assert [image.filename for image in result.images] == [
         "portrait-1234-1.png",
@@ -113,3 +115,29 @@ async def test_outputs_that_cannot_be_downloaded_fail_clearly(wiro, client, self
         await make_portrait(client, CATALOG, resolve_options(CATALOG), selfie)
     assert caught.value.reason is FailureReason.UNAVAILABLE
     assert "couldn't download" in caught.value.message
+
+
+async def test_a_job_deletes_its_files_at_wiro_when_it_is_over(wiro, client, selfie):
+    await make_portrait(client, CATALOG, resolve_options(CATALOG), selfie)
+    (task,) = wiro.tasks.values()
+    assert task.files_deleted and not wiro.files and not wiro.cdn
+
+
+async def test_a_job_that_gives_up_on_garbage_polls_stops_and_cleans_up_its_task(
+    wiro, client, selfie
+):
+    wiro.scenario.duration = None  # the task would run forever
+    wiro.fail("/Task/Detail", status=200, body="<html>502 Bad Gateway</html>", times=10_000)
+    with pytest.raises(PortraitFailed) as caught:
+        await make_portrait(
+            client,
+            CATALOG,
+            resolve_options(CATALOG),
+            selfie,
+            limits=JobLimits(timeout=30, poll_failure_budget=0.3),
+        )
+    assert caught.value.reason is FailureReason.UNAVAILABLE
+    (task,) = wiro.tasks.values()
+    assert task.status == "task_cancel"  # stopped at Wiro: Cancel (queued) or Kill
+    assert wiro.calls["/Task/Cancel"] + wiro.calls["/Task/Kill"] >= 1
+    assert wiro.calls["/Task/InputOutputDelete"] == 1 and task.files_deleted

@@ -238,7 +238,7 @@ async def download_images(
     if not images:
         raise PortraitFailed(
             FailureReason.NO_IMAGE,
-            "Wiro finished, but what it sent back wasn't a picture, so nothing was posted. "
+            "Wiro finished, but it sent back no picture I could post, so nothing was posted. "
             "Please try again.",
             f"none of the {len(results)} output(s) was an image from a Wiro host",
         )
