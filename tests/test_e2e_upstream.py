@@ -191,7 +191,7 @@ async def test_garbage_task_detail_for_good_fails_stops_the_task_and_deletes_its
 @pytest.mark.parametrize(
     ("debug_error", "told", "never"),
     [
-        (NO_FACE_INDEX_ERROR, "couldn't find a face", "IndexError"),
+        (NO_FACE_INDEX_ERROR, "usable face", "IndexError"),
         (CUDA_OOM, TECHNICAL_MESSAGE, "CUDA"),
         ("", TECHNICAL_MESSAGE, "exit code"),
     ],

@@ -71,9 +71,9 @@ _EXCEPTION_LINE = re.compile(r"^\s*([A-Za-z_][\w.]*(Error|Exception|Interrupt))\
 _TRACEBACK = "Traceback (most recent call last):"
 _MEMBER_TEXT_LIMIT = 300
 NO_FACE_MESSAGE = (
-    "Wiro couldn't find a face in your photo, so no portrait was made and nothing was charged. "
-    "Tips for a good selfie: just you in the picture, facing the camera, your face large and "
-    "not cut off, good light, no sunglasses or mask."
+    "Wiro couldn't find a usable face in your photo, so no portrait was made and nothing was "
+    "charged. Tips for a good selfie: just you in the picture, facing the camera, your face "
+    "large and not cut off, good light, no sunglasses or mask."
 )
 TECHNICAL_MESSAGE = (
     "Wiro had a problem making this portrait. Nothing was charged; please try again."
