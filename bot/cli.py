@@ -13,11 +13,12 @@ from pathlib import Path
 
 from bot.catalog.refresh import load_catalog
 from bot.jobs import JobLimits, Phase, PortraitFailed, PortraitImage, Progress, make_portrait
+from bot.jobs.runner import delete_files_quietly
 from bot.request.options import OptionError, resolve_options
 from bot.request.selfie import SelfieLimits, SelfieRejected, prepare_selfie
 from bot.result.summary import summarize
 from bot.settings import Settings
-from bot.wiro import TaskRef, WiroClient, WiroError
+from bot.wiro import OutputHosts, TaskRef, WiroClient
 
 _PHASE_TEXT = {
     Phase.UPLOADING: "uploading the selfie",
@@ -84,6 +85,9 @@ async def generate(settings: Settings, args: argparse.Namespace) -> int:
         api_secret=settings.wiro_api_secret,
         base_url=settings.wiro_api_base,
         request_timeout=settings.request_timeout,
+        output_hosts=OutputHosts.from_settings(
+            settings.wiro_api_base, settings.wiro_socket_url, extra_hosts=settings.wiro_output_hosts
+        ),
     ) as wiro:
         catalog = await load_catalog(wiro if settings.refresh_catalog else None)
         try:
@@ -119,12 +123,14 @@ async def generate(settings: Settings, args: argparse.Namespace) -> int:
                 on_started=started.append,
             )
         except PortraitFailed as failure:
-            if settings.delete_wiro_files:
-                await _delete_wiro_files(wiro, started)
             return _fail(f"{failure.message}\n  detail: {failure.detail}", 1)
-        code = _save(result.images, args.out)
-        if settings.delete_wiro_files:
-            await _delete_wiro_files(wiro, started)
+        else:
+            code = _save(result.images, args.out)
+        finally:
+            # After saving (or failing): the selfie must not linger on a public URL at Wiro.
+            if settings.delete_wiro_files:
+                for ref in started:
+                    await delete_files_quietly(wiro, ref)
 
     summary = summarize(result.options, catalog, result.elapsed)
     print(f"Prompt: {summary.prompt}")
@@ -195,19 +201,6 @@ def _write_all(images: Sequence[PortraitImage], folder: Path) -> None:
         path = folder / image.filename
         path.write_bytes(image.data)
         print(f"Saved {path}", flush=True)
-
-
-async def _delete_wiro_files(wiro: WiroClient, started: Sequence[TaskRef]) -> None:
-    """Remove the task's input (the selfie) and outputs from Wiro, as the bot does after each
-    job (``DELETE_WIRO_FILES``); a failure is only a warning, the images are saved."""
-    for ref in started:
-        try:
-            await wiro.delete_inputs_outputs(ref.socket_token)
-        except WiroError as error:
-            print(
-                f"Warning: could not delete the files of Wiro task {ref.task_id}: {error}",
-                file=sys.stderr,
-            )
 
 
 async def _print_progress(progress: Progress) -> None:

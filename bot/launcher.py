@@ -16,7 +16,7 @@ from discord.gateway import DiscordWebSocket
 from bot.app import PortraitBot, build_services
 from bot.jobs.sqlite_ledger import SqliteLedger
 from bot.settings import Settings
-from bot.wiro import PollSchedule, WiroClient, WiroSocket
+from bot.wiro import OutputHosts, PollSchedule, WiroClient, WiroSocket
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +55,11 @@ async def _run(
             base_url=settings.wiro_api_base,
             request_timeout=settings.request_timeout,
             poll_schedule=poll_schedule,
+            output_hosts=OutputHosts.from_settings(
+                settings.wiro_api_base,
+                settings.wiro_socket_url,
+                extra_hosts=settings.wiro_output_hosts,
+            ),
         ) as wiro,
         WiroSocket(settings.wiro_socket_url) as socket,
     ):

@@ -24,6 +24,7 @@ class Settings:
     wiro_api_secret: str = field(repr=False)
     wiro_api_base: str
     wiro_socket_url: str
+    wiro_output_hosts: tuple[str, ...]  # extra hosts outputs may be downloaded from
     discord_guild_id: int | None
     data_dir: Path
     log_level: str
@@ -54,6 +55,8 @@ class Settings:
 _LOG_LEVELS = {"DEBUG", "INFO", "WARNING", "ERROR"}
 # Discord bot tokens are three base64url parts joined by dots.
 _DISCORD_TOKEN = re.compile(r"^[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+$")
+# A host name or an IPv4 address (an IPv6 literal in brackets), without scheme, port or path.
+_HOST = re.compile(r"^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.?)+$|^\[[0-9A-Fa-f:.]+\]$")
 # Wiro does not publish a key format; reject only what is surely a copy mistake.
 _WIRO_CREDENTIAL = re.compile(r"^[^\s'\"]+$")
 
@@ -69,6 +72,7 @@ def load_settings(
         wiro_api_secret=reader.secret("WIRO_API_SECRET", _WIRO_CREDENTIAL, required=False),
         wiro_api_base=reader.url("WIRO_API_BASE", "https://api.wiro.ai/v1", {"http", "https"}),
         wiro_socket_url=reader.url("WIRO_SOCKET_URL", "wss://socket.wiro.ai/v1", {"ws", "wss"}),
+        wiro_output_hosts=reader.hosts("WIRO_OUTPUT_HOSTS"),
         discord_guild_id=reader.snowflake("DISCORD_GUILD_ID"),
         data_dir=Path(reader.text("BOT_DATA_DIR", "./data")),
         log_level=reader.choice("LOG_LEVEL", "INFO", _LOG_LEVELS),
@@ -122,6 +126,16 @@ class _Reader:
         if not self._env.get(name, "").strip():
             return None
         return self.url(name, "", schemes)
+
+    def hosts(self, name: str) -> tuple[str, ...]:
+        """A comma-separated list of host names, lower case; empty when unset."""
+        items = [item.strip() for item in self._env.get(name, "").split(",") if item.strip()]
+        for item in items:
+            if not _HOST.fullmatch(item):
+                raise SettingsError(
+                    f"{name} must be host names separated by commas (no scheme, port or path)."
+                )
+        return tuple(item.lower().rstrip(".").strip("[]") for item in items)
 
     def snowflake(self, name: str) -> int | None:
         value = self._env.get(name, "").strip()

@@ -79,6 +79,16 @@ that follow; failure injection applies to the next matching calls::
     wiro.fail("/Tool/Detail", status=200, body="<html>")  # a malformed answer
     wiro.scenario.tool_labels = {"850": "x" * 5000}  # /Tool/Detail labels by option value
     wiro.fail("/cdn/<uuid>/0.png", status=502) # GETs of files and outputs too
+    wiro.fail("/Task/Detail", status=200, body="<html>", seconds=1.0)  # for a while, not
+                                               # a number of calls; failure.hits counts them
+    # What a successful task names as its outputs (an untrusted upstream):
+    wiro.scenario.extra_outputs = 2            # more files than `samples` asked for
+    wiro.scenario.output_url = lambda url: url.replace("127.0.0.1", "localhost")
+                                               # report another URL for each output (given
+                                               # the fake's own CDN URL of it)
+    wiro.redirect_url(target)                  # GET /redirect?to=<target>: a 302 to target
+    wiro.scenario.output_body = lambda i: ("text/plain", b"hello")  # serve other bytes as
+                                               # output i (still named "<i>.png")
 
 WebSocket (fact sheet §5): ``GET /socket/v1`` upgraded, at ``wiro.socket_url``
 (``ws://127.0.0.1:PORT/socket/v1``), no auth, like ``wss://socket.wiro.ai/v1``.
@@ -156,9 +166,10 @@ import string
 import time
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
+from urllib.parse import quote
 
 from aiohttp import WSMsgType, web
 from PIL import Image, ImageDraw, ImageFont, UnidentifiedImageError
@@ -517,6 +528,9 @@ class Scenario:
     # Labels /Tool/Detail gives instead of the usual ones, by option value (model or LoRA id):
     # Wiro's labels are external data of any length.
     tool_labels: dict[str, str] = field(default_factory=dict)
+    extra_outputs: int = 0
+    output_url: Callable[[str], str] | None = None
+    output_body: Callable[[int], tuple[str, bytes]] | None = None
 
 
 @dataclass
@@ -530,6 +544,11 @@ class Failure:
     drop: bool = False
     delay: float = 0.0
     body: str | None = None
+    until: float | None = None  # monotonic time: active until then, whatever ``times`` says
+    hits: int = 0  # calls it answered
+
+    def active(self, now: float) -> bool:
+        return now < self.until if self.until is not None else self.times > 0
 
 
 _TIME_FIELDS = {
@@ -765,6 +784,7 @@ class FakeWiro:
             app.router.add_post(path, handler)
         app.router.add_get("/v1/File/{accesskey}/{name}", self._get_file)
         app.router.add_get("/cdn/{uuid}/{name}", self._get_cdn)
+        app.router.add_get("/redirect", self._redirect)
         app.router.add_get(SOCKET_PATH, self._socket)
         self._runner = web.AppRunner(
             app, access_log=None, shutdown_timeout=0.5, handler_cancellation=True
@@ -802,8 +822,10 @@ class FakeWiro:
         drop: bool = False,
         delay: float = 0.0,
         body: str | None = None,
+        seconds: float | None = None,
     ) -> Failure:
-        """Inject a failure (HTTP ``status``, dropped connection, or a delay) for ``times`` calls.
+        """Inject a failure (HTTP ``status``, dropped connection, or a delay) for ``times`` calls,
+        or with ``seconds`` for every call during that many seconds from now.
 
         5xx answers carry an HTML body (like a proxy would), 429 a JSON envelope and
         ``Retry-After`` when given; ``body`` replaces the answer's body (e.g.
@@ -817,9 +839,14 @@ class FakeWiro:
             drop=drop,
             delay=delay,
             body=body,
+            until=None if seconds is None else time.monotonic() + seconds,
         )
         self.failures.append(failure)
         return failure
+
+    def redirect_url(self, target: str) -> str:
+        """A URL on this fake that answers ``302 Found`` to ``target``."""
+        return f"{self.root_url}/redirect?to={quote(target, safe='')}"
 
     def task(self, task_id: str | None = None) -> FakeTask:
         """A task by id, or the most recent one."""
@@ -908,11 +935,13 @@ class FakeWiro:
         return await handler(request)
 
     def _take_failure(self, path: str) -> Failure | None:
+        now = time.monotonic()
         for failure in self.failures:
-            if failure.times > 0 and (
+            if failure.active(now) and (
                 failure.path == path or (failure.path == "*" and path != SOCKET_PATH)
             ):
                 failure.times -= 1
+                failure.hits += 1
                 return failure
         return None
 
@@ -1030,6 +1059,9 @@ class FakeWiro:
             return web.Response(status=404, text="Not Found")
         content_type, data = stored
         return web.Response(body=data, content_type=content_type)
+
+    async def _redirect(self, request: web.Request) -> web.Response:
+        return web.Response(status=302, headers={"Location": request.query.get("to", "/")})
 
     # -- run --------------------------------------------------------------------------------
 
@@ -1233,11 +1265,18 @@ class FakeWiro:
         if task.outputs is None:
             task.outputs = []
             added = str(int(time.time()))
-            for index in range(task.samples):
+            scenario = self.scenario
+            for index in range(task.samples + scenario.extra_outputs):
                 name = f"{index}.png"
                 path = f"/cdn/{task.uuid}/{name}"
-                data = _png(index)
-                self.cdn[path] = ("image/png", data)
+                if scenario.output_body is not None:
+                    content_type, data = scenario.output_body(index)
+                else:
+                    content_type, data = "image/png", _png(index)
+                self.cdn[path] = (content_type, data)
+                url = self.root_url + path
+                if scenario.output_url is not None:
+                    url = scenario.output_url(url)
                 task.outputs.append(
                     {
                         "id": uuid.uuid4().hex,
@@ -1253,7 +1292,7 @@ class FakeWiro:
                         "filecount": "0",
                         "ispublic": "1",
                         "expiretime": None,
-                        "url": self.root_url + path,
+                        "url": url,
                     }
                 )
         return task.outputs

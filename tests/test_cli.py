@@ -124,7 +124,7 @@ async def test_a_failed_delete_is_only_a_warning(wiro, tmp_path):
     code, _, err = await generate(tmp_path, wiro.base_url, "--selfie", "me.jpg", "--out", "o")
     assert code == 0, err
     assert len(list((tmp_path / "o").iterdir())) == 1
-    assert "Warning: could not delete the files of Wiro task" in err
+    assert "Could not delete the files of Wiro task" in err
     assert "Traceback" not in err
 
 

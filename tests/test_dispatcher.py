@@ -499,7 +499,9 @@ async def test_a_failed_task_is_reported_and_its_files_deleted(harness, wiro):
     failed = await harness.reaches(job, JobState.FAILED)
 
     assert failed.failure_reason == FailureReason.NO_FACE.value
-    assert "usable face" in failed.failure_message
+    assert "usable face" in failed.failure_message and "selfie" in failed.failure_message
+    assert "Cannot find any face" in failed.failure_detail  # Wiro's own text, for the owner
+    assert "Traceback" not in failed.failure_message
     await eventually(lambda: [job_id for job_id, _ in events.failures] == [job.id])
     assert events.failures[0][1].reason is FailureReason.NO_FACE
     task = harness.task_of(job)

@@ -45,7 +45,7 @@ async def private_notice(rec, text):
     ("setup", "text"),
     [
         (lambda w: setattr(w.scenario, "outcome", "hang"), "took too long"),
-        (lambda w: setattr(w.scenario, "outcome", "error"), "couldn't make this portrait"),
+        (lambda w: setattr(w.scenario, "outcome", "error"), "had a problem making this portrait"),
         (lambda w: setattr(w.scenario, "run_error", "balance"), "balance is empty"),
         (lambda w: w.fail(RUN, status=502, times=1000), "isn't answering"),
     ],

@@ -366,6 +366,7 @@ async def test_history_lists_the_members_own_jobs_newest_first(discord_server, w
         assert text.index(f"**#{second.id}**") < text.index(f"**#{first.id}**")
         assert "❌ failed" in text and "✅ delivered" in text
         assert "usable face" in text
+        assert "\n`Exception: Cannot find any face in the image!" in text  # Wiro's own words
         posted = discord_server.messages[first.result_message_id]
         assert posted.attachments and not posted.deleted
         link = (

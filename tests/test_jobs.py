@@ -113,3 +113,22 @@ async def test_outputs_that_cannot_be_downloaded_fail_clearly(wiro, client, self
         await make_portrait(client, CATALOG, resolve_options(CATALOG), selfie)
     assert caught.value.reason is FailureReason.UNAVAILABLE
     assert "couldn't download" in caught.value.message
+
+
+async def test_a_job_that_gives_up_on_garbage_polls_stops_and_cleans_up_its_task(
+    wiro, client, selfie
+):
+    wiro.scenario.duration = None  # the task would run forever
+    wiro.fail("/Task/Detail", status=200, body="<html>502 Bad Gateway</html>", times=10_000)
+    with pytest.raises(PortraitFailed) as caught:
+        await make_portrait(
+            client,
+            CATALOG,
+            resolve_options(CATALOG),
+            selfie,
+            limits=JobLimits(timeout=30, poll_failure_budget=0.3),
+        )
+    assert caught.value.reason is FailureReason.UNAVAILABLE
+    (task,) = wiro.tasks.values()
+    assert task.status == "task_cancel"  # stopped at Wiro: Cancel (queued) or Kill
+    assert wiro.calls["/Task/Cancel"] + wiro.calls["/Task/Kill"] >= 1

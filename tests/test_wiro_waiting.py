@@ -239,13 +239,30 @@ async def test_a_rate_limited_poll_waits_for_retry_after(fake_wiro, client):
     assert fake_wiro.calls["/Task/Detail"] == 2
 
 
-async def test_too_many_consecutive_poll_errors_give_up_with_the_last_error(fake_wiro, client):
+async def test_polls_failing_for_the_whole_budget_give_up_with_the_last_error(fake_wiro, client):
     ref = await client.run(FIELDS)
-    fake_wiro.fail("/Task/Detail", status=503, times=50)
+    fake_wiro.fail("/Task/Detail", status=503, times=1000)
     with pytest.raises(WiroServerError) as caught:
-        await client.wait(ref, timeout=5)
+        await client.wait(ref, timeout=5, failure_budget=0.2)
     assert caught.value.http_status == 503
-    assert fake_wiro.calls["/Task/Detail"] == 5  # max_poll_failures, one attempt each
+    # Backing off from 5 ms to 40 ms: a handful of polls in 0.2 s, not one per millisecond.
+    assert 2 <= fake_wiro.calls["/Task/Detail"] <= 15
+
+
+async def test_garbage_answers_for_a_while_do_not_end_the_wait(fake_wiro, client):
+    ref = await client.run(FIELDS)
+    fake_wiro.fail("/Task/Detail", status=200, body="<html>Bad gateway</html>", times=3)
+    fake_wiro.fail("/Task/Detail", status=200, body='{"result": true}', times=1)
+    fake_wiro.fail("/Task/Detail", status=200, body="[1, 2]", times=1)
+    task = await client.wait(ref, timeout=5, failure_budget=2)
+    assert task.succeeded
+
+
+def test_failed_polls_back_off_exponentially_to_a_cap():
+    schedule = PollSchedule(failure_backoff=1.0, failure_backoff_max=15.0)
+    pauses = [schedule.backoff(n) for n in range(1, 8)]
+    assert 0.8 <= pauses[0] <= 1.2 and 1.6 <= pauses[1] <= 2.4 and 3.2 <= pauses[2] <= 4.8
+    assert all(12.0 <= pause <= 18.0 for pause in pauses[4:])
 
 
 async def test_a_vanished_task_ends_the_wait_at_once(fake_wiro, client):

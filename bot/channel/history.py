@@ -6,14 +6,15 @@ import discord
 
 from bot.catalog import Catalog
 from bot.channel.delivery import EMBED_COLOUR
-from bot.channel.text import fit, fit_embed, literal
+from bot.channel.text import fit, fit_embed, literal, visible
 from bot.jobs.ledger import Job, JobState
 
 HISTORY_LENGTH = 10
 # Budgets of one line's parts, after escaping: ten lines stay within a description's 4,096.
-_PROMPT_CHARS = 120
-_MODEL_CHARS = 80
-_FAILURE_CHARS = 120
+_PROMPT_CHARS = 100
+_MODEL_CHARS = 60
+_FAILURE_CHARS = 100
+_DETAIL_CHARS = 80
 _STATE_TEXT = {
     JobState.QUEUED: "⏳ waiting in line",
     JobState.SUBMITTING: "⏳ starting",
@@ -55,4 +56,13 @@ def _line(job: Job, catalog: Catalog) -> str:
         )
     elif job.state is JobState.FAILED and job.failure_message:
         details.append(fit(literal(job.failure_message), _FAILURE_CHARS))
-    return f"{head}\n{' · '.join(details)}\n> {prompt}"
+    line = f"{head}\n{' · '.join(details)}\n> {prompt}"
+    if job.state is JobState.FAILED and job.failure_detail:
+        line += f"\n{_detail_line(job.failure_detail)}"
+    return line
+
+
+def _detail_line(detail: str) -> str:
+    """The last line of Wiro's raw failure text, short and code-formatted (no backticks)."""
+    last = next((ln.strip() for ln in reversed(detail.splitlines()) if ln.strip()), "")
+    return "`" + fit(visible(last).replace("`", "'"), _DETAIL_CHARS) + "`"

@@ -18,7 +18,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol
@@ -33,6 +33,7 @@ from bot.jobs.runner import (
     abort_quietly,
     download_images,
     follow_task,
+    requested_outputs,
 )
 from bot.request.options import OptionError, PortraitOptions, run_fields
 from bot.request.selfie_store import SelfieStore
@@ -311,7 +312,7 @@ class Dispatcher:
         remaining = limits.timeout - (self._clock() - started).total_seconds()
         # A job resumed after a long outage still gets a fair last look before it times out.
         last_look = min(30.0, limits.timeout)
-        limits = JobLimits(timeout=max(remaining, last_look), error_grace=limits.error_grace)
+        limits = replace(limits, timeout=max(remaining, last_look))
 
         async def on_phase(phase: Phase) -> None:
             await self._events.progress(job, phase)
@@ -339,8 +340,9 @@ class Dispatcher:
             self._at_wiro.discard(job.id)
             self.wake()
         await self._events.progress(job, Phase.DOWNLOADING)
+        outputs = requested_outputs(task.outputs, options.samples)
         try:
-            images = await download_images(self._wiro, task.outputs, options.seed)
+            images = await download_images(self._wiro, outputs, options.seed)
         except PortraitFailed as failure:
             await self._fail(job, failure)
             return
@@ -348,7 +350,7 @@ class Dispatcher:
             job.id,
             JobState.DELIVERING,
             expected=JobState.RUNNING,
-            outputs=[_output_record(output) for output in task.outputs],
+            outputs=[_output_record(output) for output in outputs],
             cost=task.total_cost,
         )
         await self._deliver(job, images)
@@ -361,7 +363,9 @@ class Dispatcher:
                 await self._delivered(job, posted)
                 return
             options = PortraitOptions.from_params(job.params["options"])
-            outputs = [_task_output(record) for record in job.outputs]
+            outputs = requested_outputs(
+                [_task_output(record) for record in job.outputs], options.samples
+            )
             try:
                 images = await download_images(self._wiro, outputs, options.seed)
             except PortraitFailed as failure:
@@ -394,6 +398,7 @@ class Dispatcher:
             JobState.FAILED,
             failure_reason=failure.reason.value,
             failure_message=failure.message,
+            failure_detail=failure.detail,
         )
         await self._events.failed(job, failure)
         await self._delete_wiro_files(job)

@@ -33,6 +33,7 @@ class FailureReason(StrEnum):
     UNAVAILABLE = "unavailable"
     FAILED = "failed"
     UNDELIVERED = "undelivered"
+    NO_IMAGE = "no_image"  # the task succeeded, but no output was an image from a Wiro host
 
 
 class PortraitFailed(Exception):
@@ -50,31 +51,44 @@ class PortraitFailed(Exception):
         return self.reason in {FailureReason.BALANCE, FailureReason.AUTH}
 
 
-# InstantID's own wording is "Cannot find any face in the image!"; Wiro's exact text is unknown,
-# so match the family of phrasings a face detector failure produces.
+# InstantID's demo says "Cannot find any face in the image!"; Wiro's exact text is not published,
+# so match the family of phrasings a face detector failure produces ("no face detected", "face
+# not found", "could not detect a face"), but not a log line such as "detected 2 faces".
 _NO_FACE = re.compile(
-    r"(no|any|find|detect\w*)\s+(\w+\s+)?faces?\b|face\w*\s+not\s+(found|detected)", re.I
+    r"\b(no|zero)\s+(\w+\s+)?faces?\b"
+    r"|\b(cannot|can't|could\s*n[o']?t|unable\s+to|failed\s+to)\s+(find|detect|locate)\s+"
+    r"(any\s+|a\s+|the\s+)?(\w+\s+)?faces?\b"
+    r"|\bfaces?\s+(was\s+|were\s+|is\s+|are\s+)?not\s+(found|detected)\b",
+    re.IGNORECASE,
 )
+# InstantID's predictor picks the largest face with `sorted(face_info, ...)[-1]`: with no face
+# it dies of an IndexError in that step (/work/shared/cases/instantid_noface_debugerror.txt).
+_FACE_STEP = re.compile(
+    r"face_info|face_?analysis|get_face|insightface|antelopev2|face_(emb|kps)|\bbbox\b",
+    re.IGNORECASE,
+)
+_EXCEPTION_LINE = re.compile(r"^\s*([A-Za-z_][\w.]*(Error|Exception|Interrupt))\b")
+_TRACEBACK = "Traceback (most recent call last):"
 _MEMBER_TEXT_LIMIT = 300
+NO_FACE_MESSAGE = (
+    "Wiro couldn't find a usable face in your photo, so no portrait was made and nothing was "
+    "charged. Tips for a good selfie: just you in the picture, facing the camera, your face "
+    "large and not cut off, good light, no sunglasses or mask."
+)
+TECHNICAL_MESSAGE = (
+    "Wiro had a problem making this portrait. Nothing was charged; please try again."
+)
 
 
 def explain(error: WiroError) -> PortraitFailed:
     """Map a Wiro error to the reason a member reads."""
     detail = f"{type(error).__name__}: {error}"
     if isinstance(error, WiroTaskFailed):
-        text = str(error).strip()
-        if _NO_FACE.search(text):
-            return PortraitFailed(
-                FailureReason.NO_FACE,
-                "Wiro couldn't find a usable face in your photo. Try a clear, well-lit selfie "
-                "where your face is large and looking at the camera.",
-                detail,
-            )
-        return PortraitFailed(
-            FailureReason.FAILED,
-            f"Wiro couldn't make this portrait: {_last_line(text) or 'no reason was given'}",
-            detail,
-        )
+        # Wiro's error text is a stderr log: it goes to the log and the ledger, never to the
+        # member, who reads a plain sentence.
+        if is_no_face(str(error)):
+            return PortraitFailed(FailureReason.NO_FACE, NO_FACE_MESSAGE, detail)
+        return PortraitFailed(FailureReason.FAILED, TECHNICAL_MESSAGE, detail)
     if isinstance(error, WiroTaskCancelled):
         return PortraitFailed(FailureReason.CANCELLED, "The portrait was cancelled.", detail)
     if isinstance(error, WiroTimeout):
@@ -118,6 +132,22 @@ def explain(error: WiroError) -> PortraitFailed:
         FailureReason.UNAVAILABLE,
         "Wiro isn't answering right now. Please try again in a few minutes.",
         detail,
+    )
+
+
+def is_no_face(text: str) -> bool:
+    """Whether a task's error text says the photo has no usable face: a face detector's
+    wording, or an IndexError raised in the face step of a traceback."""
+    if _NO_FACE.search(text):
+        return True
+    traceback = text.rpartition(_TRACEBACK)[2] if _TRACEBACK in text else ""
+    exceptions = [
+        m.group(1) for line in traceback.splitlines() if (m := _EXCEPTION_LINE.match(line))
+    ]
+    return (
+        bool(exceptions)
+        and exceptions[-1].endswith("IndexError")
+        and bool(_FACE_STEP.search(traceback))
     )
 
 

@@ -96,6 +96,7 @@ UPDATABLE_FIELDS: frozenset[str] = frozenset(
         "result_message_id",
         "failure_reason",
         "failure_message",
+        "failure_detail",
         "cost",
         "selfie_path",
         "selfie_expires_at",
@@ -208,6 +209,7 @@ class Job:
     selfie_expires_at: datetime | None
     # Asked inside the member's cooldown: queued, but not started before this moment.
     not_before: datetime | None
+    failure_detail: str = ""  # "" unless failed: Wiro's raw reason, for the owner and history
 
     @property
     def is_final(self) -> bool:

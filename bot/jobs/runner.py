@@ -11,9 +11,11 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from urllib.parse import urlsplit
 
 from bot.catalog import Catalog
 from bot.jobs.failures import FailureReason, PortraitFailed, explain
+from bot.jobs.images import DecodedImage, NotAnImage, decode_output
 from bot.request.options import PortraitOptions, run_fields
 from bot.request.selfie import PreparedSelfie
 from bot.wiro import (
@@ -25,10 +27,17 @@ from bot.wiro import (
     WiroClient,
     WiroError,
     WiroSocket,
-    WiroTimeout,
+    WiroTaskCancelled,
+    WiroTaskFailed,
 )
+from bot.wiro.outputs import OutputRefused
+from bot.wiro.waiting import DEFAULT_FAILURE_BUDGET
 
 log = logging.getLogger(__name__)
+
+# The most images one result carries: the `samples` option allows 4, and a Discord message
+# carries at most 10 attachments.
+MAX_IMAGES = 4
 
 
 class Phase(StrEnum):
@@ -77,8 +86,11 @@ class PortraitResult:
 
 @dataclass(frozen=True)
 class JobLimits:
+    """Seconds: the whole wait, a `task_error` spell, and failed polls in a row."""
+
     timeout: float = 600.0
     error_grace: float = 150.0
+    poll_failure_budget: float = DEFAULT_FAILURE_BUDGET
 
 
 async def make_portrait(
@@ -118,12 +130,14 @@ async def make_portrait(
     await report(Phase.QUEUED)
     try:
         task = await follow_task(wiro, ref, limits, report)
+        await report(Phase.DOWNLOADING)
+        images = await download_images(
+            wiro, requested_outputs(task.outputs, options.samples), options.seed
+        )
     except asyncio.CancelledError:
         # Nobody will collect this result (Ctrl-C): do not leave it running at Wiro.
         await abort_quietly(wiro, ref)
         raise
-    await report(Phase.DOWNLOADING)
-    images = await download_images(wiro, task.outputs, options.seed)
     return PortraitResult(
         options=options,
         images=images,
@@ -142,8 +156,10 @@ async def follow_task(
     socket: WiroSocket | None = None,
     on_progress: OnProgress | None = None,
 ) -> Task:
-    """Wait for a task to succeed; `PortraitFailed` otherwise. A task that outlives the timeout
-    is stopped at Wiro: nobody would collect it, and it would still be billed. With `socket`,
+    """Wait for a task to succeed; `PortraitFailed` otherwise. A task the bot gives up on (the
+    timeout, polls failing for `limits.poll_failure_budget` seconds, a `task_error` that
+    outlived its grace) is stopped at Wiro: nobody would collect it, and it would still be
+    billed. Only a task that ended by itself (cancelled, or failed) is left alone. With `socket`,
     Wiro's WebSocket gives progress and an early word of the end (always confirmed by
     Task/Detail)."""
 
@@ -160,11 +176,14 @@ async def follow_task(
             on_change=on_change,
             socket=socket,
             on_progress=on_progress,
+            failure_budget=limits.poll_failure_budget,
         )
-    except WiroTimeout as error:
-        await abort_quietly(wiro, ref)
-        raise explain(error) from error
     except WiroError as error:
+        ended_by_itself = isinstance(error, WiroTaskCancelled) or (
+            isinstance(error, WiroTaskFailed) and error.task.is_terminal
+        )
+        if not ended_by_itself:
+            await abort_quietly(wiro, ref)
         raise explain(error) from error
 
 
@@ -175,20 +194,72 @@ async def abort_quietly(wiro: WiroClient, ref: TaskRef) -> None:
         log.warning("Could not stop Wiro task %s: %s", ref.task_id, error)
 
 
+async def delete_files_quietly(wiro: WiroClient, ref: TaskRef) -> None:
+    """Delete a finished task's input and outputs at Wiro; a refusal is only logged."""
+    try:
+        await asyncio.shield(wiro.delete_inputs_outputs(ref.socket_token))
+    except WiroError as error:
+        log.warning("Could not delete the files of Wiro task %s: %s", ref.task_id, error)
+
+
+def requested_outputs(outputs: Sequence[TaskOutput], samples: int) -> tuple[TaskOutput, ...]:
+    """Wiro's first `samples` outputs, in its order: it may send more than were asked."""
+    kept = tuple(outputs[: max(1, min(samples, MAX_IMAGES))])
+    if len(outputs) > len(kept):
+        log.warning(
+            "Wiro sent %d outputs for %d asked; keeping %d", len(outputs), samples, len(kept)
+        )
+    return kept
+
+
 async def download_images(
     wiro: WiroClient, outputs: Sequence[TaskOutput], seed: int
 ) -> tuple[PortraitImage, ...]:
-    """Fetch every output at once (Wiro's CDN links do not last)."""
-    try:
-        blobs = await asyncio.gather(*(wiro.download(output.url) for output in outputs))
-    except WiroError as error:
+    """Fetch every output at once (Wiro's CDN links do not last) and keep the real images.
+
+    An output outside Wiro's hosts or that is not an image is dropped and logged; none left
+    raises `PortraitFailed` (NO_IMAGE), and so does a download that failed (UNAVAILABLE)."""
+    results = await asyncio.gather(
+        *(_fetch_image(wiro, output) for output in outputs[:MAX_IMAGES]), return_exceptions=True
+    )
+    images: list[PortraitImage] = []
+    for result in results:
+        if isinstance(result, WiroError):
+            raise PortraitFailed(
+                FailureReason.UNAVAILABLE,
+                "The portrait was made, but I couldn't download it from Wiro. Please try again.",
+                f"downloading outputs: {result}",
+            ) from result
+        if isinstance(result, BaseException):
+            raise result
+        if result is not None:
+            name = f"portrait-{seed}-{len(images) + 1}.{result.extension}"
+            images.append(PortraitImage(name, result.data))
+    if not images:
         raise PortraitFailed(
-            FailureReason.UNAVAILABLE,
-            "The portrait was made, but I couldn't download it from Wiro. Please try again.",
-            f"downloading outputs: {error}",
-        ) from error
-    images = []
-    for index, (output, data) in enumerate(zip(outputs, blobs, strict=True), start=1):
-        extension = output.name.rsplit(".", 1)[-1].lower() if "." in output.name else "png"
-        images.append(PortraitImage(f"portrait-{seed}-{index}.{extension}", data))
+            FailureReason.NO_IMAGE,
+            "Wiro finished, but it sent back no picture I could post, so nothing was posted. "
+            "Please try again.",
+            f"none of the {len(results)} output(s) was an image from a Wiro host",
+        )
     return tuple(images)
+
+
+async def _fetch_image(wiro: WiroClient, output: TaskOutput) -> DecodedImage | None:
+    """The decoded output, or None (logged) when it must not be posted."""
+    shown = _without_query(output.url)
+    try:
+        data = await wiro.download(output.url)
+    except OutputRefused as refused:
+        log.warning("Dropped Wiro output %r: %s", output.name, refused)
+        return None
+    try:
+        return await asyncio.to_thread(decode_output, data)
+    except NotAnImage as problem:
+        log.warning("Dropped Wiro output %r from %s: %s", output.name, shown, problem)
+        return None
+
+
+def _without_query(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.netloc.rpartition('@')[2]}{parts.path}"

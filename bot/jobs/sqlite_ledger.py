@@ -548,6 +548,7 @@ def _job_from_row(row: sqlite3.Row) -> Job:
         selfie_path=row["selfie_path"],
         selfie_expires_at=_from_optional_time(row["selfie_expires_at"]),
         not_before=_from_optional_time(row["not_before"]),
+        failure_detail=row["failure_detail"],
     )
 
 
@@ -698,6 +699,7 @@ _ENCODERS: Mapping[str, Callable[[str, Any], Any]] = {
     "result_message_id": _optional(_int),
     "failure_reason": _empty_if_none,
     "failure_message": _empty_if_none,
+    "failure_detail": _empty_if_none,
     "cost": _optional(_float),
     "selfie_path": _optional(_path),
     "selfie_expires_at": _optional(_time),

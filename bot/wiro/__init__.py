@@ -3,7 +3,8 @@
 Modules: :mod:`.signing` (auth headers, nonces), :mod:`.envelope` (responses to
 errors), :mod:`.errors`, :mod:`.task` (typed results), :mod:`.waiting`
 (polling a task to its end), :mod:`.socket` (:class:`WiroSocket`, following
-tasks over Wiro's WebSocket), :mod:`.client` (:class:`WiroClient`).
+tasks over Wiro's WebSocket), :mod:`.outputs` (downloading outputs from Wiro's
+hosts only), :mod:`.client` (:class:`WiroClient`).
 """
 
 from .client import DEFAULT_BASE_URL, TOOL_SLUG, WiroClient
@@ -21,6 +22,7 @@ from .errors import (
     WiroTimeout,
     WiroValidationError,
 )
+from .outputs import OutputHosts, OutputRefused
 from .socket import SocketEvent, Subscription, TaskProgress, WiroSocket
 from .task import Stage, Task, TaskOutput, TaskRef, UploadedFile
 from .waiting import OnChange, OnProgress, PollSchedule
@@ -30,6 +32,8 @@ __all__ = [
     "TOOL_SLUG",
     "OnChange",
     "OnProgress",
+    "OutputHosts",
+    "OutputRefused",
     "PollSchedule",
     "SocketEvent",
     "Stage",

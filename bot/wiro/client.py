@@ -22,9 +22,9 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from types import TracebackType
 from typing import Self, TypeVar
-from urllib.parse import urlsplit
 
 import aiohttp
+from aiohttp.abc import AbstractResolver
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
 from .envelope import parse_response
@@ -36,11 +36,12 @@ from .errors import (
     WiroRateLimited,
     WiroServerError,
 )
+from .outputs import OutputHosts, fetch_output, guarded_session
 from .signing import auth_headers
 from .socket import WiroSocket
 from .task import Task, TaskRef, UploadedFile
 from .waiting import (
-    DEFAULT_MAX_POLL_FAILURES,
+    DEFAULT_FAILURE_BUDGET,
     OnChange,
     OnProgress,
     PollSchedule,
@@ -54,7 +55,6 @@ log = logging.getLogger(__name__)
 
 TOOL_SLUG = "wiro/instant-id-lora"
 DEFAULT_BASE_URL = "https://api.wiro.ai/v1"
-_CHUNK = 64 * 1024
 
 _T = TypeVar("_T")
 
@@ -70,8 +70,10 @@ class WiroClient:
 
     Parameters beyond the documented ones: ``retry_base_delay`` (first backoff,
     doubled per attempt up to ``retry_max_delay``, times a 0.8-1.2 jitter) and
-    ``max_retry_after`` (the cap on a server's Retry-After). ``max_poll_failures``
-    is how many consecutive failed polls ``wait()`` tolerates.
+    ``max_retry_after`` (the cap on a server's Retry-After). ``output_hosts`` says
+    which hosts ``download()`` may fetch from (default: ``base_url``'s host and
+    ``*.wiro.ai``, see :mod:`bot.wiro.outputs`); ``output_resolver`` resolves their
+    names before that check (default: the system's resolver; tests map names with it).
     """
 
     def __init__(
@@ -87,7 +89,8 @@ class WiroClient:
         retry_base_delay: float = 0.5,
         retry_max_delay: float = 8.0,
         max_retry_after: float = 60.0,
-        max_poll_failures: int = DEFAULT_MAX_POLL_FAILURES,
+        output_hosts: OutputHosts | None = None,
+        output_resolver: AbstractResolver | None = None,
     ) -> None:
         if not api_key:
             raise ValueError("api_key is required")
@@ -102,7 +105,9 @@ class WiroClient:
         self.retry_base_delay = retry_base_delay
         self.retry_max_delay = retry_max_delay
         self.max_retry_after = max_retry_after
-        self.max_poll_failures = max_poll_failures
+        self.output_hosts = output_hosts or OutputHosts.from_settings(self.base_url)
+        self._output_resolver = output_resolver
+        self._download_session: aiohttp.ClientSession | None = None
 
     def __repr__(self) -> str:
         mode = "signature" if self.__api_secret else "api-key-only"
@@ -125,7 +130,10 @@ class WiroClient:
         await self.close()
 
     async def close(self) -> None:
-        """Close the HTTP session if this client created it."""
+        """Close the HTTP session if this client created it, and the downloads' session."""
+        if self._download_session is not None:
+            await self._download_session.close()
+            self._download_session = None
         if self._owns_session and self._session is not None:
             await self._session.close()
             self._session = None
@@ -164,8 +172,11 @@ class WiroClient:
         token = ref.socket_token if isinstance(ref, TaskRef) else ref
         payload = await self._call("/Task/Detail", json={"tasktoken": token})
         tasks = payload.get("tasklist")
-        if not isinstance(tasks, list) or not tasks or not isinstance(tasks[0], Mapping):
+        if isinstance(tasks, list) and not tasks:
             raise WiroNotFound("POST /Task/Detail: no task in the response")
+        if not isinstance(tasks, list) or not isinstance(tasks[0], Mapping):
+            # A garbled answer, not a word on the task: transient, like a 5xx.
+            raise WiroServerError("POST /Task/Detail: malformed 'tasklist' in the response")
         return Task.from_api(tasks[0])
 
     async def cancel(self, task_id: str) -> None:
@@ -230,11 +241,13 @@ class WiroClient:
         on_change: OnChange | None = None,
         socket: WiroSocket | None = None,
         on_progress: OnProgress | None = None,
+        failure_budget: float = DEFAULT_FAILURE_BUDGET,
     ) -> Task:
         """Poll until the task succeeds and return it (see :mod:`bot.wiro.waiting`).
 
         With ``socket`` (a shared :class:`WiroSocket`) the task is also followed over
-        Wiro's WebSocket; ``on_progress`` gets each new generation progress."""
+        Wiro's WebSocket; ``on_progress`` gets each new generation progress;
+        ``failure_budget``: seconds of failed polls in a row before giving up."""
         return await wait_for_task(
             self.task_detail,
             ref,
@@ -242,7 +255,7 @@ class WiroClient:
             timeout=timeout,
             error_grace=error_grace,
             on_change=on_change,
-            max_poll_failures=self.max_poll_failures,
+            failure_budget=failure_budget,
             socket=socket,
             on_progress=on_progress,
         )
@@ -255,6 +268,7 @@ class WiroClient:
         error_grace: float = 150.0,
         socket: WiroSocket | None = None,
         on_progress: OnProgress | None = None,
+        failure_budget: float = DEFAULT_FAILURE_BUDGET,
     ) -> AsyncIterator[Task]:
         """Iterate over the task's changes; the last item has succeeded, else it raises."""
         return watch_task(
@@ -263,18 +277,24 @@ class WiroClient:
             schedule=self.poll_schedule,
             timeout=timeout,
             error_grace=error_grace,
-            max_poll_failures=self.max_poll_failures,
+            failure_budget=failure_budget,
             socket=socket,
             on_progress=on_progress,
         )
 
     async def download(self, url: str, *, max_bytes: int = 50 * 1024 * 1024) -> bytes:
-        """Fetch an output file. Sends no credentials; retried like other idempotent calls."""
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise WiroError(f"not an http(s) URL: {parts.scheme}://{parts.netloc}{parts.path}")
-        what = f"GET {parts.netloc}{parts.path}"
-        return await self._retrying(lambda: self._download_once(url, what, max_bytes))
+        """Fetch an output file from one of Wiro's hosts (:mod:`bot.wiro.outputs`). Sends no
+        credentials; retried like other idempotent calls. Raises
+        :class:`~bot.wiro.outputs.OutputRefused` for a URL outside Wiro's hosts."""
+        self.output_hosts.check_url(url)
+        if self._download_session is None or self._download_session.closed:
+            self._download_session = guarded_session(self.output_hosts, self._output_resolver)
+        session = self._download_session
+        return await self._retrying(
+            lambda: fetch_output(
+                session, self.output_hosts, url, max_bytes=max_bytes, timeout=self.request_timeout
+            )
+        )
 
     # -- plumbing ----------------------------------------------------------------------------
 
@@ -378,43 +398,6 @@ class WiroClient:
             raise WiroConnectionError(f"{what}: {_describe(exc)}") from exc
         log.debug("%s -> %d in %.0f ms", what, status, (time.perf_counter() - started) * 1000)
         return parse_response(status, raw, response_headers, what=what)
-
-    async def _download_once(self, url: str, what: str, max_bytes: int) -> bytes:
-        session = self._get_session()
-        started = time.perf_counter()
-        try:
-            async with session.get(
-                url, timeout=aiohttp.ClientTimeout(total=self.request_timeout)
-            ) as response:
-                status = response.status
-                if status >= 300:
-                    raw = await response.content.read(2048)
-                    log.debug("%s -> %d in %.0f ms", what, status, _ms(started))
-                    parse_response(status, raw, response.headers, what=what)
-                    raise WiroError(f"{what}: HTTP {status}", http_status=status)
-                if (response.content_length or 0) > max_bytes:
-                    raise WiroError(
-                        f"{what}: file is {response.content_length} bytes, over {max_bytes}",
-                        http_status=status,
-                    )
-                chunks: list[bytes] = []
-                size = 0
-                async for chunk in response.content.iter_chunked(_CHUNK):
-                    size += len(chunk)
-                    if size > max_bytes:
-                        raise WiroError(
-                            f"{what}: file is over {max_bytes} bytes", http_status=status
-                        )
-                    chunks.append(chunk)
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            log.debug("%s failed after %.0f ms: %s", what, _ms(started), type(exc).__name__)
-            raise WiroConnectionError(f"{what}: {_describe(exc)}") from exc
-        log.debug("%s -> %d in %.0f ms (%d bytes)", what, status, _ms(started), size)
-        return b"".join(chunks)
-
-
-def _ms(started: float) -> float:
-    return (time.perf_counter() - started) * 1000
 
 
 def _describe(exc: BaseException) -> str:

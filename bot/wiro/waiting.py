@@ -12,9 +12,12 @@ Rules (fact sheet §3, §5, §7):
   fail only if it is still in ``task_error`` after ``error_grace`` seconds;
 * unknown statuses count as running;
 * transient errors while polling (connection, 5xx, 429 once the client's own
-  retries are spent) are logged and polling goes on (after a 429, no sooner
-  than its Retry-After, capped at a minute); after
-  ``max_poll_failures`` consecutive failures the last error is raised;
+  retries are spent, and an HTTP 200 whose body is not Wiro's JSON envelope)
+  are logged and polling goes on after a backoff (``schedule.failure_backoff``
+  doubling per failure up to ``failure_backoff_max``, with jitter; after a 429
+  no sooner than its Retry-After, capped at a minute); once polls have failed
+  for ``failure_budget`` seconds in a row the last error is raised (a budget
+  in time, not a count: a flaky upstream is transient, however fast it fails);
 * the overall ``timeout`` raises :class:`WiroTimeout` and leaves the task alone:
   killing it is the caller's decision.
 
@@ -23,10 +26,10 @@ truth: every state (and so the end) still comes from ``/Task/Detail``, but
 
 * a socket message with a status not heard before, or a terminal one,
   triggers a poll at once (so delivery starts when the task ends, not at the
-  next tick); a return to an earlier status (``task_error`` stderr lines
-  between ``task_output`` lines, a requeue) does so at most every
-  ``schedule.fast`` seconds; repeated ``task_output`` progress messages only
-  feed ``on_progress``;
+  next tick), unless the last poll failed: its backoff holds; a return to an
+  earlier status (``task_error`` stderr lines between ``task_output`` lines,
+  a requeue) does so at most every ``schedule.fast`` seconds; repeated
+  ``task_output`` progress messages only feed ``on_progress``;
 * while the subscription is connected and its task was heard of within
   ``schedule.watchdog`` seconds, polls relax to every ``watchdog`` seconds;
   when the socket is silent longer, or not connected, the normal schedule
@@ -45,6 +48,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import random
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
@@ -60,7 +64,7 @@ from .socket import Subscription, TaskProgress, WiroSocket
 from .task import CANCELLED_STATUS, ERROR_STATUS, Task, TaskRef
 
 __all__ = [
-    "DEFAULT_MAX_POLL_FAILURES",
+    "DEFAULT_FAILURE_BUDGET",
     "OnChange",
     "OnProgress",
     "PollSchedule",
@@ -70,7 +74,9 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MAX_POLL_FAILURES = 5
+# Seconds of failed polls in a row before a wait gives up (the task is then stopped by the
+# caller); a few seconds of garbage from Wiro must not fail a paid task.
+DEFAULT_FAILURE_BUDGET = 120.0
 _TRANSIENT = (WiroConnectionError, WiroServerError, WiroRateLimited)
 _MAX_RATE_LIMIT_PAUSE = 60.0
 # Statuses before generation: seeing one again (after task_error, Wiro may requeue) restarts
@@ -97,6 +103,8 @@ class PollSchedule:
 
     ``watchdog``: with a live, talking socket, the longest pause between polls
     (and how long the socket may stay silent before the normal schedule returns).
+    ``failure_backoff``: the least pause after a failed poll, doubled for each further
+    failure in a row up to ``failure_backoff_max`` (times a 0.8-1.2 jitter).
     """
 
     fast: float = 2.0
@@ -105,6 +113,8 @@ class PollSchedule:
     medium_until: float = 60.0
     slow: float = 10.0
     watchdog: float = 20.0
+    failure_backoff: float = 1.0
+    failure_backoff_max: float = 15.0
 
     def interval(self, elapsed: float) -> float:
         if elapsed < self.fast_until:
@@ -113,10 +123,23 @@ class PollSchedule:
             return self.medium
         return self.slow
 
+    def backoff(self, failures: int) -> float:
+        """The pause after the ``failures``-th failed poll in a row (1, 2, ...)."""
+        base = self.failure_backoff * 2 ** max(0, failures - 1)
+        return min(base, self.failure_backoff_max) * random.uniform(0.8, 1.2)
+
     @classmethod
     def constant(cls, interval: float, *, watchdog: float = 20.0) -> PollSchedule:
-        """The same interval throughout (handy in tests: ``PollSchedule.constant(0.01)``)."""
-        return cls(fast=interval, medium=interval, slow=interval, watchdog=watchdog)
+        """The same interval throughout (handy in tests: ``PollSchedule.constant(0.01)``);
+        failed polls back off from ``interval`` to eight times it (at most 15 s)."""
+        return cls(
+            fast=interval,
+            medium=interval,
+            slow=interval,
+            watchdog=watchdog,
+            failure_backoff=interval,
+            failure_backoff_max=max(interval, min(15.0, 8 * interval)),
+        )
 
 
 def _change_key(task: Task) -> tuple[str, float | None]:
@@ -173,7 +196,7 @@ async def watch_task(
     schedule: PollSchedule,
     timeout: float = 600.0,  # noqa: ASYNC109 - the public interface: an overall deadline
     error_grace: float = 150.0,
-    max_poll_failures: int = DEFAULT_MAX_POLL_FAILURES,
+    failure_budget: float = DEFAULT_FAILURE_BUDGET,
     socket: WiroSocket | None = None,
     on_progress: OnProgress | None = None,
 ) -> AsyncIterator[Task]:
@@ -191,6 +214,7 @@ async def watch_task(
     last_task: Task | None = None
     error_since: float | None = None
     failures = 0
+    failing_since: float | None = None
     progress = _ProgressReporter(ref.task_id, on_progress)
     subscription = socket.subscribe(ref) if socket is not None else None
     socket_status: str | None = None
@@ -207,26 +231,31 @@ async def watch_task(
                     raise TimeoutError
                 async with asyncio.timeout(remaining):
                     task = await fetch(ref)
-                failures = 0
+                failures, failing_since = 0, None
             except TimeoutError:
                 raise _timed_out(ref, timeout, last_task) from None
             except _TRANSIENT as exc:
                 failures += 1
-                if failures >= max_poll_failures:
+                now = loop.time()
+                if failing_since is None:
+                    failing_since = now
+                if now - failing_since >= failure_budget:
                     log.warning(
-                        "Giving up on task %s after %d failed polls: %s",
+                        "Giving up on task %s after %.0f s of failed polls (%d): %s",
                         ref.task_id,
+                        now - failing_since,
                         failures,
                         exc,
                     )
                     raise
+                back_off = schedule.backoff(failures)
                 if isinstance(exc, WiroRateLimited) and exc.retry_after:
-                    back_off = min(exc.retry_after, _MAX_RATE_LIMIT_PAUSE)
+                    back_off = max(back_off, min(exc.retry_after, _MAX_RATE_LIMIT_PAUSE))
                 log.warning(
-                    "Polling task %s failed (%d/%d), will retry: %s",
+                    "Polling task %s failed (%d in a row), retrying in %.1f s: %s",
                     ref.task_id,
                     failures,
-                    max_poll_failures,
+                    back_off,
                     exc,
                 )
 
@@ -269,7 +298,8 @@ async def watch_task(
                 await asyncio.sleep(max(0.0, min(delay, deadline - now)))
                 continue
 
-            # With the socket: sleep until the poll is due, waking for socket news.
+            # With the socket: sleep until the poll is due, waking for socket news. News makes
+            # the poll urgent, but never sooner than the backoff after a failed poll.
             base, urgent = now, False
             while True:
                 due = base + back_off
@@ -332,7 +362,7 @@ async def wait_for_task(
     timeout: float = 600.0,  # noqa: ASYNC109 - the public interface: an overall deadline
     error_grace: float = 150.0,
     on_change: OnChange | None = None,
-    max_poll_failures: int = DEFAULT_MAX_POLL_FAILURES,
+    failure_budget: float = DEFAULT_FAILURE_BUDGET,
     socket: WiroSocket | None = None,
     on_progress: OnProgress | None = None,
 ) -> Task:
@@ -350,7 +380,7 @@ async def wait_for_task(
         schedule=schedule,
         timeout=timeout,
         error_grace=error_grace,
-        max_poll_failures=max_poll_failures,
+        failure_budget=failure_budget,
         socket=socket,
         on_progress=on_progress,
     )
