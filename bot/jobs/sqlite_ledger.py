@@ -546,6 +546,7 @@ def _job_from_row(row: sqlite3.Row) -> Job:
         cost=row["cost"],
         selfie_path=row["selfie_path"],
         selfie_expires_at=_from_optional_time(row["selfie_expires_at"]),
+        delivery_nonce=row["delivery_nonce"],
     )
 
 
@@ -690,6 +691,7 @@ _ENCODERS: Mapping[str, Callable[[str, Any], Any]] = {
     "cost": _optional(_float),
     "selfie_path": _optional(_path),
     "selfie_expires_at": _optional(_time),
+    "delivery_nonce": _optional(_text),
 }
 if set(_ENCODERS) != UPDATABLE_FIELDS:  # pragma: no cover - a programming error
     raise RuntimeError("every updatable job field needs exactly one encoder")
