@@ -14,6 +14,7 @@ from bot.catalog.refresh import load_catalog
 from bot.channel.buttons import CancelButton
 from bot.channel.errors import on_app_command_error
 from bot.channel.job_messages import JobMessages
+from bot.channel.kept import SendAgainButton
 from bot.channel.requests import JobStarter
 from bot.channel.result_buttons import DYNAMIC_ITEMS as RESULT_ITEMS
 from bot.commandsync import sync_commands
@@ -115,7 +116,7 @@ class PortraitBot(commands.Bot):
         settings = self.services.settings
         if settings.refresh_catalog and not self._sync_only:
             self.services.catalog = await load_catalog(self.services.wiro)
-        self.add_dynamic_items(CancelButton, *RESULT_ITEMS)
+        self.add_dynamic_items(CancelButton, SendAgainButton, *RESULT_ITEMS)
         for extension in EXTENSIONS:
             await self.load_extension(extension)
         self.tree.on_error = on_app_command_error

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
+from datetime import datetime
 
 import discord
 
@@ -124,14 +125,7 @@ class JobMessages:
     async def deliver(self, job: Job, images: tuple[PortraitImage, ...], *, last_try: bool) -> int:
         self.board.forget(job.id)  # no more progress edits; the message goes once posted
         reply = self.reply_for(job)
-        started = job.submitted_at or job.created_at
-        result = PortraitResult(
-            options=PortraitOptions.from_params(job.params["options"]),
-            images=images,
-            task_id=job.wiro_task_id or "?",
-            elapsed=(self._clock() - started).total_seconds(),
-            cost=job.cost,
-        )
+        result = job_result(job, images, self._clock())
         catalog = self._catalog()
         message = await post_result(
             reply,
@@ -221,3 +215,16 @@ class JobMessages:
 
     async def close(self) -> None:
         await self.board.close()
+
+
+def job_result(job: Job, images: tuple[PortraitImage, ...], now: datetime) -> PortraitResult:
+    """The job's result as posted: its options, images and the time it took until ``now``
+    (or until it ended, for a kept result sent again later)."""
+    started = job.submitted_at or job.created_at
+    return PortraitResult(
+        options=PortraitOptions.from_params(job.params["options"]),
+        images=images,
+        task_id=job.wiro_task_id or "?",
+        elapsed=((job.finished_at or now) - started).total_seconds(),
+        cost=job.cost,
+    )
