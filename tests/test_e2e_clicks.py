@@ -7,8 +7,8 @@ import logging
 
 import pytest
 
-from tests.support.portrait_bot import portrait_bot
 from tests import test_e2e_jobs as jobs
+from tests.support.portrait_bot import portrait_bot
 from tests.test_e2e_jobs import ask, eventually, results, status_message
 from tests.test_e2e_results import button, first_result
 
