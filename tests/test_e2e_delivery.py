@@ -14,7 +14,7 @@ import pytest
 
 from bot.jobs.ledger import JobState
 from bot.jobs.sqlite_ledger import LEDGER_FILENAME
-from tests.discord_standin import Overwrite, Perm
+from tests.discord_standin import DiscordStandIn, Overwrite, Perm
 from tests.fakewiro import _png as wiro_output  # the fake's outputs are deterministic
 from tests.support.images import selfie_jpeg
 from tests.support.portrait_bot import portrait_bot
@@ -279,3 +279,27 @@ def rewind_to_delivering(data_dir, job_id):
             "WHERE id = ?",
             (job_id,),
         )
+
+
+async def test_images_too_large_together_are_posted_one_per_message(fake_wiro, tmp_path):
+    # Discord takes at most 20 kB per message here; each portrait fits alone, not both.
+    async with (
+        DiscordStandIn(upload_limit=20_000) as discord_server,
+        portrait_bot(discord_server, fake_wiro, tmp_path),
+    ):
+        rec = await discord_server.slash(
+            "portrait",
+            {"samples": 2},
+            attachments={"selfie": ("me.jpg", selfie_jpeg(), "image/jpeg")},
+        )
+        posted = await discord_server.wait_for(
+            lambda s: len(portraits(s)) == 2 and portraits(s), timeout=20
+        )
+    first, second = sorted(posted, key=lambda m: m.id)
+    assert [a.data for a in first.attachments + second.attachments] == [
+        wiro_output(0),
+        wiro_output(1),
+    ]
+    assert first.embeds and first.components and not second.embeds
+    assert all(f"<@{discord_server.member.id}>" in m.content for m in posted)
+    assert not [m for m in rec.followups if "permission" in m.content.lower()]

@@ -20,7 +20,6 @@ import discord
 # Unknown Webhook, Invalid Webhook Token, Unknown Interaction: the token, not the message, is gone.
 DEAD_TOKEN_CODES = frozenset({10015, 50027, 10062})
 UNKNOWN_CHANNEL = 10003
-UNKNOWN_MESSAGE = 10008
 MISSING_ACCESS = 50001
 MISSING_PERMISSIONS = 50013
 CANNOT_DM = 50007
@@ -102,10 +101,3 @@ def retry_after_of(error: discord.HTTPException) -> float | None:
     except ValueError:
         return None
     return value if value >= 0 else None
-
-
-def is_gone(error: discord.HTTPException) -> bool:
-    """The message, channel or thread is not there any more (deleting it again is moot)."""
-    return error.code in {UNKNOWN_MESSAGE, UNKNOWN_CHANNEL} or (
-        error.status == 404 and error.code == 0
-    )
