@@ -108,9 +108,10 @@ async def post_result(
         limit=limit,
     )
     refused: list[tuple[_Way, Refusal]] = []
+    ready = post.content
     for way in _ways(reply, nonce):
         if refused:  # the message itself says why it came this way
-            post = replace(post, content=f"{post.content} ({_why(refused)})")
+            post = replace(post, content=f"{ready} ({_why(refused)})")
         try:
             message = await _post_whole(way, post, job_id)
         except _Refused as error:
