@@ -6,15 +6,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+import tempfile
+import unicodedata
+from collections.abc import Sequence
 from pathlib import Path
 
 from bot.catalog.refresh import load_catalog
-from bot.jobs import JobLimits, Phase, PortraitFailed, Progress, make_portrait
+from bot.jobs import JobLimits, Phase, PortraitFailed, PortraitImage, Progress, make_portrait
 from bot.request.options import OptionError, resolve_options
 from bot.request.selfie import SelfieLimits, SelfieRejected, prepare_selfie
 from bot.result.summary import summarize
 from bot.settings import Settings
-from bot.wiro import WiroClient
+from bot.wiro import TaskRef, WiroClient, WiroError
 
 _PHASE_TEXT = {
     Phase.UPLOADING: "uploading the selfie",
@@ -23,6 +26,19 @@ _PHASE_TEXT = {
     Phase.FINISHING: "finishing",
     Phase.DOWNLOADING: "downloading the images",
 }
+# Options that are sent to Wiro as text. Undecodable bytes in argv reach Python as lone
+# surrogates (PEP 383), which no JSON body should carry; control characters are no prompt.
+_TEXT_OPTIONS = (
+    "prompt",
+    "negative_prompt",
+    "model",
+    "lora",
+    "private_model",
+    "private_lora",
+    "lora_url",
+    "scheduler",
+)
+_TEXT_CONTROLS = frozenset("\t\n")
 
 
 def add_generate_arguments(parser: argparse.ArgumentParser) -> None:
@@ -45,7 +61,14 @@ def add_generate_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 async def generate(settings: Settings, args: argparse.Namespace) -> int:
-    """Exit codes: 0 saved, 1 Wiro could not make it, 2 bad input (nothing was spent)."""
+    """Exit codes: 0 saved in ``--out``; 1 Wiro could not make it, or it could not be saved in
+    ``--out`` (it is then in the temporary folder printed); 2 bad input (nothing was spent)."""
+    unreadable = _unreadable_text(args)
+    if unreadable is not None:
+        return _fail(unreadable, 2)
+    unwritable = _prepare_out_dir(args.out)
+    if unwritable is not None:
+        return _fail(unwritable, 2)
     try:
         raw = args.selfie.read_bytes()
     except OSError as error:
@@ -84,6 +107,7 @@ async def generate(settings: Settings, args: argparse.Namespace) -> int:
         except OptionError as error:
             return _fail(str(error), 2)
         print(f"Selfie ready: {selfie.width}×{selfie.height}, {len(selfie.data) // 1024} KB")
+        started: list[TaskRef] = []
         try:
             result = await make_portrait(
                 wiro,
@@ -92,22 +116,98 @@ async def generate(settings: Settings, args: argparse.Namespace) -> int:
                 selfie,
                 on_progress=_print_progress,
                 limits=JobLimits(timeout=settings.task_timeout, error_grace=settings.error_grace),
+                on_started=started.append,
             )
         except PortraitFailed as failure:
+            if settings.delete_wiro_files:
+                await _delete_wiro_files(wiro, started)
             return _fail(f"{failure.message}\n  detail: {failure.detail}", 1)
+        code = _save(result.images, args.out)
+        if settings.delete_wiro_files:
+            await _delete_wiro_files(wiro, started)
 
-    args.out.mkdir(parents=True, exist_ok=True)
-    for image in result.images:
-        path = args.out / image.filename
-        path.write_bytes(image.data)
-        print(f"Saved {path}")
     summary = summarize(result.options, catalog, result.elapsed)
     print(f"Prompt: {summary.prompt}")
     for name, value in summary.fields:
         print(f"{name}: {value}")
     if result.cost is not None:
         print(f"Cost reported by Wiro: ${result.cost:.4f}")
-    return 0
+    return code
+
+
+def _unreadable_text(args: argparse.Namespace) -> str | None:
+    """Why a text option cannot be sent to Wiro, naming the option and the character's place
+    (never the text: a lone surrogate cannot even be printed); None when all are text."""
+    for name in _TEXT_OPTIONS:
+        value = getattr(args, name, None)
+        if not isinstance(value, str):
+            continue
+        for place, char in enumerate(value, start=1):
+            category = unicodedata.category(char)
+            if category == "Cs":
+                what = "a byte that is not UTF-8 (check the terminal's encoding)"
+            elif category == "Cc" and char not in _TEXT_CONTROLS:
+                what = f"a control character (U+{ord(char):04X})"
+            else:
+                continue
+            flag = "--" + name.replace("_", "-")
+            return f"{flag} is not valid text: {what}, character {place}. Nothing was sent to Wiro."
+    return None
+
+
+def _prepare_out_dir(out: Path) -> str | None:
+    """Create ``out`` (and its parents) and prove it takes a file; the reason it cannot, or
+    None. Checked before anything is uploaded, so a paid result always has a place to go."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=out, prefix=".portrait-write-check-") as probe:
+            probe.write(b"ok")
+            probe.flush()
+    except OSError as error:
+        if out.exists() and not out.is_dir():
+            reason = "it is a file, not a folder"
+        else:
+            reason = error.strerror or str(error)
+        return f"Cannot save images in {out}: {reason}. Nothing was sent to Wiro."
+    return None
+
+
+def _save(images: Sequence[PortraitImage], out: Path) -> int:
+    """Write the images into ``out``; if that fails after all, into a new temporary folder, so
+    a paid result is never lost. 0 when saved in ``out``, 1 otherwise (the path is printed)."""
+    try:
+        _write_all(images, out)
+        return 0
+    except OSError as error:
+        reason = error.strerror or str(error)
+    try:
+        fallback = Path(tempfile.mkdtemp(prefix="portrait-"))
+        _write_all(images, fallback)
+    except OSError as error:
+        return _fail(
+            f"Cannot save images in {out} ({reason}) nor in a temporary folder: {error}", 1
+        )
+    return _fail(f"Cannot save images in {out} ({reason}); they were saved in {fallback}", 1)
+
+
+def _write_all(images: Sequence[PortraitImage], folder: Path) -> None:
+    for image in images:
+        path = folder / image.filename
+        path.write_bytes(image.data)
+        print(f"Saved {path}", flush=True)
+
+
+async def _delete_wiro_files(wiro: WiroClient, started: Sequence[TaskRef]) -> None:
+    """Remove the task's input (the selfie) and outputs from Wiro, as the bot does after each
+    job (``DELETE_WIRO_FILES``); a failure is only a warning, the images are saved."""
+    for ref in started:
+        try:
+            await wiro.delete_inputs_outputs(ref.socket_token)
+        except WiroError as error:
+            print(
+                f"Warning: could not delete the files of Wiro task {ref.task_id}: {error}",
+                file=sys.stderr,
+            )
 
 
 async def _print_progress(progress: Progress) -> None:

@@ -13,6 +13,7 @@ from bot.app import PortraitBot
 from bot.catalog import Catalog, StyleOption
 from bot.channel.history import HISTORY_LENGTH, history_embed
 from bot.channel.kept import history_view
+from bot.channel.text import choices, fit_content
 from bot.request.options import (
     GUIDANCE_RANGE,
     LIKENESS_RANGE,
@@ -47,7 +48,7 @@ class PortraitCog(commands.Cog):
     @app_commands.command(name="portrait", description="Turn your selfie into an AI portrait")
     @app_commands.guild_only()
     @app_commands.describe(
-        selfie="A clear photo of your face (JPEG, PNG or WebP)",
+        selfie="A clear photo of your face (JPEG, PNG, WebP, HEIC or AVIF)",
         prompt="What the portrait should show, e.g. 'astronaut on the moon, cinematic'",
         model="The base style model (start typing to search)",
         lora="An extra style to mix in (start typing to search)",
@@ -99,7 +100,7 @@ class PortraitCog(commands.Cog):
                 scheduler=scheduler,
             )
         except OptionError as error:
-            await interaction.response.send_message(str(error), ephemeral=True)
+            await interaction.response.send_message(fit_content(str(error)), ephemeral=True)
             return
         max_bytes = services.selfie_limits.max_bytes
         if selfie.size > max_bytes:
@@ -115,7 +116,7 @@ class PortraitCog(commands.Cog):
         await interaction.response.defer(ephemeral=True, thinking=True)
         refusal = await self.bot.job_starter.over_limit(interaction)
         if refusal is not None:
-            await interaction.edit_original_response(content=refusal)
+            await interaction.edit_original_response(content=fit_content(refusal))
             return
         prepared = await self._intake(interaction, selfie)
         if prepared is not None:
@@ -136,7 +137,7 @@ class PortraitCog(commands.Cog):
         try:
             return await asyncio.to_thread(prepare_selfie, data, self.services.selfie_limits)
         except SelfieRejected as rejection:
-            await interaction.edit_original_response(content=rejection.message)
+            await interaction.edit_original_response(content=fit_content(rejection.message))
             return None
 
     @app_commands.command(
@@ -163,8 +164,8 @@ class PortraitCog(commands.Cog):
 
 
 def _choices(styles: list[StyleOption]) -> list[app_commands.Choice[str]]:
-    # Discord caps a choice's name at 100 characters; the value is the catalog id.
-    return [app_commands.Choice(name=style.readable_name[:100], value=style.id) for style in styles]
+    # Names are Wiro's labels, fitted to Discord's limits; the value is the catalog id.
+    return choices([(style.readable_name, style.id) for style in styles])
 
 
 async def setup(bot: PortraitBot) -> None:

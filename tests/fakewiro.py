@@ -77,6 +77,7 @@ that follow; failure injection applies to the next matching calls::
     wiro.fail("*", drop=True)                  # next call of any endpoint: connection dropped
     wiro.fail("/Task/Detail", delay=1.0)       # answer late (request timeouts)
     wiro.fail("/Tool/Detail", status=200, body="<html>")  # a malformed answer
+    wiro.scenario.tool_labels = {"850": "x" * 5000}  # /Tool/Detail labels by option value
     wiro.fail("/cdn/<uuid>/0.png", status=502) # GETs of files and outputs too
 
 WebSocket (fact sheet §5): ``GET /socket/v1`` upgraded, at ``wiro.socket_url``
@@ -383,13 +384,24 @@ def _lora_option(
     }
 
 
-def tool_detail_object() -> dict[str, object]:
-    """The ``tool[0]`` object ``/Tool/Detail`` returns for wiro/instant-id-lora."""
+def tool_detail_object(labels: Mapping[str, str] | None = None) -> dict[str, object]:
+    """The ``tool[0]`` object ``/Tool/Detail`` returns for wiro/instant-id-lora; ``labels``
+    replaces the label of the options with those values."""
+    labels = labels or {}
     models = [
-        {"value": v, "label": lab, "description": d, "triggerwords": t, "generatesettings": []}
+        {
+            "value": v,
+            "label": labels.get(v, lab),
+            "description": d,
+            "triggerwords": t,
+            "generatesettings": [],
+        }
         for v, lab, d, t in _MODEL_OPTIONS
     ]
-    loras = [_lora_option(*option) for option in _LORA_OPTIONS]
+    loras = [
+        _lora_option(value, labels.get(value, label), *rest)
+        for value, label, *rest in _LORA_OPTIONS
+    ]
     schedulers = [{"value": name, "label": name} for name in _SCHEDULERS]
     items = [
         _item("selectedModel", "select", "select-model", "select-model-help", "", options=models),
@@ -502,6 +514,9 @@ class Scenario:
     socket: SocketMode = "ok"
     socket_format: SocketFormat = "old"
     socket_progress: SocketProgress = "object"
+    # Labels /Tool/Detail gives instead of the usual ones, by option value (model or LoRA id):
+    # Wiro's labels are external data of any length.
+    tool_labels: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -1335,7 +1350,7 @@ class FakeWiro:
             return self._error(0, "Request parameter [slugowner] required")
         if (owner, project) != ("wiro", "instant-id-lora"):
             return self._error(1, "slug-owner-project-not-exist")
-        return self._ok(tool=[tool_detail_object()])
+        return self._ok(tool=[tool_detail_object(self.scenario.tool_labels)])
 
     # -- the WebSocket ----------------------------------------------------------------------
 

@@ -168,7 +168,7 @@ class Harness:
         self.dispatchers.append(dispatcher)
         return dispatcher
 
-    async def job(self, user_id: int = 1001) -> Job:
+    async def job(self, user_id: int = 1001, **fields: Any) -> Job:
         """A job as `/portrait` leaves it: selfie uploaded to Wiro, QUEUED in the ledger."""
         uploaded = await self.client.upload_file(
             selfie_jpeg(), filename="selfie.jpg", content_type="image/jpeg"
@@ -183,6 +183,7 @@ class Harness:
             token_expires_at=datetime.now(UTC) + timedelta(minutes=15),
             params={"options": options.to_params(), "member_name": "Ana"},
             input_url=uploaded.url,
+            **fields,
         )
 
     async def get(self, job: Job) -> Job:
@@ -287,6 +288,28 @@ async def test_jobs_run_in_queue_order_one_slot_at_a_time(harness, wiro):
     assert [r["inputImageUrl"] for r in wiro.runs] == [j.input_url for j in (first, second, third)]
     assert events.positions(third) == [2, 1]
     assert not events.failures and not events.cancels
+
+
+async def test_a_job_waiting_for_its_cooldown_lets_others_pass_and_starts_on_time(
+    harness, wiro, monkeypatch
+):
+    # Nothing but the cooldown's end may wake the queue in time: the idle look is far away.
+    monkeypatch.setattr("bot.jobs.dispatcher.IDLE_CHECK_SECONDS", 60.0)
+    events = Recorder()
+    due = harness.clock() + timedelta(seconds=0.6)
+    waiting = await harness.job(user_id=1, not_before=due)
+    other = await harness.job(user_id=2)
+    dispatcher = harness.dispatcher(events, max_running=1)
+    await dispatcher.start()
+
+    await harness.reaches(other, JobState.DELIVERED)  # not held up by the job asked before it
+    done = await harness.reaches(waiting, JobState.DELIVERED)
+    submitted = next(
+        e.at for e in await harness.ledger.events(done.id) if e.to_state == "submitting"
+    )
+    assert submitted >= due  # it started when its cooldown ended, not before
+    assert events.positions(waiting) == []  # never "in line" while it waited
+    assert [r["inputImageUrl"] for r in wiro.runs] == [other.input_url, waiting.input_url]
 
 
 async def test_max_running_lets_that_many_jobs_run_together(harness, wiro):

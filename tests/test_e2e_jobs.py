@@ -1,5 +1,6 @@
 """Jobs as members see them, through the Discord stand-in and the real bot: the Cancel button on
-the status message, queue positions, fair-use refusals and `/portrait-history`."""
+the status message, queue positions, fair-use refusals, the cooldown's wait and
+`/portrait-history`."""
 
 from __future__ import annotations
 
@@ -294,12 +295,29 @@ async def test_a_second_portrait_while_one_is_in_progress_is_refused(
         assert wiro.calls[UPLOAD] == 1
 
 
-async def test_the_cooldown_is_refused_with_the_time_it_ends(discord_server, wiro, tmp_path):
+async def test_a_portrait_asked_inside_the_cooldown_waits_for_it_and_says_when(
+    discord_server, wiro, tmp_path
+):
     async with started(discord_server, wiro, tmp_path, MEMBER_COOLDOWN_SECONDS="3600") as bot:
-        first = await delivered(discord_server, bot, discord_server.member)
-        text = await refused_before_any_wiro_call(discord_server, bot, wiro, discord_server.member)
-        assert "wait a little between portraits" in text
-        assert frees_up(text, first, timedelta(hours=1)), text
+        member = discord_server.member
+        first = await delivered(discord_server, bot, member)
+        rec = await ask(discord_server, member)
+        assert (await answer(rec)).content.startswith("✅ Selfie accepted")
+        status = await status_message(rec)
+        job = await job_of(bot, job_id_of(status))
+        assert job.state is JobState.QUEUED
+        assert job.not_before == first.created_at + timedelta(hours=1)
+        assert "Starts <t:" in status.content and frees_up(
+            status.content, first, timedelta(hours=1)
+        )
+        assert "ahead of you" not in status.content and "next" not in status.content
+        assert wiro.calls[RUN] == 1
+
+        # Waiting for a cooldown can be cancelled like waiting in line; nothing was spent.
+        click = await discord_server.click(status, cancel_button(status), user=member)
+        assert "Cancelled" in (await answer(click)).content
+        await reaches(bot, job.id, JobState.CANCELLED)
+        assert wiro.calls[RUN] == 1
 
 
 async def test_the_member_quota_is_refused_with_the_time_one_frees_up(

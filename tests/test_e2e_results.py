@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+from datetime import timedelta
+
 import pytest
 
 from bot.jobs.ledger import utc_now
@@ -160,3 +163,42 @@ async def test_buttons_keep_working_after_a_restart(discord_server, fake_wiro, t
         await discord_server.click(message, button(message, "reroll"), user=discord_server.member)
         await nth_result(discord_server, 2)
     assert len(fake_wiro.runs) == 2
+
+
+async def test_reroll_right_after_a_result_is_accepted_and_starts_after_the_cooldown(
+    discord_server, fake_wiro, tmp_path
+):
+    member = discord_server.member
+    limits = {"MEMBER_COOLDOWN_SECONDS": "3600", "MEMBER_MAX_ACTIVE_JOBS": "1"}
+    async with portrait_bot(discord_server, fake_wiro, tmp_path, **limits) as bot:
+        ledger = bot.services.ledger
+        message = await first_result(discord_server)
+        (first,) = await ledger.recent_for_user(member.id)
+
+        rec = await discord_server.click(message, button(message, "reroll"), user=member)
+        reply = await rec.wait_original(lambda m: not m.loading)
+        assert reply.content.startswith("✅")  # accepted, not "please wait"
+        status = await rec.wait_for(
+            lambda r: next((m for m in r.followups if "Making a portrait" in m.content), None),
+            timeout=15,
+        )
+        second = (await ledger.recent_for_user(member.id))[0]
+        assert second.id != first.id and second.state == "queued"
+        assert second.not_before == first.created_at + timedelta(hours=1)
+        # The status says when it starts, as a Discord timestamp rounded up to a whole second.
+        assert f"Starts <t:{math.ceil(second.not_before.timestamp())}:R>" in status.content
+        assert fake_wiro.calls[RUN] == 1  # nothing started before the cooldown ends
+
+        # One extra click beyond the active-job limit is refused at once.
+        extra = await discord_server.click(message, button(message, "reroll"), user=member)
+        refused = await extra.wait_original(lambda m: not m.loading)
+        assert "already have a portrait in progress" in refused.content
+        assert len(await ledger.recent_for_user(member.id)) == 2
+
+        # The cooldown ends (moved forward rather than waited for): the re-roll runs.
+        await ledger.update(second.id, not_before=utc_now())
+        bot.dispatcher.wake()
+        await nth_result(discord_server, 2)
+        assert fake_wiro.calls[RUN] == 2
+        done = await ledger.get(second.id)
+        assert done.submitted_at is not None and done.submitted_at >= done.not_before

@@ -542,20 +542,24 @@ async def test_counts_for_limits_and_quotas(ledger: SqliteLedger, clock: Clock) 
     assert await ledger.count_since(since=since, guild_id=guild) == 7
     assert await ledger.count_since(since=since, guild_id=other_guild) == 1
     assert await ledger.count_since(since=since) == 9
-    assert await ledger.count_since(since=day_start, user_id=member) == 7  # + the old one
+    just_before = day_start - timedelta(microseconds=1)
+    assert await ledger.count_since(since=just_before, user_id=member) == 7  # + the old one
+    # The window is (since, now]: a job made exactly at `since` has just stopped counting.
+    assert await ledger.count_since(since=day_start, user_id=member) == 6
     assert await ledger.count_since(since=t_last + timedelta(seconds=1)) == 0
 
     assert await ledger.oldest_since(since=since, user_id=member) == t_first
     assert delivered.created_at == t_first
-    assert await ledger.oldest_since(since=day_start, guild_id=guild) == START
+    assert await ledger.oldest_since(since=just_before, guild_id=guild) == START
     assert await ledger.oldest_since(since=since, guild_id=other_guild) == t_first + timedelta(
         minutes=1
     )
     assert await ledger.oldest_since(since=t_last + timedelta(seconds=1)) is None
 
-    assert await ledger.last_created_at(member) == t_first + timedelta(minutes=1)
-    assert await ledger.last_created_at(other) == t_last
-    assert await ledger.last_created_at(12345) is None
+    # Nothing waits for a cooldown here: a request was due when it was made.
+    assert await ledger.last_due_at(member) == t_first + timedelta(minutes=1)
+    assert await ledger.last_due_at(other) == t_last
+    assert await ledger.last_due_at(12345) is None
 
     with pytest.raises(ValueError, match="timezone-aware"):
         await ledger.count_since(since=datetime(2025, 1, 1))
@@ -796,3 +800,25 @@ async def test_reopening_keeps_every_job(db_path: Path, clock: Clock) -> None:
 
 async def test_default_path_is_inside_the_data_dir(tmp_path: Path) -> None:
     assert SqliteLedger.default_path(tmp_path) == tmp_path / LEDGER_FILENAME
+
+
+async def test_a_job_waiting_for_a_cooldown_takes_its_place_when_it_becomes_due(
+    ledger: SqliteLedger, clock: Clock
+) -> None:
+    # Alice asked inside her cooldown: her job is due 30 s from now. Bob and Carol ask after her
+    # but are due at once; Dan asks once her wait is over.
+    alice = await new_job(ledger, user_id=1, not_before=START + timedelta(seconds=30))
+    clock.advance(seconds=1)
+    bob = await new_job(ledger, user_id=2)
+    carol = await new_job(ledger, user_id=3)
+    clock.advance(seconds=40)
+    dan = await new_job(ledger, user_id=4)
+
+    assert alice.not_before == START + timedelta(seconds=30) and bob.not_before is None
+    assert [job.id for job in await ledger.queued()] == [bob.id, carol.id, alice.id, dan.id]
+    positions = [await ledger.queue_position(job.id) for job in (bob, carol, alice, dan)]
+    assert positions == [1, 2, 3, 4]
+    # The cooldown counts from when her latest request is due to start, not when it was made.
+    assert await ledger.last_due_at(1) == START + timedelta(seconds=30)
+    assert await ledger.last_due_at(2) == bob.created_at
+    assert (await ledger.get(alice.id)).not_before == alice.not_before  # type: ignore[union-attr]

@@ -1,5 +1,6 @@
 """Fair use on a real SQLite ledger with a clock the test moves: which limit a member hits first,
-what the refusal says, and when (as a Discord `<t:UNIX:R>` timestamp) the limit frees up."""
+what the refusal says, and when (as a Discord `<t:UNIX:R>` timestamp) the limit frees up; and
+the cooldown, which is a wait (when the new job may start), not a refusal."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from typing import Any
 import pytest
 
 from bot.jobs.ledger import Job, JobState
-from bot.jobs.limits import FairUse, LimitReached, check_fair_use
+from bot.jobs.limits import FairUse, LimitReached, check_fair_use, relative_time
 from bot.jobs.sqlite_ledger import LEDGER_FILENAME, SqliteLedger
 
 # A quarter of a second past a whole second: a realistic `created_at`, so "rounded up to the
@@ -90,6 +91,13 @@ async def refusal(
     return None
 
 
+async def start_time(
+    ledger: SqliteLedger, rules: FairUse, clock: Clock, user_id: int = ALICE
+) -> datetime | None:
+    """When a request made now may start (None: at once); the request must be accepted."""
+    return await check_fair_use(ledger, rules, user_id=user_id, guild_id=GUILD, now=clock())
+
+
 def timestamps(message: str) -> list[int]:
     return [int(value) for value in re.findall(r"<t:(\d+):R>", message)]
 
@@ -131,22 +139,21 @@ async def test_an_active_limit_above_one_counts_the_portraits(ledger, clock):
     assert "2 portraits in progress" in message and "once one is finished" in message
 
 
-async def test_the_cooldown_names_the_moment_it_ends(ledger, clock):
+async def test_a_request_inside_the_cooldown_is_accepted_and_starts_when_it_ends(ledger, clock):
     rules = FairUse(member_max_active=100, member_cooldown=90, member_daily_quota=0)
+    assert await start_time(ledger, rules, clock) is None  # nothing asked yet: at once
     job = await finish(ledger, await ask(ledger))
     ends = job.created_at + timedelta(seconds=90)
 
     clock.advance(seconds=30)
-    message = await refusal(ledger, rules, clock)
-    assert message is not None
-    assert "wait a little between portraits" in message
-    assert timestamps(message) == [first_whole_second_at_or_after(ends)]
-
+    assert await refusal(ledger, rules, clock) is None  # accepted...
+    assert await start_time(ledger, rules, clock) == ends  # ...and it waits until then
     clock.now = ends - timedelta(microseconds=1)
-    assert await refusal(ledger, rules, clock) is not None
+    assert await start_time(ledger, rules, clock) == ends
     clock.now = ends
-    assert await refusal(ledger, rules, clock) is None
-    assert await refusal(ledger, rules, clock, user_id=BOB) is None
+    assert await start_time(ledger, rules, clock) is None
+    clock.now = ends - timedelta(seconds=1)
+    assert await start_time(ledger, rules, clock, user_id=BOB) is None  # per member
 
 
 async def test_the_cooldown_counts_from_the_latest_request_even_one_that_cost_nothing(
@@ -158,29 +165,52 @@ async def test_the_cooldown_counts_from_the_latest_request_even_one_that_cost_no
     cancelled = await ask(ledger)
     await ledger.transition(cancelled.id, JobState.CANCELLED)
     clock.advance(seconds=20)  # 70 s after the first, 20 s after the cancelled one
-    message = await refusal(ledger, rules, clock)
-    assert message is not None
-    ends = cancelled.created_at + timedelta(seconds=60)
-    assert timestamps(message) == [first_whole_second_at_or_after(ends)]
+    assert await start_time(ledger, rules, clock) == cancelled.created_at + timedelta(seconds=60)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: bot/jobs/limits.py relative_time() adds 1 s to the truncated timestamp, so a "
-    "cooldown ending on a whole second is shown one second late (should be math.ceil)",
-)
+async def test_quick_requests_become_jobs_spaced_by_the_cooldown(ledger, clock):
+    rules = FairUse(member_max_active=100, member_cooldown=30, member_daily_quota=0)
+    first = await ask(ledger)
+    starts = []
+    for _ in range(3):
+        clock.advance(seconds=1)
+        not_before = await start_time(ledger, rules, clock)
+        assert not_before is not None
+        starts.append(not_before)
+        await ask(ledger, not_before=not_before)
+    assert starts == [first.created_at + timedelta(seconds=30 * n) for n in (1, 2, 3)]
+
+
 async def test_a_cooldown_ending_on_a_whole_second_shows_that_second(tmp_path):
     clock = Clock(datetime(2025, 3, 1, 12, 0, 0, tzinfo=UTC))
     async with await SqliteLedger.open(tmp_path / "whole.sqlite3", clock=clock) as ledger:
         rules = FairUse(member_max_active=100, member_cooldown=30, member_daily_quota=0)
         job = await ask(ledger)
         ends = job.created_at + timedelta(seconds=30)
+        starts = await start_time(ledger, rules, clock)
+        assert starts == ends
+        (shown,) = timestamps(relative_time(starts))
+        assert shown == int(ends.timestamp())
+        clock.now = datetime.fromtimestamp(shown - 1, UTC)
+        assert await start_time(ledger, rules, clock) is not None, "due before the time shown"
+        clock.now = datetime.fromtimestamp(shown, UTC)
+        assert await start_time(ledger, rules, clock) is None
+
+
+async def test_a_quota_freeing_up_on_a_whole_second_shows_that_second(tmp_path):
+    clock = Clock(datetime(2025, 3, 1, 12, 0, 0, tzinfo=UTC))
+    async with await SqliteLedger.open(tmp_path / "whole.sqlite3", clock=clock) as ledger:
+        rules = FairUse(member_max_active=100, member_cooldown=0, member_daily_quota=1)
+        job = await finish(ledger, await ask(ledger))
+        clock.advance(hours=1)
         message = await refusal(ledger, rules, clock)
         assert message is not None
         (shown,) = timestamps(message)
+        assert shown == int((job.created_at + DAY).timestamp())
         clock.now = datetime.fromtimestamp(shown - 1, UTC)
         assert await refusal(ledger, rules, clock) is not None, "allowed before the time shown"
-        assert shown == int(ends.timestamp())
+        clock.now = datetime.fromtimestamp(shown, UTC)
+        assert await refusal(ledger, rules, clock) is None, "still refused at the time shown"
 
 
 async def test_the_member_daily_quota_names_when_the_oldest_counted_job_frees_up(ledger, clock):
@@ -225,7 +255,7 @@ async def test_the_guild_daily_quota_counts_every_member_of_that_server(ledger, 
 # ====================================================================== the order of the limits
 
 
-async def test_limits_are_checked_in_order_active_cooldown_member_quota_guild_quota(ledger, clock):
+async def test_limits_are_checked_in_order_active_member_quota_guild_quota(ledger, clock):
     rules = FairUse(
         member_max_active=1, member_cooldown=600, member_daily_quota=2, guild_daily_quota=3
     )
@@ -240,7 +270,6 @@ async def test_limits_are_checked_in_order_active_cooldown_member_quota_guild_qu
             return None
         for needle, name in (
             ("in progress", "active"),
-            ("between portraits", "cooldown"),
             ("reached your", "member quota"),
             ("server has used", "guild quota"),
         ):
@@ -251,8 +280,7 @@ async def test_limits_are_checked_in_order_active_cooldown_member_quota_guild_qu
     assert kind(await refusal(ledger, rules, clock)) == "active"
     await ledger.transition(active.id, JobState.SUBMITTING)
     await ledger.transition(active.id, JobState.FAILED)  # reached Wiro: still counts
-    assert kind(await refusal(ledger, rules, clock)) == "cooldown"
-    clock.advance(minutes=11)
+    # Inside the cooldown too: a quota refuses at once rather than letting the member wait.
     assert kind(await refusal(ledger, rules, clock)) == "member quota"
     # Carol has nothing of her own: only the server's quota stands in her way.
     assert kind(await refusal(ledger, rules, clock, user_id=CAROL)) == "guild quota"
@@ -278,7 +306,7 @@ async def test_zero_turns_a_quota_off(ledger, clock, quota):
 async def test_zero_turns_the_cooldown_off(ledger, clock):
     rules = FairUse(member_max_active=1000, member_cooldown=0, member_daily_quota=0)
     await finish(ledger, await ask(ledger))
-    assert await refusal(ledger, rules, clock) is None
+    assert await start_time(ledger, rules, clock) is None
 
 
 @pytest.mark.parametrize("scope", ["member", "guild"])

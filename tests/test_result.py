@@ -1,5 +1,6 @@
 import io
 import random
+from datetime import UTC, datetime
 
 from PIL import Image
 
@@ -56,6 +57,18 @@ def test_status_shows_stage_and_elapsed_time():
     assert "▰▰▰▱▱" in text
     # After the first minute the time moves in 10-second steps, so edits stay rare.
     assert render_status("<@1>", Phase.QUEUED, 75).endswith("1 min 10 s")
+
+
+def test_a_job_waiting_for_the_cooldown_says_when_it_starts():
+    starts = datetime(2025, 3, 1, 12, 0, 30, 250_000, tzinfo=UTC)
+    text = render_status("<@1>", Phase.WAITING, 3, position=2, starts_at=starts)
+    assert "Waiting in line" in text
+    assert f"Starts <t:{int(starts.timestamp()) + 1}:R>" in text  # rounded up, never early
+    assert "ahead of you" not in text
+    exact = datetime(2025, 3, 1, 12, 0, 30, tzinfo=UTC)
+    assert f"<t:{int(exact.timestamp())}:R>" in render_status(
+        "<@1>", Phase.WAITING, 0, starts_at=exact
+    )
 
 
 def test_images_that_fit_are_left_untouched():

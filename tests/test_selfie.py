@@ -265,10 +265,14 @@ def test_other_image_formats_are_rejected_whatever_their_name(fmt):
     assert rejected(encode(noise((300, 300)), fmt)) == NOT_AN_IMAGE
 
 
-def test_heic_gets_a_helpful_message():
+def test_a_damaged_heic_is_called_damaged():
     heic = b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + b"\x00" * 100
-    message = rejected(heic)
-    assert "HEIC" in message and "JPEG" in message
+    assert rejected(heic) == DAMAGED
+
+
+def test_the_refusal_names_every_accepted_format():
+    for name in ("JPEG", "PNG", "WebP", "HEIC", "AVIF"):
+        assert name in NOT_AN_IMAGE
 
 
 def test_truncated_jpeg_is_rejected():

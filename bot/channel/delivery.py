@@ -29,6 +29,7 @@ import discord
 from bot.catalog import Catalog
 from bot.channel.refusals import Refusal, Verdict, read_refusal
 from bot.channel.reply import Reply
+from bot.channel.text import fit_embed, literal, visible
 from bot.jobs import FailureReason, PortraitFailed, PortraitImage, PortraitResult
 from bot.jobs.delivery import DeliveryDeferred
 from bot.result.files import DEFAULT_UPLOAD_LIMIT, fit_within
@@ -46,16 +47,22 @@ _REQUEST_ERRORS = (discord.HTTPException, discord.RateLimited, aiohttp.ClientErr
 def result_embed(
     result: PortraitResult, catalog: Catalog, member_name: str, job_id: int | None = None
 ) -> discord.Embed:
+    """The settings under a result. The member's name and prompt and Wiro's labels are shown
+    as text (markdown escaped); the whole embed fits Discord's Embed Limits."""
     summary = summarize(result.options, catalog, result.elapsed)
     embed = discord.Embed(
-        title=f"Portrait of {member_name}", description=summary.prompt, colour=EMBED_COLOUR
+        title=f"Portrait of {literal(member_name)}",
+        description=literal(summary.prompt),
+        colour=EMBED_COLOUR,
     )
     for name, value in summary.fields:
-        embed.add_field(name=name, value=value, inline=True)
+        embed.add_field(name=name, value=literal(value), inline=True)
     # "job N ·" lets a restarted bot recognise a result it posted just before stopping.
+    # Footers show no markdown, so the task id is only cleaned; it comes after the marker, so
+    # fitting a long one never cuts the marker.
     job = f"job {job_id} · " if job_id is not None else ""
-    embed.set_footer(text=f"wiro/instant-id-lora · {job}task {result.task_id}")
-    return embed
+    embed.set_footer(text=f"wiro/instant-id-lora · {job}task {visible(result.task_id)}")
+    return fit_embed(embed)
 
 
 @dataclass(frozen=True)
@@ -246,11 +253,12 @@ def _undelivered(job_id: int | None, refused: list[tuple[_Way, Refusal]]) -> Por
 async def post_failure(reply: Reply, failure: PortraitFailed) -> None:
     """Tell the member privately; by direct message when the channel itself is out of reach."""
     try:
-        await reply.private(f"❌ {failure.message}")
+        # The reason may quote Wiro's error text: shown as text, never as markdown.
+        await reply.private(f"❌ {literal(failure.message)}")
         return
     except _REQUEST_ERRORS as error:
         log.info("Could not tell the member in the channel why (%s); trying a DM", error)
     try:
-        await reply.direct(content=f"❌ {failure.message}")
+        await reply.direct(content=f"❌ {literal(failure.message)}")
     except _REQUEST_ERRORS as error:
         log.warning("Could not tell the member why their portrait failed: %s", error)

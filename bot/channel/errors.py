@@ -8,6 +8,8 @@ import logging
 import discord
 from discord import app_commands
 
+from bot.channel.text import fit_content
+
 log = logging.getLogger(__name__)
 
 UNKNOWN_INTERACTION = 10062
@@ -49,6 +51,7 @@ def _member_message(error: app_commands.AppCommandError) -> str | None:
 
 async def tell_privately(interaction: discord.Interaction, message: str) -> None:
     """An ephemeral message, whether or not the interaction was already answered."""
+    message = fit_content(message)
     try:
         if interaction.response.is_done():
             await interaction.followup.send(message, ephemeral=True)

@@ -6,10 +6,14 @@ import discord
 
 from bot.catalog import Catalog
 from bot.channel.delivery import EMBED_COLOUR
+from bot.channel.text import fit, fit_embed, literal
 from bot.jobs.ledger import Job, JobState
 
 HISTORY_LENGTH = 10
-_PROMPT_CHARS = 80
+# Budgets of one line's parts, after escaping: ten lines stay within a description's 4,096.
+_PROMPT_CHARS = 120
+_MODEL_CHARS = 80
+_FAILURE_CHARS = 120
 _STATE_TEXT = {
     JobState.QUEUED: "⏳ waiting in line",
     JobState.SUBMITTING: "⏳ starting",
@@ -29,20 +33,21 @@ def history_embed(jobs: list[Job], catalog: Catalog) -> discord.Embed:
         embed.description = "You haven't asked for a portrait yet. Try `/portrait`!"
         return embed
     embed.description = "\n\n".join(_line(job, catalog) for job in jobs[:HISTORY_LENGTH])
-    return embed
+    return fit_embed(embed)
 
 
 def _line(job: Job, catalog: Catalog) -> str:
     options = job.params.get("options", {})
     model = catalog.model(str(options.get("model_id", "")))
-    prompt = str(options.get("prompt", ""))
-    if len(prompt) > _PROMPT_CHARS:
-        prompt = prompt[: _PROMPT_CHARS - 1] + "…"
+    prompt = fit(literal(" ".join(str(options.get("prompt", "")).split())), _PROMPT_CHARS)
     when = f"<t:{int(job.created_at.timestamp())}:R>"
     head = f"**#{job.id}** · {_STATE_TEXT[job.state]} · {when}"
     details = [
         f"seed `{options.get('seed', '?')}`",
-        model.readable_name if model else f"model {options.get('model_id', '?')}",
+        fit(
+            literal(model.readable_name if model else f"model {options.get('model_id', '?')}"),
+            _MODEL_CHARS,
+        ),
     ]
     if job.state is JobState.DELIVERED and job.result_message_id:
         where = job.guild_id or "@me"
@@ -50,5 +55,5 @@ def _line(job: Job, catalog: Catalog) -> str:
             f"[see it](https://discord.com/channels/{where}/{job.channel_id}/{job.result_message_id})"
         )
     elif job.state in (JobState.FAILED, JobState.KEPT) and job.failure_message:
-        details.append(job.failure_message[:120])
-    return f"{head}\n{' · '.join(details)}\n> {discord.utils.escape_markdown(prompt)}"
+        details.append(fit(literal(job.failure_message), _FAILURE_CHARS))
+    return f"{head}\n{' · '.join(details)}\n> {prompt}"

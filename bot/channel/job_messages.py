@@ -68,7 +68,8 @@ class JobMessages:
     async def post_status(self, job: Job, position: int | None) -> int:
         """The public status message, with its Cancel button; returns its id."""
         reply = self.reply_for(job)
-        text = render_status(reply.mention, Phase.WAITING, 0, position)
+        starts_at = job.not_before if job.not_before and job.not_before > self._clock() else None
+        text = render_status(reply.mention, Phase.WAITING, 0, position, starts_at=starts_at)
         message = await reply.public(
             content=text, view=status_view(job.id), allowed_mentions=discord.AllowedMentions.none()
         )
@@ -102,6 +103,7 @@ class JobMessages:
                 phase=phase,
                 position=position,
                 progress=progress,
+                starts_at=job.not_before,
                 renew=lambda: self._renew_status(job, message_id),
             )
 

@@ -15,6 +15,7 @@ from typing import Any
 import discord
 
 from bot.channel.refusals import DEAD_TOKEN_CODES
+from bot.channel.text import fit_content, fitted_message
 
 # Discord invalidates interaction tokens after 15 minutes; keep a margin for slow uploads.
 TOKEN_LIFETIME = dt.timedelta(minutes=15)
@@ -120,15 +121,16 @@ class Reply:
 
     async def channel_send(self, **kwargs: Any) -> discord.Message:
         """A message in the channel itself (needs the bot's own permissions there)."""
-        return await self._channel.send(**kwargs)
+        return await self._channel.send(**fitted_message(kwargs))
 
     async def webhook_send(self, **kwargs: Any) -> discord.Message:
         """A follow-up through the interaction (needs no channel permissions); only while
         `token_alive()`."""
-        return await self._webhook.send(wait=True, **kwargs)
+        return await self._webhook.send(wait=True, **fitted_message(kwargs))
 
     async def public(self, **kwargs: Any) -> discord.Message:
         """A message everyone in the channel sees (no files: they would be read twice)."""
+        kwargs = fitted_message(kwargs)
         if self.token_alive():
             try:
                 return await self._webhook.send(wait=True, **kwargs)
@@ -140,6 +142,7 @@ class Reply:
 
     async def private(self, content: str) -> None:
         """Ephemeral while the token lives, else a channel message that mentions the member."""
+        content = fit_content(content)
         if self.token_alive():
             try:
                 await self._webhook.send(content, ephemeral=True)
@@ -148,16 +151,18 @@ class Reply:
                 if not _dead_token(error):
                     raise
         await self._channel.send(
-            f"{self.mention} {content}", allowed_mentions=self._member_mentions()
+            fit_content(f"{self.mention} {content}"), allowed_mentions=self._member_mentions()
         )
 
     async def direct(self, **kwargs: Any) -> discord.Message:
         """A direct message to the member."""
+        kwargs = fitted_message(kwargs)
         channel = await self.client.create_dm(discord.Object(self.target.member_id))
         return await channel.send(**kwargs)
 
     async def edit(self, message_id: int, **kwargs: Any) -> None:
         """Edit a message we posted, through the token while it lives, else the channel."""
+        kwargs = fitted_message(kwargs)
         if self.token_alive():
             try:
                 await self._webhook.edit_message(message_id, **kwargs)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import discord
 
 from bot.channel.reply import ReplyTarget
+from bot.channel.text import fit_content
 from bot.jobs.failures import explain
 from bot.jobs.ledger import Job, utc_now
 from bot.jobs.limits import LimitReached, check_fair_use
@@ -36,19 +37,24 @@ class JobStarter:
         self._admission = asyncio.Lock()
 
     async def over_limit(self, interaction: discord.Interaction) -> str | None:
-        """The message for the first fair-use limit the member is over, if any."""
-        services = self._bot.services
+        """The message for the first fair-use limit the member is over, if any (a cooldown
+        is not one: the job waits for it)."""
         try:
-            await check_fair_use(
-                services.ledger,
-                services.fair_use,
-                user_id=interaction.user.id,
-                guild_id=interaction.guild_id,
-                now=utc_now(),
-            )
+            await self._start_time(interaction)
         except LimitReached as limit:
             return limit.message
         return None
+
+    async def _start_time(self, interaction: discord.Interaction) -> datetime | None:
+        """When a new job of this member may start (None: now); raises `LimitReached`."""
+        services = self._bot.services
+        return await check_fair_use(
+            services.ledger,
+            services.fair_use,
+            user_id=interaction.user.id,
+            guild_id=interaction.guild_id,
+            now=utc_now(),
+        )
 
     async def start(
         self,
@@ -72,14 +78,15 @@ class JobStarter:
             failure = explain(error)
             level = logging.ERROR if failure.owner_should_act else logging.INFO
             log.log(level, "Selfie upload failed: %s", failure.detail)
-            await interaction.edit_original_response(content=f"❌ {failure.message}")
+            await interaction.edit_original_response(content=fit_content(f"❌ {failure.message}"))
             return None
         target = ReplyTarget.of(interaction)
         # Checked again under a lock: two quick requests must not both slip past a limit.
         async with self._admission:
-            refusal = await self.over_limit(interaction)
-            if refusal is not None:
-                await interaction.edit_original_response(content=refusal)
+            try:
+                not_before = await self._start_time(interaction)
+            except LimitReached as limit:
+                await interaction.edit_original_response(content=fit_content(limit.message))
                 return None
             job = await services.ledger.create(
                 user_id=interaction.user.id,
@@ -90,6 +97,7 @@ class JobStarter:
                 token_expires_at=target.expires_at,
                 params={"options": options.to_params(), "member_name": target.member_name},
                 input_url=uploaded.url,
+                not_before=not_before,
             )
         job = await self._keep_selfie(job, selfie, selfie_expires_at)
         await interaction.edit_original_response(content=accepted)

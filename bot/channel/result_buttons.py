@@ -22,7 +22,15 @@ from PIL import Image
 
 from bot.catalog import Catalog
 from bot.channel.answers import always_answers, answer_failure
+from bot.channel.details import details_message
 from bot.channel.refusals import THREAD_ARCHIVED
+from bot.channel.text import (
+    SELECT_OPTIONS,
+    TEXT_INPUT_VALUE,
+    cut,
+    fit_content,
+    select_option,
+)
 from bot.jobs.ledger import Job, utc_now
 from bot.request.options import (
     LIKENESS_RANGE,
@@ -109,7 +117,7 @@ async def _rerun(
         return
     refusal = await bot.job_starter.over_limit(interaction)
     if refusal is not None:
-        await interaction.edit_original_response(content=refusal)
+        await interaction.edit_original_response(content=fit_content(refusal))
         return
     expires_at = job.selfie_expires_at
     data = bot.selfies.load(job.selfie_path) if expires_at and expires_at > utc_now() else None
@@ -224,13 +232,13 @@ class EditPromptModal(discord.ui.Modal, title="Edit the prompt"):
         self.prompt = discord.ui.TextInput(
             label="Prompt",
             style=discord.TextStyle.paragraph,
-            default=options.prompt[:PROMPT_MAX_CHARS],
+            default=cut(options.prompt, min(PROMPT_MAX_CHARS, TEXT_INPUT_VALUE)),
             max_length=PROMPT_MAX_CHARS,
         )
         self.negative_prompt = discord.ui.TextInput(
             label="Negative prompt (what to keep out)",
             style=discord.TextStyle.paragraph,
-            default=options.negative_prompt[:NEGATIVE_PROMPT_MAX_CHARS],
+            default=cut(options.negative_prompt, min(NEGATIVE_PROMPT_MAX_CHARS, TEXT_INPUT_VALUE)),
             max_length=NEGATIVE_PROMPT_MAX_CHARS,
             required=False,
         )
@@ -247,7 +255,7 @@ class EditPromptModal(discord.ui.Modal, title="Edit the prompt"):
         try:
             options = _revalidated(options, interaction.client.services.catalog)
         except OptionError as error:
-            await interaction.response.send_message(str(error), ephemeral=True)
+            await interaction.response.send_message(fit_content(str(error)), ephemeral=True)
             return
         if not negative:  # emptied on purpose: no negative prompt, not the tool's default
             options = dataclasses.replace(options, negative_prompt="")
@@ -313,22 +321,19 @@ class RestyleSelect(
         try:
             options = _revalidated(options, interaction.client.services.catalog)
         except OptionError as error:
-            await interaction.response.send_message(str(error), ephemeral=True)
+            await interaction.response.send_message(fit_content(str(error)), ephemeral=True)
             return
         await _rerun(interaction, job, options)
 
 
 def _style_choices(catalog: Catalog) -> list[discord.SelectOption]:
-    choices = [
-        discord.SelectOption(label=f"Model: {style.readable_name}"[:100], value=f"model:{style.id}")
-        for style in catalog.models
-    ]
-    choices.append(discord.SelectOption(label="No extra style (LoRA)", value="lora:"))
-    choices += [
-        discord.SelectOption(label=f"LoRA: {style.readable_name}"[:100], value=f"lora:{style.id}")
-        for style in catalog.loras
-    ]
-    return choices[:25]  # Discord's limit for one select menu
+    """The restyle menu: labels from Wiro fitted to Discord's 100; a style whose id does not
+    fit in an option value is left out (an id cannot be cut); at most 25 options."""
+    pairs = [(f"Model: {style.readable_name}", f"model:{style.id}") for style in catalog.models]
+    pairs.append(("No extra style (LoRA)", "lora:"))
+    pairs += [(f"LoRA: {style.readable_name}", f"lora:{style.id}") for style in catalog.loras]
+    choices = [option for label, value in pairs if (option := select_option(label, value))]
+    return choices[:SELECT_OPTIONS]
 
 
 class DetailsButton(
@@ -350,37 +355,9 @@ class DetailsButton(
     async def callback(self, interaction: discord.Interaction[PortraitBot]) -> None:  # type: ignore[override]
         job = await _job(interaction, self.job_id)
         if job is not None:
-            await interaction.response.send_message(details_text(job), ephemeral=True)
-
-
-def details_text(job: Job) -> str:
-    options = _options(job)
-    line = portrait_command(options)
-    parameters = "\n".join(
-        f"{name}: {value}" for name, value in options.to_params().items() if value is not None
-    )
-    text = f"**The exact settings of portrait #{job.id}**\n```\n{parameters}\n```\n"
-    text += f"To make it again:\n```\n{line}\n```"
-    return text[:2000]
-
-
-def portrait_command(options: PortraitOptions) -> str:
-    """The `/portrait` line that reproduces these options (attach the same selfie)."""
-    parts = [f"/portrait prompt:{options.prompt}", f"model:{options.model_id}"]
-    if options.lora_id:
-        parts.append(f"lora:{options.lora_id}")
-    if options.lora_scale is not None:
-        parts.append(f"lora_scale:{options.lora_scale:g}")
-    parts += [
-        f"negative_prompt:{options.negative_prompt}",
-        f"steps:{options.steps}",
-        f"guidance:{options.guidance:g}",
-        f"likeness:{options.likeness:g}",
-        f"samples:{options.samples}",
-        f"seed:{options.seed}",
-        f"scheduler:{options.scheduler}",
-    ]
-    return " ".join(parts)
+            details = details_message(job)
+            extra = {"file": details.file} if details.file is not None else {}
+            await interaction.response.send_message(details.content, ephemeral=True, **extra)
 
 
 class DeleteButton(

@@ -11,6 +11,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 import discord
 
@@ -18,6 +19,7 @@ from bot.channel.refusals import OLD_MESSAGE_EDITS, retry_after_of
 from bot.channel.reply import Reply
 from bot.jobs import Phase
 from bot.jobs.ledger import Clock, utc_now
+from bot.jobs.limits import relative_time
 from bot.wiro import TaskProgress
 
 log = logging.getLogger(__name__)
@@ -44,11 +46,15 @@ def render_status(
     elapsed: float,
     position: int | None = None,
     progress: TaskProgress | None = None,
+    starts_at: datetime | None = None,
 ) -> str:
+    """The status line; `starts_at`: the job waits for its member's cooldown until then."""
     done = _ORDER.index(phase) + 1 if phase in _ORDER else 1
     bar = "▰" * done + "▱" * (len(_ORDER) - done)
     label = _LABELS.get(phase, "Starting")
     headline = f"🎨 Making a portrait for {mention}\n`{bar}` **{label}…**"
+    if phase is Phase.WAITING and starts_at is not None:
+        return f"{headline} Starts {relative_time(starts_at)} (the pause between two portraits)."
     if phase is Phase.WAITING:
         # No clock while in line: the text changes only when the queue moves, so a long
         # queue does not mean an edit per waiting member every few seconds.
@@ -90,6 +96,7 @@ class _Live:
     phase: Phase = Phase.WAITING
     position: int | None = None
     progress: TaskProgress | None = None
+    starts_at: datetime | None = None  # waiting for the member's cooldown until then
     shown: str = ""
     pause: float = 0.0  # extra wait after a refused edit (grows while refusals go on)
     task: asyncio.Task[None] | None = None
@@ -119,11 +126,13 @@ class StatusBoard:
         position: int | None = None,
         progress: TaskProgress | None = None,
         renew: Renew | None = None,
+        starts_at: datetime | None = None,
     ) -> None:
         """Follow a job's status message (again, after a restart) and show its phase."""
         live = self._live.get(job_id)
         if live is None:
             live = self._live[job_id] = _Live(reply, message_id, started, renew)
+        live.starts_at = starts_at
         if phase is not live.phase:
             live.progress = None
         live.phase, live.position = phase, position
@@ -163,8 +172,16 @@ class StatusBoard:
 
     @staticmethod
     def text_of(live: _Live, now: float) -> str:
+        waiting_until = (
+            live.starts_at if live.starts_at and live.starts_at.timestamp() > now else None
+        )
         return render_status(
-            live.reply.mention, live.phase, now - live.started, live.position, live.progress
+            live.reply.mention,
+            live.phase,
+            now - live.started,
+            live.position,
+            live.progress,
+            starts_at=waiting_until,
         )
 
     async def _edit(self, job_id: int, live: _Live, text: str) -> None:

@@ -136,6 +136,7 @@ class Dispatcher:
         self._cancel_requested: set[int] = set()
         self._positions: dict[int, int] = {}
         self._busy_until = 0.0
+        self._next_due: datetime | None = None  # the earliest not_before still ahead
         self._next_prune = self._clock()
         self._loop: asyncio.Task[None] | None = None
         self.accepting = False
@@ -202,12 +203,16 @@ class Dispatcher:
             busy_for = self._busy_until - time.monotonic()
             if busy_for > 0:
                 delay = min(delay, busy_for)
+            if self._next_due is not None:  # a cooldown ends: start that job on time
+                delay = min(delay, max(0.0, (self._next_due - self._clock()).total_seconds()))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wakeup.wait(), delay)
             await asyncio.sleep(COALESCE_SECONDS)
 
     async def _schedule(self) -> None:
         queued = [job for job in await self.ledger.queued() if job.id not in self._workers]
+        # Jobs waiting for their member's cooldown neither start nor hold up the line.
+        queued, self._next_due = _due_now(queued, self._clock())
         if time.monotonic() >= self._busy_until:
             free = max(0, self.rules.max_running - len(self._at_wiro))
             starting, queued = queued[:free], queued[free:]
@@ -509,6 +514,13 @@ class Dispatcher:
             wiro_task_id=match.id,
             wiro_socket_token=match.socket_token,
         )
+
+
+def _due_now(queued: list[Job], now: datetime) -> tuple[list[Job], datetime | None]:
+    """The jobs that may start now, in queue order, and the earliest start still to come."""
+    later = [job.not_before for job in queued if job.not_before and job.not_before > now]
+    due = [job for job in queued if not (job.not_before and job.not_before > now)]
+    return due, min(later, default=None)
 
 
 def _ref(job: Job) -> TaskRef:

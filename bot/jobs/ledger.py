@@ -102,6 +102,7 @@ UPDATABLE_FIELDS: frozenset[str] = frozenset(
         "cost",
         "selfie_path",
         "selfie_expires_at",
+        "not_before",
         "delivery_nonce",
     }
 )
@@ -209,6 +210,8 @@ class Job:
     cost: float | None  # as Wiro reported it
     selfie_path: str | None  # a kept selfie (for re-rolls), deleted after selfie_expires_at
     selfie_expires_at: datetime | None
+    # Asked inside the member's cooldown: queued, but not started before this moment.
+    not_before: datetime | None
     delivery_nonce: str | None = None  # sent with the result post, recorded before it
 
     @property
@@ -291,11 +294,13 @@ class JobLedger(Protocol):
         ...
 
     async def queued(self) -> list[Job]:
-        """QUEUED jobs in queue order: created_at, then id. A requeued job keeps its place."""
+        """QUEUED jobs in queue order: when each became due (``not_before``, else
+        ``created_at``), then id. A requeued job keeps its place. Jobs not due yet are included;
+        the dispatcher skips them."""
         ...
 
     async def queue_position(self, job_id: int) -> int | None:
-        """1-based place among QUEUED jobs; None when the job is not queued."""
+        """1-based place among QUEUED jobs, in :meth:`queued` order; None when not queued."""
         ...
 
     async def recent_for_user(self, user_id: int, limit: int = 10) -> list[Job]:
@@ -309,7 +314,9 @@ class JobLedger(Protocol):
     async def count_since(
         self, *, since: datetime, user_id: int | None = None, guild_id: int | None = None
     ) -> int:
-        """Jobs created at or after ``since`` that count against a quota.
+        """Jobs created after ``since`` that count against a quota (a rolling window
+        ``(since, now]``: a job stops counting exactly when the window has moved past it, the
+        moment a refusal shows, rounded up to a whole second).
 
         A job counts unless it ended (FAILED/CANCELLED) without a run call ever having been
         begun for it (``submitted_at`` is None): those never reached Wiro and cost nothing.
@@ -323,8 +330,9 @@ class JobLedger(Protocol):
         """``created_at`` of the oldest job :meth:`count_since` counts: when one frees up."""
         ...
 
-    async def last_created_at(self, user_id: int) -> datetime | None:
-        """When the member last asked for a portrait (for the cooldown)."""
+    async def last_due_at(self, user_id: int) -> datetime | None:
+        """When the member's latest request was (or will be) due to start: the latest of every
+        job's ``not_before`` or, without one, ``created_at`` (the cooldown counts from it)."""
         ...
 
     async def expired_selfies(self, now: datetime) -> list[Job]:

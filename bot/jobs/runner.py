@@ -89,8 +89,12 @@ async def make_portrait(
     *,
     on_progress: ProgressCallback | None = None,
     limits: JobLimits = JobLimits(),
+    on_started: Callable[[TaskRef], None] | None = None,
 ) -> PortraitResult:
-    """Run one job to the end, in memory (the `generate` command). Raises `PortraitFailed`."""
+    """Run one job to the end, in memory (the `generate` command). Raises `PortraitFailed`.
+
+    `on_started` is handed the task as soon as Wiro accepted the run call, so the caller can
+    delete the task's files at Wiro (`WiroClient.delete_inputs_outputs`) whatever comes next."""
     started = time.monotonic()
     last_phase: Phase | None = None
 
@@ -109,6 +113,8 @@ async def make_portrait(
     except WiroError as error:
         raise explain(error) from error
     log.info("Wiro task %s started", ref.task_id)
+    if on_started is not None:
+        on_started(ref)
     await report(Phase.QUEUED)
     try:
         task = await follow_task(wiro, ref, limits, report)

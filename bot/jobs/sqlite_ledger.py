@@ -398,16 +398,17 @@ class SqliteLedger(JobLedger):
 
     async def queued(self) -> list[Job]:
         return await self._jobs(
-            "SELECT * FROM jobs WHERE state = ? ORDER BY created_at, id",
+            f"SELECT * FROM jobs WHERE state = ? ORDER BY {_DUE}, id",
             (JobState.QUEUED.value,),
         )
 
     async def queue_position(self, job_id: int) -> int | None:
+        this_due, ahead_due = _due("this."), _due("ahead.")
         rows = await self._fetch(
             "SELECT COUNT(*) FROM jobs AS this, jobs AS ahead "
             "WHERE this.id = ? AND this.state = ? AND ahead.state = this.state "
-            "AND (ahead.created_at < this.created_at "
-            "OR (ahead.created_at = this.created_at AND ahead.id <= this.id))",
+            f"AND ({ahead_due} < {this_due} "
+            f"OR ({ahead_due} = {this_due} AND ahead.id <= this.id))",
             (job_id, JobState.QUEUED.value),
         )
         position = int(rows[0][0])
@@ -444,8 +445,8 @@ class SqliteLedger(JobLedger):
         value = rows[0][0]
         return _from_time(value) if value is not None else None
 
-    async def last_created_at(self, user_id: int) -> datetime | None:
-        rows = await self._fetch("SELECT MAX(created_at) FROM jobs WHERE user_id = ?", (user_id,))
+    async def last_due_at(self, user_id: int) -> datetime | None:
+        rows = await self._fetch(f"SELECT MAX({_DUE}) FROM jobs WHERE user_id = ?", (user_id,))
         value = rows[0][0]
         return _from_time(value) if value is not None else None
 
@@ -546,8 +547,18 @@ def _job_from_row(row: sqlite3.Row) -> Job:
         cost=row["cost"],
         selfie_path=row["selfie_path"],
         selfie_expires_at=_from_optional_time(row["selfie_expires_at"]),
+        not_before=_from_optional_time(row["not_before"]),
         delivery_nonce=row["delivery_nonce"],
     )
+
+
+def _due(table: str = "") -> str:
+    """SQL for when a job became (or becomes) due to start: the queue's order, the same
+    expression as the jobs_by_due index. Fixed-width UTC text compares as time."""
+    return f"COALESCE({table}not_before, {table}created_at)"
+
+
+_DUE = _due()
 
 
 # Fields a state needs before a job may enter it (checked against the row plus the new values).
@@ -587,7 +598,7 @@ def _quota_filter(
     # A job counts unless it is final without a run call ever begun for it (submitted_at is
     # set on SUBMITTING and cleared only when Wiro refused the run and the job was requeued).
     clauses = [
-        "created_at >= ?",
+        "created_at > ?",  # the rolling window (since, now]: see JobLedger.count_since
         f"(submitted_at IS NOT NULL OR state IN ({_states_sql(ACTIVE_STATES)}))",
     ]
     args: list[Any] = [_time("since", since)]
@@ -691,6 +702,7 @@ _ENCODERS: Mapping[str, Callable[[str, Any], Any]] = {
     "cost": _optional(_float),
     "selfie_path": _optional(_path),
     "selfie_expires_at": _optional(_time),
+    "not_before": _optional(_time),
     "delivery_nonce": _optional(_text),
 }
 if set(_ENCODERS) != UPDATABLE_FIELDS:  # pragma: no cover - a programming error

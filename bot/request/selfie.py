@@ -4,7 +4,8 @@ Pure and synchronous; callers run :func:`prepare_selfie` in a thread
 (``await asyncio.to_thread(prepare_selfie, data)``).
 
 Only the bytes are trusted, never a file name or a content type. The image is decoded with
-Pillow (JPEG, PNG, WebP, and the first frame of GIF / MPO), its EXIF orientation applied,
+Pillow (JPEG, PNG, WebP, AVIF, and the first frame of GIF / MPO) or pillow-heif (HEIC/HEIF, the
+iPhone's default), its orientation applied (or the photo refused when it cannot be),
 transparency flattened onto white, colours converted to sRGB when it carries an ICC
 profile, the long side limited, and it is re-encoded as a JPEG that carries no metadata at
 all (no EXIF, GPS, XMP, ICC profile or comment): the selfie goes to a public Wiro URL.
@@ -18,27 +19,44 @@ import threading
 import warnings
 from dataclasses import dataclass
 
-from PIL import Image, ImageCms, ImageFile, ImageOps, UnidentifiedImageError
+import pillow_heif
+from PIL import Image, ImageCms, ImageFile
 
 log = logging.getLogger(__name__)
+
+# Adds the "HEIF" format to Pillow (idempotent). Pillow decodes AVIF itself.
+pillow_heif.register_heif_opener()
 
 MIB = 1024 * 1024
 
 # Formats we ask Pillow to try. MPO (multi-picture JPEG from phones and 3D cameras) is
 # recognised by the JPEG opener and reported as "MPO".
-_OPEN_FORMATS = ("JPEG", "PNG", "WEBP", "GIF")
-_ACCEPTED_FORMATS = frozenset({"JPEG", "MPO", "PNG", "WEBP", "GIF"})
+_OPEN_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "HEIF", "AVIF")
+_ACCEPTED_FORMATS = frozenset({"JPEG", "MPO", "PNG", "WEBP", "GIF", "HEIF", "AVIF"})
 _EXIF_ORIENTATION = 0x0112
+# EXIF orientation (TIFF 6.0, tag 274) → the transpose that shows the picture upright.
+# 1 is upright; 0 is written by some apps for "unknown" and shown as stored by every viewer.
+_UPRIGHT = (0, 1)
+_TRANSPOSE_OF_ORIENTATION = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
 
 # warnings.catch_warnings() swaps process-wide state; our own concurrent calls must not
 # interleave inside it, or one could restore the other's filters.
 _WARNINGS_LOCK = threading.Lock()
 
-NOT_AN_IMAGE = "That file isn't an image I can read. Please attach a JPEG, PNG or WebP photo."
-HEIC_IMAGE = (
-    "That looks like an HEIC photo (the iPhone's own format), which I can't read. "
-    "Please attach it as a JPEG, PNG or WebP photo "
-    "(on iPhone: Settings → Camera → Formats → Most Compatible)."
+NOT_AN_IMAGE = (
+    "That file isn't an image I can read. Please attach a JPEG, PNG, WebP, HEIC or AVIF photo."
+)
+UNKNOWN_ORIENTATION = (
+    "I can't tell which way up that photo goes (its orientation data is damaged), and I won't "
+    "send it sideways. Please take a screenshot of it, or save it again, and upload that."
 )
 TRUNCATED = "That image looks cut off (the file is incomplete). Please upload it again."
 DAMAGED = (
@@ -95,10 +113,11 @@ def prepare_selfie(data: bytes, limits: SelfieLimits = SelfieLimits()) -> Prepar
 
     image = _open(data, limits)
     try:
-        _check_geometry(image, limits)
+        orientation = _orientation(image)
+        _check_geometry(image, orientation, limits)
         _draft_jpeg(image, limits)
         _load(image)
-        prepared = _clean_rgb(image)
+        prepared = _clean_rgb(image, orientation)
     finally:
         image.close()
 
@@ -138,13 +157,11 @@ def _open(data: bytes, limits: SelfieLimits) -> ImageFile.ImageFile:
             "That image is too large to process; please use a photo under "
             f"{limits.max_pixels / 1_000_000:g} megapixels."
         ) from None
-    except UnidentifiedImageError:
-        raise SelfieRejected(HEIC_IMAGE if _looks_like_heic(data) else NOT_AN_IMAGE) from None
     except MemoryError:
         raise
-    except Exception:  # a header odd enough to upset a plugin
+    except Exception:  # unidentified, or a header odd enough to upset a plugin
         log.debug("Selfie header unreadable", exc_info=True)
-        raise SelfieRejected(NOT_AN_IMAGE) from None
+        raise SelfieRejected(DAMAGED if _looks_like_heif(data) else NOT_AN_IMAGE) from None
 
     if image.format not in _ACCEPTED_FORMATS:
         image.close()
@@ -152,13 +169,13 @@ def _open(data: bytes, limits: SelfieLimits) -> ImageFile.ImageFile:
     return image
 
 
-def _check_geometry(image: Image.Image, limits: SelfieLimits) -> None:
+def _check_geometry(image: Image.Image, orientation: int, limits: SelfieLimits) -> None:
     width, height = image.size
     if width <= 0 or height <= 0:
         raise SelfieRejected(NOT_AN_IMAGE)
     if width * height > limits.max_pixels:
         raise _too_many_pixels(width, height, limits)
-    if _orientation(image) in (5, 6, 7, 8):  # shown rotated by 90°: name it as people see it
+    if orientation in (5, 6, 7, 8):  # shown rotated by 90°: name it as people see it
         width, height = height, width
     if min(width, height) < limits.min_side:
         raise SelfieRejected(
@@ -173,11 +190,16 @@ def _check_geometry(image: Image.Image, limits: SelfieLimits) -> None:
 
 
 def _orientation(image: Image.Image) -> int:
-    """EXIF orientation read from the header only.
+    """The EXIF orientation (1-8) read from the header only; raises `SelfieRejected` when the
+    tag is there but unusable (a photo we cannot turn upright is never sent sideways).
 
-    ``Image.getexif()`` would decode a whole PNG to look for a trailing eXIf chunk (and a
-    decoding error swallowed there would let a corrupt file through), so only the EXIF
-    block already read with the header (JPEG APP1, WebP EXIF chunk) is used here.
+    Read from the raw block, not with ``ImageOps.exif_transpose``: that re-serialises the whole
+    EXIF and fails on blocks Pillow can read but not write (a GPS SRATIONAL, say), though the
+    orientation is known. ``Image.getexif()`` would decode a whole PNG to look for a trailing
+    eXIf chunk, so only the EXIF read with the header (JPEG APP1, PNG/WebP EXIF chunk) counts.
+    HEIF: libheif already applied the container's ``irot``/``imir`` and pillow-heif reports 1
+    (the HEIF rule: EXIF orientation is ignored there). AVIF: Pillow leaves the pixels as stored
+    and reports ``irot``/``imir`` as this tag, so it is applied here like a JPEG's.
     """
     raw = image.info.get("exif")
     if not isinstance(raw, bytes) or not raw:
@@ -185,10 +207,24 @@ def _orientation(image: Image.Image) -> int:
     try:
         exif = Image.Exif()
         exif.load(raw)
-        value = exif.get(_EXIF_ORIENTATION, 1)
-    except Exception:  # unreadable EXIF: treat as upright
+    except Exception:
+        # No tag can be read from it: viewers show such a photo as stored, and so do we.
+        log.debug("Unreadable EXIF block; the selfie is used as stored", exc_info=True)
         return 1
-    return value if isinstance(value, int) else 1
+    if _EXIF_ORIENTATION not in exif:
+        return 1
+    try:
+        value = exif[_EXIF_ORIENTATION]
+    except Exception:
+        log.debug("Unreadable EXIF orientation", exc_info=True)
+        raise SelfieRejected(UNKNOWN_ORIENTATION) from None
+    if isinstance(value, int) and not isinstance(value, bool):
+        if value in _UPRIGHT:
+            return 1
+        if value in _TRANSPOSE_OF_ORIENTATION:
+            return value
+    log.info("Selfie refused: EXIF orientation %r cannot be applied", value)
+    raise SelfieRejected(UNKNOWN_ORIENTATION)
 
 
 def _draft_jpeg(image: Image.Image, limits: SelfieLimits) -> None:
@@ -225,14 +261,17 @@ def _load(image: Image.Image) -> None:
         raise SelfieRejected(DAMAGED) from None
 
 
-def _clean_rgb(image: Image.Image) -> Image.Image:
-    """Upright, opaque (on white), sRGB, 8-bit RGB."""
+def _clean_rgb(image: Image.Image, orientation: int) -> Image.Image:
+    """Upright (by `orientation`, from `_orientation`), opaque (on white), sRGB, 8-bit RGB."""
     icc = image.info.get("icc_profile")
+    transpose = _TRANSPOSE_OF_ORIENTATION.get(orientation)
     try:
-        upright = ImageOps.exif_transpose(image)
-    except Exception:  # a broken EXIF block must not cost the member their portrait
-        log.debug("Could not apply EXIF orientation", exc_info=True)
-        upright = image.copy()
+        upright = image.transpose(transpose) if transpose is not None else image.copy()
+    except MemoryError:
+        raise
+    except Exception:  # never upload it sideways
+        log.warning("Could not apply EXIF orientation %d", orientation, exc_info=True)
+        raise SelfieRejected(UNKNOWN_ORIENTATION) from None
 
     if upright.mode in ("I;16", "I;16B", "I;16L", "I"):
         # 16-bit greyscale PNG: scale down to 8 bits instead of clipping at 255.
@@ -284,8 +323,11 @@ def _encode_jpeg(image: Image.Image, quality: int) -> bytes:
 # ====================================================================== sniffing
 
 
-def _looks_like_heic(data: bytes) -> bool:
+def _looks_like_heif(data: bytes) -> bool:
+    """An ISO-BMFF image (HEIC, HEIF, AVIF) by its ``ftyp`` brand: a damaged one, if unread."""
     return data[4:8] == b"ftyp" and data[8:12] in (
+        b"avif",
+        b"avis",
         b"heic",
         b"heix",
         b"hevc",

@@ -22,7 +22,7 @@ from . import payloads
 from .messages import create_message, edit_message
 from .records import EPHEMERAL, LOADING, CallbackRecord, InteractionRecord, StoredMessage
 from .rest_channels import bad_message
-from .validation import validate_message
+from .validation import validate_choices, validate_message, validate_modal
 
 if TYPE_CHECKING:
     from .rest import Ctx
@@ -170,15 +170,17 @@ async def callback(ctx: Ctx) -> web.Response:
         rec.original = msg
     elif cb_type == 8:
         choices = data.get("choices")
-        if not isinstance(choices, list) or len(choices) > 25:
-            return reject(_invalid("data.choices", "0-25 choices required"), 50035)
+        errs = validate_choices(choices)
+        if errs:
+            return reject(bad_message({"data": {"choices": errs}}), 50035)
         rec.choices = choices
     elif cb_type == 9:
         comps = data.get("components") or []
         if not data.get("custom_id") or not data.get("title") or not 1 <= len(comps) <= 5:
             return reject(_invalid("data", "modal needs custom_id, title, 1-5 components"), 50035)
-        if len(data["title"]) > 45:
-            return reject(_invalid("data.title", "Must be 45 or fewer in length."), 50035)
+        errs = validate_modal(data)
+        if errs:
+            return reject(bad_message({"data": errs}), 50035)
         rec.modal = data
 
     rec.ack_at = now

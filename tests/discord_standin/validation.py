@@ -48,6 +48,9 @@ def validate_message(payload: dict[str, Any], *, creating: bool, n_files: int) -
                 f_err["name"] = _too_long(256)
             if len(f.get("value") or "") > 1024:
                 f_err["value"] = _too_long(1024)
+            for key in ("name", "value"):  # Discord trims, then requires some text
+                if not str(f.get(key) or "").strip():
+                    f_err[key] = _err("BASE_TYPE_REQUIRED", "This field is required")
             if f_err:
                 e_errors.setdefault("fields", {})[str(j)] = f_err
         footer = (embed.get("footer") or {}).get("text") or ""
@@ -67,10 +70,94 @@ def validate_message(payload: dict[str, Any], *, creating: bool, n_files: int) -
     v2 = bool((payload.get("flags") or 0) & (1 << 15))
     if not v2 and len(components) > 5:
         errors["components"] = _too_long(5)
+    component_errors = _validate_rows(components)
+    if component_errors:
+        errors.setdefault("components", {}).update(component_errors)
     if creating and not errors:
         has_sticker = bool(payload.get("sticker_ids"))
         if not (content or embeds or components or n_files or has_sticker or payload.get("poll")):
             errors["_empty"] = True
+    return errors
+
+
+# Component Reference: button label 80; string select placeholder 150, 1-25 options whose
+# label and value are 1-100 and description at most 100; custom_id at most 100.
+def _validate_rows(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    errors: dict[str, Any] = {}
+    for i, row in enumerate(rows):
+        row_errors: dict[str, Any] = {}
+        for j, component in enumerate(row.get("components") or []):
+            c_err = _validate_component(component)
+            if c_err:
+                row_errors[str(j)] = c_err
+        if row_errors:
+            errors[str(i)] = {"components": row_errors}
+    return errors
+
+
+def _validate_component(component: dict[str, Any]) -> dict[str, Any]:
+    errors: dict[str, Any] = {}
+    if len(component.get("custom_id") or "") > 100:
+        errors["custom_id"] = _too_long(100)
+    if component.get("type") == 2 and len(component.get("label") or "") > 80:
+        errors["label"] = _too_long(80)
+    if component.get("type") != 3:
+        return errors
+    if len(component.get("placeholder") or "") > 150:
+        errors["placeholder"] = _too_long(150)
+    options = component.get("options") or []
+    if not 1 <= len(options) <= 25:
+        errors["options"] = _err("BASE_TYPE_BAD_LENGTH", "Must be between 1 and 25 in length.")
+    values = [option.get("value") for option in options]
+    if len(set(values)) != len(values):
+        errors["options"] = _err("SELECT_COMPONENT_OPTION_VALUE_DUPLICATED", "duplicate value")
+    for k, option in enumerate(options):
+        o_err: dict[str, Any] = {}
+        for key in ("label", "value"):
+            if not 1 <= len(option.get(key) or "") <= 100:
+                o_err[key] = _err("BASE_TYPE_BAD_LENGTH", "Must be between 1 and 100 in length.")
+        if len(option.get("description") or "") > 100:
+            o_err["description"] = _too_long(100)
+        if o_err:
+            errors.setdefault("options", {})[str(k)] = o_err
+    return errors
+
+
+def validate_choices(choices: Any) -> dict[str, Any]:
+    """An autocomplete answer: at most 25 choices, names 1-100, string values at most 100."""
+    if not isinstance(choices, list) or len(choices) > 25:
+        return _err("BASE_TYPE_BAD_LENGTH", "Must be between 0 and 25 in length.")
+    errors: dict[str, Any] = {}
+    for i, choice in enumerate(choices):
+        c_err: dict[str, Any] = {}
+        if not 1 <= len(str(choice.get("name") or "")) <= 100:
+            c_err["name"] = _err("BASE_TYPE_BAD_LENGTH", "Must be between 1 and 100 in length.")
+        value = choice.get("value")
+        if isinstance(value, str) and not 1 <= len(value) <= 100:
+            c_err["value"] = _err("BASE_TYPE_BAD_LENGTH", "Must be between 1 and 100 in length.")
+        if c_err:
+            errors[str(i)] = c_err
+    return errors
+
+
+def validate_modal(data: dict[str, Any]) -> dict[str, Any]:
+    """A modal: title at most 45; each text input's label at most 45, placeholder at most 100,
+    value (the default) at most 4,000 and at most its own max_length."""
+    errors: dict[str, Any] = {}
+    if len(data.get("title") or "") > 45:
+        errors["title"] = _too_long(45)
+    for i, row in enumerate(data.get("components") or []):
+        for j, component in enumerate(row.get("components") or []):
+            t_err: dict[str, Any] = {}
+            if len(component.get("label") or "") > 45:
+                t_err["label"] = _too_long(45)
+            if len(component.get("placeholder") or "") > 100:
+                t_err["placeholder"] = _too_long(100)
+            value = component.get("value") or ""
+            if len(value) > min(4000, component.get("max_length") or 4000):
+                t_err["value"] = _too_long(min(4000, component.get("max_length") or 4000))
+            if t_err:
+                errors.setdefault("components", {}).setdefault(str(i), {})[str(j)] = t_err
     return errors
 
 
