@@ -14,6 +14,7 @@ from bot.catalog.refresh import load_catalog
 from bot.channel.buttons import CancelButton
 from bot.channel.errors import on_app_command_error
 from bot.channel.job_messages import JobMessages
+from bot.channel.kept import SendAgainButton
 from bot.channel.requests import JobStarter
 from bot.channel.result_buttons import DYNAMIC_ITEMS as RESULT_ITEMS
 from bot.commandsync import sync_commands
@@ -23,12 +24,15 @@ from bot.jobs.ledger import JobLedger
 from bot.jobs.limits import FairUse
 from bot.request.selfie import SelfieLimits
 from bot.request.selfie_store import SelfieStore
+from bot.result.store import ResultStore
 from bot.settings import Settings
 from bot.wiro import WiroClient, WiroSocket
 
 log = logging.getLogger(__name__)
 
 EXTENSIONS = ("cogs.portrait",)
+# Seconds discord.py may wait out a 429 inside one request before raising it (its minimum is 30).
+RATE_LIMIT_WAIT = 30.0
 
 
 @dataclass
@@ -66,6 +70,7 @@ def build_services(
             busy_retry=settings.busy_retry_seconds,
             delete_wiro_files=settings.delete_wiro_files,
             retention=timedelta(days=settings.retention_days),
+            delivery_retry=timedelta(minutes=settings.delivery_retry_minutes),
             job_limits=JobLimits(timeout=settings.task_timeout, error_grace=settings.error_grace),
         ),
     )
@@ -83,9 +88,13 @@ class PortraitBot(commands.Bot):
             intents=intents,
             help_command=None,
             allowed_mentions=discord.AllowedMentions.none(),
+            # A longer 429 is raised to us (discord.RateLimited) instead of holding the request,
+            # so a result post waits durably in the ledger and other messages keep moving.
+            max_ratelimit_timeout=RATE_LIMIT_WAIT,
         )
         self.services = services
         self.selfies = SelfieStore(services.settings.data_dir / "selfies")
+        self.results = ResultStore(services.settings.data_dir / "results")
         self.job_messages = JobMessages(
             self, lambda: services.catalog, interval=services.settings.status_edit_interval
         )
@@ -96,6 +105,7 @@ class PortraitBot(commands.Bot):
             self.job_messages,
             services.rules,
             selfies=self.selfies,
+            results=self.results,
             socket=services.socket,
         )
         self.job_starter = JobStarter(self)
@@ -106,7 +116,7 @@ class PortraitBot(commands.Bot):
         settings = self.services.settings
         if settings.refresh_catalog and not self._sync_only:
             self.services.catalog = await load_catalog(self.services.wiro)
-        self.add_dynamic_items(CancelButton, *RESULT_ITEMS)
+        self.add_dynamic_items(CancelButton, SendAgainButton, *RESULT_ITEMS)
         for extension in EXTENSIONS:
             await self.load_extension(extension)
         self.tree.on_error = on_app_command_error

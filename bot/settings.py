@@ -43,6 +43,7 @@ class Settings:
     busy_retry_seconds: float
     delete_wiro_files: bool
     retention_days: float
+    delivery_retry_minutes: float
     selfie_keep_hours: float
     discord_api_base: str | None
 
@@ -91,6 +92,9 @@ def load_settings(
         busy_retry_seconds=reader.number("WIRO_BUSY_RETRY_SECONDS", 20, minimum=1, maximum=600),
         delete_wiro_files=reader.flag("DELETE_WIRO_FILES", True),
         retention_days=reader.number("JOB_RETENTION_DAYS", 30, minimum=1, maximum=3650),
+        delivery_retry_minutes=reader.number(
+            "DELIVERY_RETRY_MINUTES", 60, minimum=0, maximum=7 * 24 * 60
+        ),
         selfie_keep_hours=reader.number("SELFIE_KEEP_HOURS", 24, minimum=0, maximum=24 * 30),
         discord_api_base=reader.optional_url("DISCORD_API_BASE", {"http", "https"}),
     )

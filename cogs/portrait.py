@@ -12,6 +12,7 @@ from discord.ext import commands
 from bot.app import PortraitBot
 from bot.catalog import Catalog, StyleOption
 from bot.channel.history import HISTORY_LENGTH, history_embed
+from bot.channel.kept import history_view
 from bot.channel.text import choices, fit_content
 from bot.request.options import (
     GUIDANCE_RANGE,
@@ -145,7 +146,9 @@ class PortraitCog(commands.Cog):
     async def portrait_history(self, interaction: discord.Interaction) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         jobs = await self.services.ledger.recent_for_user(interaction.user.id, limit=HISTORY_LENGTH)
-        await interaction.edit_original_response(embed=history_embed(jobs, self.services.catalog))
+        await interaction.edit_original_response(
+            embed=history_embed(jobs, self.services.catalog), view=history_view(jobs)
+        )
 
     @portrait.autocomplete("model")
     async def model_autocomplete(

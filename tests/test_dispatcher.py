@@ -16,11 +16,13 @@ import pytest
 
 from bot.catalog import Catalog
 from bot.jobs import FailureReason, Phase, PortraitFailed, PortraitImage
+from bot.jobs.delivery import DeliveryDeferred
 from bot.jobs.dispatcher import CancelOutcome, Dispatcher, DispatchRules
 from bot.jobs.ledger import Job, JobState
 from bot.jobs.sqlite_ledger import LEDGER_FILENAME, SqliteLedger
 from bot.request.options import PortraitOptions, resolve_options, run_fields
 from bot.request.selfie_store import SelfieStore
+from bot.result.store import ResultStore
 from bot.wiro import PollSchedule, WiroClient
 from tests.fakewiro import FakeTask, FakeWiro
 from tests.support.images import selfie_jpeg
@@ -47,6 +49,10 @@ class Recorder:
         self.failures: list[tuple[int, PortraitFailed]] = []
         self.cancels: list[int] = []
         self.posted: dict[int, int] = {}  # job id -> message id, what find_delivered finds
+        # What Discord answers the next result posts (then they succeed); "later" is not
+        # raised on the last try, as the real one never does.
+        self.answers: list[Exception] = []
+        self.tries: list[tuple[int, bool]] = []  # (job id, last_try) of every post
         self._next_message = 5000
 
     async def waiting(self, job: Job, position: int) -> None:
@@ -59,7 +65,14 @@ class Recorder:
         """Generation progress (percentage, time left), where the dispatcher reports it."""
         self.percentages.append((job.id, progress))
 
-    async def deliver(self, job: Job, images: tuple[PortraitImage, ...]) -> int:
+    async def deliver(
+        self, job: Job, images: tuple[PortraitImage, ...], *, last_try: bool = True
+    ) -> int:
+        self.tries.append((job.id, last_try))
+        if self.answers:
+            answer = self.answers.pop(0)
+            if not (last_try and isinstance(answer, DeliveryDeferred)):
+                raise answer
         self._next_message += 1
         self.delivered.append((job.id, images))
         self.posted[job.id] = self._next_message
@@ -134,7 +147,12 @@ class Harness:
         self._seeds = iter(range(101, 10_000))
 
     def dispatcher(
-        self, events: Recorder, *, selfies: SelfieStore | None = None, **rules: Any
+        self,
+        events: Recorder,
+        *,
+        selfies: SelfieStore | None = None,
+        results: ResultStore | None = None,
+        **rules: Any,
     ) -> Dispatcher:
         base = DispatchRules(max_running=1, busy_retry=0.3, retention=timedelta(days=30))
         dispatcher = Dispatcher(
@@ -144,6 +162,7 @@ class Harness:
             events,
             replace(base, **rules),
             selfies=selfies,
+            results=results,
             clock=self.clock,
         )
         self.dispatchers.append(dispatcher)

@@ -35,6 +35,8 @@ from tests.discord_standin import (
     DiscordStandIn,
     InteractionRecord,
     Member,
+    Overwrite,
+    Perm,
     RequestRecord,
     StoredMessage,
     User,
@@ -115,13 +117,23 @@ def pending(discord_server: DiscordStandIn, method: str, pattern: str) -> list[R
     return [r for r in discord_server.requests_to(method, pattern) if r.finished_at is None]
 
 
-def webhook_posts(
-    discord_server: DiscordStandIn, job: Job, *, files: bool = False
-) -> list[RequestRecord]:
-    """The bot's follow-up messages through the job's interaction (with files: its results)."""
-    assert job.rec is not None
-    posts = discord_server.requests_to("POST", f"/webhooks/*/{job.rec.token}")
-    return [r for r in posts if r.has_files or not files]
+def result_post_of(job_id: int) -> Callable[[RequestRecord], bool]:
+    """Matches the bot's posts of this job's result: they carry the job's nonce."""
+
+    def matches(request: RequestRecord) -> bool:
+        nonce = str((request.json or {}).get("nonce") or "")
+        return request.has_files and nonce.startswith(f"portrait-{job_id}c")
+
+    return matches
+
+
+def result_posts(discord_server: DiscordStandIn, job_id: int) -> list[RequestRecord]:
+    """Every request that posted (or tried to post) this job's result in a channel."""
+    return [
+        r
+        for r in discord_server.requests_to("POST", "/channels/*/messages")
+        if result_post_of(job_id)(r)
+    ]
 
 
 def footer_job(message: StoredMessage) -> int | None:
@@ -230,15 +242,20 @@ async def test_sigkill_in_every_job_state_delivers_each_result_once_and_runs_not
 
             # unposted: its result POST never gets through. Its slot goes to "cut_off", whose
             # run call the fake holds back: the kill lands while it is in flight.
-            unposted_post = f"/webhooks/*/{job['unposted'].rec.token}"
-            never_carried_out(discord_server, "POST", unposted_post, when=lambda r: r.has_files)
+            unposted_post = "/channels/*/messages"
+            unposted_result = result_post_of(rows()["unposted"]["id"])
+            never_carried_out(discord_server, "POST", unposted_post, when=unposted_result)
             wiro.fail(RUN_PATH, delay=CUT_OFF_DELAY)
             wiro.step(task_of("unposted"), TO_THE_END)
             await eventually(
                 lambda: (
                     wiro.calls[RUN_PATH] == SLOTS + 2
                     and in_states(unposted=JobState.DELIVERING, cut_off=JobState.SUBMITTING)
-                    and [r for r in pending(discord_server, "POST", unposted_post) if r.has_files]
+                    and [
+                        r
+                        for r in pending(discord_server, "POST", unposted_post)
+                        if unposted_result(r)
+                    ]
                 ),
                 timeout=10,
                 what="unposted's result POST and cut-off's run call both in flight",
@@ -260,7 +277,7 @@ async def test_sigkill_in_every_job_state_delivers_each_result_once_and_runs_not
         assert states() == at_kill
         (accepted_task,) = wiro.lost
         assert rows()["accepted"]["wiro_task_id"] is None  # the bot never learnt it
-        posts_at_kill = len(webhook_posts(discord_server, job["posted"]))
+        posts_at_kill = len(result_posts(discord_server, rows()["posted"]["id"]))
 
         # ---- while the bot is down -------------------------------------------------------
         wiro.step(task_of("finished"), TO_THE_END)
@@ -319,15 +336,14 @@ async def test_sigkill_in_every_job_state_delivers_each_result_once_and_runs_not
             for name in delivered:
                 message = discord_server.messages[ledger[name]["result_message_id"]]
                 assert footer_job(message) == ledger[name]["id"], name
-                assert message.interaction_id == job[name].rec.id, name
+                assert message.nonce == f"portrait-{ledger[name]['id']}c", name
                 assert f"<@{job[name].member.id}>" in message.content, name
             # The result posted before the kill was found, not posted again.
             assert ledger["posted"]["result_message_id"] == posted_result[0].id
-            assert len(webhook_posts(discord_server, job["posted"])) == posts_at_kill
-            assert len(webhook_posts(discord_server, job["posted"], files=True)) == 1
+            assert len(result_posts(discord_server, ledger["posted"]["id"])) == posts_at_kill == 1
             # the lost one, then the delivered one
-            assert len(webhook_posts(discord_server, job["unposted"], files=True)) == 2
-            assert not webhook_posts(discord_server, job["cut_off"], files=True)
+            assert len(result_posts(discord_server, ledger["unposted"]["id"])) == 2
+            assert not result_posts(discord_server, ledger["cut_off"]["id"])
 
             # -- no second run at Wiro for any job -----------------------------------------
             assert len(wiro.runs) == len(delivered)  # accepted runs = tasks
@@ -357,3 +373,74 @@ async def test_sigkill_in_every_job_state_delivers_each_result_once_and_runs_not
         assert f"Job {ledger['cut_off']['id']} could not be confirmed at Wiro" in log
         for secret in (discord_server.token, wiro.api_key, wiro.api_secret):
             assert secret not in first.output + log
+
+
+async def test_sigkill_after_posting_where_history_cannot_be_read_posts_once(
+    tmp_path: Path,
+) -> None:
+    """The server was set up as the old README said: no Read Message History. The result is
+    out, the kill lands before the ledger hears; the restarted bot cannot look for it, so it
+    posts again with the same nonce and Discord returns the message already there."""
+    data_dir = tmp_path / "data"
+    async with (
+        DiscordStandIn() as discord_server,
+        CrashWiro("crash-key-02", "crash-sec-02") as wiro,
+    ):
+        no_history = Overwrite(
+            id=discord_server.bot_role.id, type=0, deny=int(Perm.READ_MESSAGE_HISTORY)
+        )
+        discord_server.channel.overwrites.append(no_history)
+        wiro.scenario.duration = None
+        member = add_member(discord_server, "Hidden")
+        env = bot_env(
+            discord_server, wiro, data_dir, STATUS_EDIT_INTERVAL="1", WIRO_REFRESH_CATALOG="false"
+        )
+
+        def row() -> dict[str, Any] | None:
+            return next(iter(read_jobs(data_dir).values()), None)
+
+        async with BotProcess(env, cwd=tmp_path) as first:
+            await discord_server.wait_for(
+                lambda s: s.synced_global and len(s.gateway.sessions) == 1 and s.gateway.connected,
+                timeout=20,
+            )
+            rec = await discord_server.slash(
+                "portrait", attachments={"selfie": ("me.jpg", SELFIE, "image/jpeg")}, user=member
+            )
+            running = await eventually(
+                lambda: (
+                    (r := row()) and r["state"] == JobState.RUNNING and r["status_message_id"] and r
+                ),
+                timeout=10,
+                what="the job running with its status message",
+            )
+            status_removal = f"/webhooks/*/{rec.token}/messages/*"
+            never_carried_out(discord_server, "DELETE", status_removal)
+            wiro.step(running["wiro_task_id"], TO_THE_END)
+            posted = await eventually(
+                lambda: (
+                    pending(discord_server, "DELETE", status_removal)
+                    and results(discord_server).get(running["id"])
+                ),
+                timeout=10,
+                what="the result out, the status removal in flight",
+            )
+            assert await first.kill() == -9
+        assert row()["state"] == JobState.DELIVERING
+
+        async with BotProcess(env, cwd=tmp_path) as second:
+            done = await eventually(
+                lambda: (r := row()) and r["state"] == JobState.DELIVERED and r,
+                timeout=25,
+                what="the job delivered after the restart",
+            )
+            assert results(discord_server) == {running["id"]: posted}  # one message, the first
+            assert done["result_message_id"] == posted[0].id
+            # Posted again with the same nonce, and Discord answered with the first message.
+            assert len(result_posts(discord_server, running["id"])) == 2
+            assert not discord_server.requests_to("GET", "/channels/*/messages")
+            assert not discord_server.internal_errors
+            assert await second.interrupt() == 0
+        log = second.output
+        assert log.count("cannot read the message history of channel") == 1
+        assert "Traceback" not in first.output + log, log

@@ -100,6 +100,7 @@ async def run_to(ledger: JobLedger, job: Job, state: JobState) -> Job:
         JobState.FAILED: [JobState.SUBMITTING, JobState.RUNNING, JobState.FAILED],
         JobState.CANCELLED: [JobState.CANCELLED],
         JobState.UNCONFIRMED: [JobState.SUBMITTING, JobState.UNCONFIRMED],
+        JobState.KEPT: [JobState.SUBMITTING, JobState.RUNNING, JobState.DELIVERING, JobState.KEPT],
     }[state]
     for step in path:
         extra: dict[str, Any] = {}
@@ -243,9 +244,12 @@ def test_state_table_shape() -> None:
         JobState.FAILED,
         JobState.CANCELLED,
         JobState.UNCONFIRMED,
+        JobState.KEPT,
     } == FINAL_STATES
-    for state in FINAL_STATES:
+    # Final for the queue; only a kept result leads on, when the member has it sent again.
+    for state in FINAL_STATES - {JobState.KEPT}:
         assert TRANSITIONS[state] == frozenset()
+    assert TRANSITIONS[JobState.KEPT] == {JobState.DELIVERED}
     for state in ACTIVE_STATES:
         assert TRANSITIONS[state], f"{state} must lead somewhere"
     # The money rules: the only way back to the queue is a refused run call, and a job whose
@@ -255,7 +259,8 @@ def test_state_table_shape() -> None:
     assert not can_transition(JobState.SUBMITTING, JobState.CANCELLED)
     assert sources_of(JobState.UNCONFIRMED) == {JobState.SUBMITTING}
     assert sources_of(JobState.RUNNING) == {JobState.SUBMITTING}
-    assert sources_of(JobState.DELIVERED) == {JobState.DELIVERING}
+    assert sources_of(JobState.DELIVERED) == {JobState.DELIVERING, JobState.KEPT}
+    assert sources_of(JobState.KEPT) == {JobState.DELIVERING}
 
 
 @pytest.mark.parametrize("start", list(JobState))

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
+from bot.channel.answers import always_answers
 from bot.jobs.dispatcher import CancelOutcome
 
 if TYPE_CHECKING:
@@ -47,6 +48,7 @@ class CancelButton(
     ) -> CancelButton:
         return cls(int(match["job_id"]))
 
+    @always_answers
     async def callback(self, interaction: discord.Interaction[PortraitBot]) -> None:  # type: ignore[override]
         bot = interaction.client
         job = await bot.services.ledger.get(self.job_id)

@@ -1,4 +1,17 @@
-"""Posting a finished portrait (all images in one message, with the settings) or a failure."""
+"""Posting a finished portrait (all images, with the settings) or a failure.
+
+A result goes the first way that takes it: the channel itself, then the interaction's webhook
+(while its token lives), then a direct message. The channel comes first because only a plain
+message carries a nonce Discord enforces (`enforce_nonce`): a resend after a crash returns the
+message already posted instead of a second one, even where the bot cannot read the history.
+Webhook follow-ups take no nonce, so they are the fallback, not the rule.
+
+Every try builds its files afresh from the bytes (a file object read by a failed request would
+upload nothing), a refused form (50035) is logged as the bug it is and posted again without the
+refused part, and "too large" makes the images smaller, then one per message. Anything that
+means "later" raises `DeliveryDeferred` unless it is the last try; the member is told the true
+cause whenever a way was refused.
+"""
 
 from __future__ import annotations
 
@@ -6,19 +19,29 @@ import asyncio
 import contextlib
 import io
 import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+from typing import Any
 
+import aiohttp
 import discord
 
 from bot.catalog import Catalog
+from bot.channel.refusals import Refusal, Verdict, read_refusal
 from bot.channel.reply import Reply
 from bot.channel.text import fit_embed, literal, visible
-from bot.jobs import PortraitFailed, PortraitResult
+from bot.jobs import FailureReason, PortraitFailed, PortraitImage, PortraitResult
+from bot.jobs.delivery import DeliveryDeferred
 from bot.result.files import DEFAULT_UPLOAD_LIMIT, fit_within
 from bot.result.summary import summarize
 
 log = logging.getLogger(__name__)
 
 EMBED_COLOUR = discord.Colour.from_rgb(124, 92, 255)
+# After Discord says "too large", images are fitted to this share of the upload limit.
+SMALLER = 4
+# What a failed request can raise: Discord's answers, its rate limit, no connection at all.
+_REQUEST_ERRORS = (discord.HTTPException, discord.RateLimited, aiohttp.ClientError, OSError)
 
 
 def result_embed(
@@ -42,51 +65,200 @@ def result_embed(
     return fit_embed(embed)
 
 
+@dataclass(frozen=True)
+class _Post:
+    content: str
+    images: tuple[PortraitImage, ...]
+    embed: discord.Embed | None
+    view: discord.ui.View | None
+    mentions: discord.AllowedMentions
+    limit: int
+
+
+@dataclass(frozen=True)
+class _Way:
+    name: str  # for the member and the log: "the channel", "a direct message"...
+    send: Callable[..., Awaitable[discord.Message]]
+    nonce: str | None  # Discord deduplicates a resend with the same nonce (a few minutes)
+    missing: Callable[[], list[str]] = list
+
+
+class _Refused(Exception):
+    def __init__(self, refusal: Refusal) -> None:
+        super().__init__(refusal.detail)
+        self.refusal = refusal
+
+
 async def post_result(
     reply: Reply,
     result: PortraitResult,
     catalog: Catalog,
     *,
     job_id: int | None = None,
+    nonce: str | None = None,
     view: discord.ui.View | None = None,
+    last_try: bool = True,
 ) -> discord.Message:
-    """Post every image in one message that mentions the member. Falls back to a direct
-    message when the channel refuses files, so a paid result is never dropped silently."""
+    """Post every image in a message that mentions the member, the first way that takes it.
+
+    Raises `DeliveryDeferred` when Discord answered "later" and this is not the last try,
+    `PortraitFailed` (UNDELIVERED, with the true causes) when no way took it."""
     limit = reply.upload_limit or DEFAULT_UPLOAD_LIMIT
     images = await asyncio.to_thread(fit_within, result.images, limit)
     count = len(images)
-    content = f"{reply.mention}, your portrait{'s are' if count > 1 else ' is'} ready!"
-    embed = result_embed(result, catalog, reply.member_name, job_id)
-    mentions = discord.AllowedMentions(users=[discord.Object(reply.target.member_id)])
-    extra = {"view": view} if view is not None else {}
-
-    def files() -> list[discord.File]:
-        return [discord.File(io.BytesIO(image.data), filename=image.filename) for image in images]
-
-    try:
-        return await reply.public(
-            content=content, embed=embed, files=files(), allowed_mentions=mentions, **extra
-        )
-    except discord.Forbidden as error:
-        log.warning(
-            "Channel refused the result of task %s (%s); sending it by DM", result.task_id, error
-        )
-    dm = await reply.direct(
-        content="I couldn't post your portrait in the channel (missing permission), so here it is.",
-        embed=embed,
-        files=files(),
-        **extra,
+    post = _Post(
+        content=f"{reply.mention}, your portrait{'s are' if count > 1 else ' is'} ready!",
+        images=images,
+        embed=result_embed(result, catalog, reply.member_name, job_id),
+        view=view,
+        mentions=discord.AllowedMentions(users=[discord.Object(reply.target.member_id)]),
+        limit=limit,
     )
-    with contextlib.suppress(discord.HTTPException):
-        await reply.private(
-            "I wasn't allowed to post images in this channel, so I sent your portrait by DM."
+    refused: list[tuple[_Way, Refusal]] = []
+    ready = post.content
+    for way in _ways(reply, nonce):
+        if refused:  # the message itself says why it came this way
+            post = replace(post, content=f"{ready} ({_why(refused)})")
+        try:
+            message = await _post_whole(way, post, job_id)
+        except _Refused as error:
+            refusal = error.refusal
+            if refusal.verdict is Verdict.LATER and not last_try:
+                raise DeliveryDeferred(
+                    f"{way.name}: {refusal.detail}", refusal.retry_after
+                ) from None
+            if refusal.verdict is not Verdict.DEAD_TOKEN:
+                refused.append((way, refusal))
+            continue
+        if refused:
+            await _tell_where_it_went(reply, job_id, refused, way)
+        return message
+    raise _undelivered(job_id, refused)
+
+
+def _ways(reply: Reply, nonce: str | None) -> list[_Way]:
+    ways = [
+        _Way(
+            "the channel",
+            reply.channel_send,
+            f"{nonce}c" if nonce else None,
+            reply.missing_permissions,
         )
-    return dm
+    ]
+    if reply.token_alive():
+        ways.append(_Way("the interaction", reply.webhook_send, None))
+    ways.append(_Way("a direct message", reply.direct, f"{nonce}d" if nonce else None))
+    return ways
+
+
+async def _post_whole(way: _Way, post: _Post, job_id: int | None) -> discord.Message:
+    """One way, all the images; Discord's "form" and "too large" answers are worked around."""
+    split = False
+    while True:
+        try:
+            if split:
+                return await _post_split(way, post)
+            return await _send(way, post, part=0)
+        except _REQUEST_ERRORS as error:
+            refusal = read_refusal(error, missing=way.missing() if _is_403(error) else ())
+        if refusal.verdict is Verdict.FORM and (post.embed is not None or post.view is not None):
+            log.error(
+                "Bug: Discord refused the result of job %s as built (%s); posting it again "
+                "without the refused part",
+                job_id,
+                refusal.detail,
+            )
+            post = _without_refused_part(post, refusal.detail)
+            continue
+        if refusal.verdict is Verdict.TOO_LARGE:
+            smaller = post.limit // SMALLER
+            if post.limit > DEFAULT_UPLOAD_LIMIT // SMALLER:
+                images = await asyncio.to_thread(fit_within, post.images, smaller)
+                post = replace(post, images=images, limit=smaller)
+                continue
+            if not split and len(post.images) > 1:
+                split = True
+                continue
+        raise _Refused(refusal)
+
+
+def _is_403(error: BaseException) -> bool:
+    return isinstance(error, discord.HTTPException) and error.status == 403
+
+
+def _without_refused_part(post: _Post, detail: str) -> _Post:
+    if "embeds" in detail and post.embed is not None:
+        return replace(post, embed=None)
+    if "components" in detail and post.view is not None:
+        return replace(post, view=None)
+    return replace(post, embed=None, view=None)
+
+
+async def _send(
+    way: _Way, post: _Post, *, part: int, images: tuple[PortraitImage, ...] | None = None
+) -> discord.Message:
+    kwargs: dict[str, Any] = {
+        "content": post.content if part == 0 else f"{post.content} ({part + 1})",
+        "files": [
+            discord.File(io.BytesIO(image.data), filename=image.filename)
+            for image in (post.images if images is None else images)
+        ],
+        "allowed_mentions": post.mentions,
+    }
+    if part == 0 and post.embed is not None:
+        kwargs["embed"] = post.embed
+    if part == 0 and post.view is not None:
+        kwargs["view"] = post.view
+    if way.nonce is not None:
+        kwargs["nonce"] = f"{way.nonce}{part}" if part else way.nonce
+    return await way.send(**kwargs)
+
+
+async def _post_split(way: _Way, post: _Post) -> discord.Message:
+    """One image per message; the first carries the settings and buttons."""
+    first = await _send(way, post, part=0, images=post.images[:1])
+    for part, image in enumerate(post.images[1:], start=1):
+        await _send(way, post, part=part, images=(image,))
+    return first
+
+
+async def _tell_where_it_went(
+    reply: Reply, job_id: int | None, refused: list[tuple[_Way, Refusal]], went: _Way
+) -> None:
+    causes = "; ".join(f"{way.name}: {refusal.detail}" for way, refusal in refused)
+    log.warning("Job %s: the result was refused (%s); delivered by %s", job_id, causes, went.name)
+    if went.name == "a direct message":
+        with contextlib.suppress(*_REQUEST_ERRORS):
+            await reply.private(f"{_why(refused)}, so I sent your portrait to you by DM.")
+
+
+def _why(refused: list[tuple[_Way, Refusal]]) -> str:
+    way, refusal = refused[0]
+    if way.name == "the channel":
+        return f"I couldn't post it in the channel: {refusal.cause}"
+    return f"I couldn't post it as usual: {refusal.cause}"
+
+
+def _undelivered(job_id: int | None, refused: list[tuple[_Way, Refusal]]) -> PortraitFailed:
+    causes = "; ".join(f"in {way.name}, {refusal.cause}" for way, refusal in refused)
+    details = "; ".join(f"{way.name}: {refusal.detail}" for way, refusal in refused)
+    return PortraitFailed(
+        FailureReason.UNDELIVERED,
+        f"Your portrait is ready, but I couldn't deliver it ({causes or 'no way was open'}). "
+        "I've kept it for you: use `/portrait-history` and press **Send again**.",
+        f"job {job_id} could not be posted anywhere: {details}",
+    )
 
 
 async def post_failure(reply: Reply, failure: PortraitFailed) -> None:
+    """Tell the member privately; by direct message when the channel itself is out of reach."""
     try:
         # The reason may quote Wiro's error text: shown as text, never as markdown.
         await reply.private(f"❌ {literal(failure.message)}")
-    except discord.HTTPException as error:
+        return
+    except _REQUEST_ERRORS as error:
+        log.info("Could not tell the member in the channel why (%s); trying a DM", error)
+    try:
+        await reply.direct(content=f"❌ {literal(failure.message)}")
+    except _REQUEST_ERRORS as error:
         log.warning("Could not tell the member why their portrait failed: %s", error)

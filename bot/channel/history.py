@@ -24,6 +24,7 @@ _STATE_TEXT = {
     JobState.FAILED: "❌ failed",
     JobState.CANCELLED: "🚫 cancelled",
     JobState.UNCONFIRMED: "❔ not confirmed",
+    JobState.KEPT: "📦 kept for you: Discord would not take it; press Send again",
 }
 
 
@@ -54,7 +55,7 @@ def _line(job: Job, catalog: Catalog) -> str:
         details.append(
             f"[see it](https://discord.com/channels/{where}/{job.channel_id}/{job.result_message_id})"
         )
-    elif job.state is JobState.FAILED and job.failure_message:
+    elif job.state in (JobState.FAILED, JobState.KEPT) and job.failure_message:
         details.append(fit(literal(job.failure_message), _FAILURE_CHARS))
     line = f"{head}\n{' · '.join(details)}\n> {prompt}"
     if job.state is JobState.FAILED and job.failure_detail:

@@ -3,8 +3,11 @@ told when it fails or is cancelled. Implements the dispatcher's `JobEvents`."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
+from datetime import datetime
 
 import discord
 
@@ -14,7 +17,7 @@ from bot.channel.delivery import post_failure, post_result
 from bot.channel.reply import Reply, ReplyTarget
 from bot.channel.result_buttons import result_view
 from bot.channel.status import StatusBoard, render_status
-from bot.jobs import FailureReason, Phase, PortraitFailed, PortraitImage, PortraitResult
+from bot.jobs import Phase, PortraitFailed, PortraitImage, PortraitResult
 from bot.jobs.ledger import Clock, Job, utc_now
 from bot.request.options import PortraitOptions
 from bot.wiro import TaskProgress
@@ -23,6 +26,8 @@ log = logging.getLogger(__name__)
 
 # How far back in the channel a result posted just before a crash is looked for.
 HISTORY_DEPTH = 100
+# Seconds a resumed delivery waits for the gateway's guild cache (to know its permissions).
+READY_WAIT = 30.0
 
 
 class JobMessages:
@@ -40,9 +45,11 @@ class JobMessages:
         self.board = StatusBoard(interval=interval, clock=clock)
         # Status ids posted by this process, for job rows read before the id was saved.
         self._status_ids: dict[int, int] = {}
+        self._unreadable: set[int] = set()  # channels warned about (once each)
 
     def _status_id(self, job: Job) -> int | None:
-        return job.status_message_id or self._status_ids.get(job.id)
+        # This process's own id first: a status message may have been replaced (30046).
+        return self._status_ids.get(job.id) or job.status_message_id
 
     def reply_for(self, job: Job) -> Reply:
         return Reply(
@@ -97,37 +104,56 @@ class JobMessages:
                 position=position,
                 progress=progress,
                 starts_at=job.not_before,
+                renew=lambda: self._renew_status(job, message_id),
             )
 
-    async def deliver(self, job: Job, images: tuple[PortraitImage, ...]) -> int:
+    async def _renew_status(self, job: Job, old_id: int) -> int | None:
+        """A fresh status message when Discord allows no more edits of the old one."""
+        reply = self.reply_for(job)
+        try:
+            message = await reply.public(
+                content=render_status(reply.mention, Phase.QUEUED, 0),
+                view=status_view(job.id),
+                allowed_mentions=discord.AllowedMentions.none(),
+            )
+        except (discord.HTTPException, discord.RateLimited) as error:
+            log.info("Could not post a fresh status message for job %s: %s", job.id, error)
+            return None
+        self._status_ids[job.id] = message.id
+        with contextlib.suppress(discord.HTTPException, discord.RateLimited):
+            await reply.delete(old_id)
+        return message.id
+
+    async def deliver(self, job: Job, images: tuple[PortraitImage, ...], *, last_try: bool) -> int:
         self.board.forget(job.id)  # no more progress edits; the message goes once posted
         reply = self.reply_for(job)
-        started = job.submitted_at or job.created_at
-        result = PortraitResult(
-            options=PortraitOptions.from_params(job.params["options"]),
-            images=images,
-            task_id=job.wiro_task_id or "?",
-            elapsed=(self._clock() - started).total_seconds(),
-            cost=job.cost,
+        result = job_result(job, images, self._clock())
+        catalog = self._catalog()
+        message = await post_result(
+            reply,
+            result,
+            catalog,
+            job_id=job.id,
+            nonce=job.delivery_nonce,
+            view=result_view(job.id, catalog),
+            last_try=last_try,
         )
-        try:
-            catalog = self._catalog()
-            message = await post_result(
-                reply, result, catalog, job_id=job.id, view=result_view(job.id, catalog)
-            )
-        except discord.HTTPException as error:
-            raise PortraitFailed(
-                FailureReason.UNDELIVERED,
-                "Your portrait was made, but I couldn't post it here or send it to you by DM. "
-                "Please ask a server admin to let me attach files in this channel.",
-                f"posting job {job.id}: {error}",
-            ) from error
         await self._remove_status(job)
         return message.id
 
     async def find_delivered(self, job: Job) -> int | None:
+        """Look for the result in the channel's history, where the bot may read it. Elsewhere
+        the resend's nonce lets Discord return the message already posted."""
         me = self._client.user
+        with contextlib.suppress(TimeoutError):
+            # Resumed at start-up, before the gateway filled the guild cache permissions need.
+            await asyncio.wait_for(self._client.wait_until_ready(), READY_WAIT)
         if me is None:
+            me = self._client.user
+        if me is None:
+            return None
+        if self.reply_for(job).may_read_history() is False:
+            self._warn_unreadable(job.channel_id)
             return None
         marker = f"job {job.id} ·"
         channel = self._client.get_partial_messageable(job.channel_id, guild_id=job.guild_id)
@@ -141,8 +167,20 @@ class JobMessages:
                     await self._remove_status(job)  # its result is out: the status has done
                     return message.id
         except discord.HTTPException as error:
-            log.warning("Cannot read the channel to check job %s was posted: %s", job.id, error)
+            log.info("Cannot read the channel to check job %s was posted: %s", job.id, error)
+            self._warn_unreadable(job.channel_id)
         return None
+
+    def _warn_unreadable(self, channel_id: int) -> None:
+        if channel_id in self._unreadable:
+            return
+        self._unreadable.add(channel_id)
+        log.warning(
+            "The bot cannot read the message history of channel %s, where a result is being "
+            "delivered: only Discord's nonce (a few minutes) guards against posting it twice "
+            "after a restart. Grant the bot Read Message History there.",
+            channel_id,
+        )
 
     async def failed(self, job: Job, failure: PortraitFailed) -> None:
         await self._remove_status(job)
@@ -179,3 +217,16 @@ class JobMessages:
 
     async def close(self) -> None:
         await self.board.close()
+
+
+def job_result(job: Job, images: tuple[PortraitImage, ...], now: datetime) -> PortraitResult:
+    """The job's result as posted: its options, images and the time it took until ``now``
+    (or until it ended, for a kept result sent again later)."""
+    started = job.submitted_at or job.created_at
+    return PortraitResult(
+        options=PortraitOptions.from_params(job.params["options"]),
+        images=images,
+        task_id=job.wiro_task_id or "?",
+        elapsed=((job.finished_at or now) - started).total_seconds(),
+        cost=job.cost,
+    )

@@ -14,13 +14,14 @@ from typing import Any
 
 import discord
 
+from bot.channel.refusals import DEAD_TOKEN_CODES
 from bot.channel.text import fit_content, fitted_message
 
 # Discord invalidates interaction tokens after 15 minutes; keep a margin for slow uploads.
 TOKEN_LIFETIME = dt.timedelta(minutes=15)
 TOKEN_MARGIN = dt.timedelta(seconds=60)
-# Unknown Webhook, Invalid Webhook Token, Unknown Interaction: the token, not the message, is gone.
-_DEAD_TOKEN_CODES = {10015, 50027, 10062}
+# What a result post needs in a guild channel, by discord.Permissions attribute.
+RESULT_PERMISSIONS = ("view_channel", "send_messages", "attach_files", "embed_links")
 
 
 @dataclass(frozen=True)
@@ -84,8 +85,51 @@ class Reply:
     def _member_mentions(self) -> discord.AllowedMentions:
         return discord.AllowedMentions(users=[discord.Object(self.target.member_id)])
 
+    def missing_permissions(self, wanted: tuple[str, ...] = RESULT_PERMISSIONS) -> list[str]:
+        """Which of ``wanted`` the bot lacks in the channel, as far as the cached guild knows
+        ([] when it does not know: a DM, or a channel not in the cache)."""
+        permissions = self._permissions()
+        if permissions is None:
+            return []
+        if self._is_thread() and "send_messages" in wanted:
+            wanted = tuple(
+                "send_messages_in_threads" if p == "send_messages" else p for p in wanted
+            )
+        return [name for name in wanted if not getattr(permissions, name)]
+
+    def may_read_history(self) -> bool | None:
+        """Whether the bot may read the channel's history; None when the cache cannot tell."""
+        permissions = self._permissions()
+        if permissions is None:
+            return None
+        return permissions.view_channel and permissions.read_message_history
+
+    def _cached_channel(self) -> Any:
+        guild = self.client.get_guild(self.target.guild_id) if self.target.guild_id else None
+        if guild is None:
+            return None
+        return guild.get_channel_or_thread(self.target.channel_id)
+
+    def _is_thread(self) -> bool:
+        return isinstance(self._cached_channel(), discord.Thread)
+
+    def _permissions(self) -> discord.Permissions | None:
+        channel = self._cached_channel()
+        if channel is None or channel.guild.me is None:
+            return None
+        return channel.permissions_for(channel.guild.me)
+
+    async def channel_send(self, **kwargs: Any) -> discord.Message:
+        """A message in the channel itself (needs the bot's own permissions there)."""
+        return await self._channel.send(**fitted_message(kwargs))
+
+    async def webhook_send(self, **kwargs: Any) -> discord.Message:
+        """A follow-up through the interaction (needs no channel permissions); only while
+        `token_alive()`."""
+        return await self._webhook.send(wait=True, **fitted_message(kwargs))
+
     async def public(self, **kwargs: Any) -> discord.Message:
-        """A message everyone in the channel sees."""
+        """A message everyone in the channel sees (no files: they would be read twice)."""
         kwargs = fitted_message(kwargs)
         if self.token_alive():
             try:
@@ -144,4 +188,4 @@ class Reply:
 
 
 def _dead_token(error: discord.HTTPException) -> bool:
-    return error.code in _DEAD_TOKEN_CODES or error.status == 401
+    return error.code in DEAD_TOKEN_CODES or error.status == 401

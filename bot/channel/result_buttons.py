@@ -10,7 +10,6 @@ the prepared selfie kept for `SELFIE_KEEP_HOURS`.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import io
 import logging
@@ -22,7 +21,9 @@ import discord
 from PIL import Image
 
 from bot.catalog import Catalog
+from bot.channel.answers import always_answers, answer_failure
 from bot.channel.details import details_message
+from bot.channel.refusals import THREAD_ARCHIVED
 from bot.channel.text import (
     SELECT_OPTIONS,
     TEXT_INPUT_VALUE,
@@ -49,6 +50,7 @@ log = logging.getLogger(__name__)
 
 LIKENESS_STEP = 0.1
 ON_ITS_WAY = "✅ On its way: watch its progress below."
+BLANK_PROMPT = "The prompt can't be empty: write what the portrait should show, then submit again."
 NO_SELFIE = (
     "I no longer have the selfie for this portrait (selfies are kept for a limited time). "
     "Please use `/portrait` and attach it again."
@@ -152,6 +154,7 @@ class RerollButton(
     async def from_custom_id(cls, interaction, item, match: re.Match[str], /) -> RerollButton:  # type: ignore[override]
         return cls(int(match["job_id"]))
 
+    @always_answers
     async def callback(self, interaction: discord.Interaction[PortraitBot]) -> None:  # type: ignore[override]
         job = await _own_job(interaction, self.job_id)
         if job is not None:
@@ -180,6 +183,7 @@ class LikenessButton(
     async def from_custom_id(cls, interaction, item, match: re.Match[str], /) -> LikenessButton:  # type: ignore[override]
         return cls(int(match["job_id"]), match["direction"])
 
+    @always_answers
     async def callback(self, interaction: discord.Interaction[PortraitBot]) -> None:  # type: ignore[override]
         job = await _own_job(interaction, self.job_id)
         if job is None:
@@ -213,6 +217,7 @@ class EditPromptButton(
     async def from_custom_id(cls, interaction, item, match: re.Match[str], /) -> EditPromptButton:  # type: ignore[override]
         return cls(int(match["job_id"]))
 
+    @always_answers
     async def callback(self, interaction: discord.Interaction[PortraitBot]) -> None:  # type: ignore[override]
         job = await _own_job(interaction, self.job_id)
         if job is not None:
@@ -241,17 +246,25 @@ class EditPromptModal(discord.ui.Modal, title="Edit the prompt"):
         self.add_item(self.negative_prompt)
 
     async def on_submit(self, interaction: discord.Interaction[PortraitBot]) -> None:  # type: ignore[override]
-        options = dataclasses.replace(
-            _options(self.job),
-            prompt=self.prompt.value.strip(),
-            negative_prompt=self.negative_prompt.value.strip(),
-        )
+        prompt, negative = self.prompt.value.strip(), self.negative_prompt.value.strip()
+        if not prompt:
+            # Left blank, the tool's own default prompt would run, paid and unasked for.
+            await interaction.response.send_message(BLANK_PROMPT, ephemeral=True)
+            return
+        options = dataclasses.replace(_options(self.job), prompt=prompt, negative_prompt=negative)
         try:
             options = _revalidated(options, interaction.client.services.catalog)
         except OptionError as error:
             await interaction.response.send_message(fit_content(str(error)), ephemeral=True)
             return
+        if not negative:  # emptied on purpose: no negative prompt, not the tool's default
+            options = dataclasses.replace(options, negative_prompt="")
         await _rerun(interaction, self.job, options)
+
+    async def on_error(  # type: ignore[override]
+        self, interaction: discord.Interaction[PortraitBot], error: Exception, /
+    ) -> None:
+        await answer_failure(interaction, error, what="EditPromptModal")
 
 
 def _revalidated(options: PortraitOptions, catalog: Catalog) -> PortraitOptions:
@@ -292,6 +305,7 @@ class RestyleSelect(
     async def from_custom_id(cls, interaction, item, match: re.Match[str], /) -> RestyleSelect:  # type: ignore[override]
         return cls(int(match["job_id"]))
 
+    @always_answers
     async def callback(self, interaction: discord.Interaction[PortraitBot]) -> None:  # type: ignore[override]
         job = await _own_job(interaction, self.job_id)
         if job is None:
@@ -337,6 +351,7 @@ class DetailsButton(
     async def from_custom_id(cls, interaction, item, match: re.Match[str], /) -> DetailsButton:  # type: ignore[override]
         return cls(int(match["job_id"]))
 
+    @always_answers
     async def callback(self, interaction: discord.Interaction[PortraitBot]) -> None:  # type: ignore[override]
         job = await _job(interaction, self.job_id)
         if job is not None:
@@ -364,6 +379,7 @@ class DeleteButton(
     async def from_custom_id(cls, interaction, item, match: re.Match[str], /) -> DeleteButton:  # type: ignore[override]
         return cls(int(match["job_id"]))
 
+    @always_answers
     async def callback(self, interaction: discord.Interaction[PortraitBot]) -> None:  # type: ignore[override]
         bot = interaction.client
         job = await bot.services.ledger.get(self.job_id)
@@ -376,8 +392,16 @@ class DeleteButton(
             return
         await interaction.response.defer(ephemeral=True, thinking=True)
         if interaction.message is not None:
-            with contextlib.suppress(discord.NotFound):  # already gone
+            try:
                 await interaction.message.delete()
+            except discord.NotFound:
+                pass  # already gone
+            except discord.HTTPException as error:
+                if error.code != THREAD_ARCHIVED:
+                    raise
+                log.info("Result of job %s is in an archived thread; not deleted", self.job_id)
+                await interaction.edit_original_response(content=ARCHIVED)
+                return
         if job is not None and job.selfie_path:
             bot.selfies.delete(job.selfie_path)
             await bot.services.ledger.update(job.id, selfie_path=None, selfie_expires_at=None)
@@ -386,6 +410,11 @@ class DeleteButton(
             content="Deleted. The kept copy of the selfie is gone too."
         )
 
+
+ARCHIVED = (
+    "That thread is archived, so I can't delete the message; a moderator can unarchive the "
+    "thread, then press Delete again."
+)
 
 DYNAMIC_ITEMS = (
     RerollButton,

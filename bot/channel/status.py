@@ -1,19 +1,21 @@
 """Public status messages of running jobs: stage, queue position and elapsed time.
 
 One board keeps every live status message in step with its job, editing each at most once per
-interval (Discord rate-limits edits, and nobody reads faster). A message the member deleted is
-simply dropped: that is their choice, not an error.
+interval (Discord rate-limits edits, and nobody reads faster), each on its own. A message the
+member deleted is simply dropped: that is their choice, not an error.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
 import discord
 
+from bot.channel.refusals import OLD_MESSAGE_EDITS, retry_after_of
 from bot.channel.reply import Reply
 from bot.jobs import Phase
 from bot.jobs.ledger import Clock, utc_now
@@ -21,6 +23,11 @@ from bot.jobs.limits import relative_time
 from bot.wiro import TaskProgress
 
 log = logging.getLogger(__name__)
+
+# Messages older than this (seconds) are edited at most once per OLD_MESSAGE_INTERVAL.
+OLD_MESSAGE_AGE = 3600.0
+OLD_MESSAGE_INTERVAL = 60.0
+MAX_PAUSE = 120.0  # the longest wait after refused edits, unless Discord asks for longer
 
 _STEPS = (
     (Phase.WAITING, "Waiting in line"),
@@ -85,19 +92,28 @@ class _Live:
     reply: Reply
     message_id: int
     started: float  # POSIX time the job was asked for
+    renew: Renew | None = None
     phase: Phase = Phase.WAITING
     position: int | None = None
     progress: TaskProgress | None = None
     starts_at: datetime | None = None  # waiting for the member's cooldown until then
     shown: str = ""
+    pause: float = 0.0  # extra wait after a refused edit (grows while refusals go on)
+    task: asyncio.Task[None] | None = None
+
+
+Renew = Callable[[], Awaitable[int | None]]
+"""Posts a fresh status message for the job; returns its id (None: it could not)."""
 
 
 class StatusBoard:
+    """Each job's status message is edited by its own task, so a slow, rate-limited or
+    refused edit delays only that message."""
+
     def __init__(self, *, interval: float, clock: Clock = utc_now) -> None:
         self._interval = interval
         self._clock = clock
         self._live: dict[int, _Live] = {}
-        self._ticker: asyncio.Task[None] | None = None
 
     def show(
         self,
@@ -109,39 +125,50 @@ class StatusBoard:
         phase: Phase,
         position: int | None = None,
         progress: TaskProgress | None = None,
+        renew: Renew | None = None,
         starts_at: datetime | None = None,
     ) -> None:
         """Follow a job's status message (again, after a restart) and show its phase."""
         live = self._live.get(job_id)
         if live is None:
-            live = self._live[job_id] = _Live(reply, message_id, started)
+            live = self._live[job_id] = _Live(reply, message_id, started, renew)
         live.starts_at = starts_at
         if phase is not live.phase:
             live.progress = None
         live.phase, live.position = phase, position
         if progress is not None:
             live.progress = progress
-        if self._ticker is None or self._ticker.done():
-            self._ticker = asyncio.create_task(self._tick_forever(), name="status-board")
+        if live.task is None or live.task.done():
+            live.task = asyncio.create_task(self._follow(job_id, live), name=f"status-{job_id}")
 
     def forget(self, job_id: int) -> None:
-        self._live.pop(job_id, None)
+        live = self._live.pop(job_id, None)
+        if live is not None and live.task is not None and live.task is not asyncio.current_task():
+            live.task.cancel()
 
     async def close(self) -> None:
-        if self._ticker is not None:
-            self._ticker.cancel()
-            await asyncio.gather(self._ticker, return_exceptions=True)
+        tasks = [live.task for live in self._live.values() if live.task is not None]
+        self._live.clear()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
-    async def _tick_forever(self) -> None:
-        while self._live:
+    def _following(self, job_id: int, live: _Live) -> bool:
+        return self._live.get(job_id) is live
+
+    async def _follow(self, job_id: int, live: _Live) -> None:
+        while self._following(job_id, live):
             now = self._clock().timestamp()
-            edits = [
-                self._edit(job_id, live, text)
-                for job_id, live in list(self._live.items())
-                if (text := self.text_of(live, now)) != live.shown
-            ]
-            await asyncio.gather(*edits)
-            await asyncio.sleep(self._interval)
+            text = self.text_of(live, now)
+            if text != live.shown:
+                await self._edit(job_id, live, text)
+            await asyncio.sleep(self._pause(live, now))
+
+    def _pause(self, live: _Live, now: float) -> float:
+        # Discord limits edits to messages older than an hour (code 30046): go easy on them.
+        posted = discord.utils.snowflake_time(live.message_id).timestamp()
+        base = self._interval if now - posted < OLD_MESSAGE_AGE else OLD_MESSAGE_INTERVAL
+        return max(base, live.pause)
 
     @staticmethod
     def text_of(live: _Live, now: float) -> str:
@@ -160,9 +187,35 @@ class StatusBoard:
     async def _edit(self, job_id: int, live: _Live, text: str) -> None:
         try:
             await live.reply.edit(live.message_id, content=text)
-            live.shown = text
         except discord.NotFound:
             log.info("Status message of job %s was deleted; no more progress edits", job_id)
             self.forget(job_id)
-        except discord.HTTPException as error:
-            log.info("Status edit of job %s failed (%s); next tick tries again", job_id, error)
+            return
+        except (discord.HTTPException, discord.RateLimited) as error:
+            await self._refused(job_id, live, error)
+            return
+        live.shown = text
+        live.pause = 0.0
+
+    async def _refused(
+        self, job_id: int, live: _Live, error: discord.HTTPException | discord.RateLimited
+    ) -> None:
+        if isinstance(error, discord.HTTPException) and error.code == OLD_MESSAGE_EDITS:
+            log.info("Discord allows no more edits of job %s's old status message", job_id)
+            await self._renew(job_id, live)
+            return
+        wait = getattr(error, "retry_after", None)
+        if isinstance(error, discord.HTTPException):
+            wait = retry_after_of(error)
+        live.pause = max(wait or 0.0, min(MAX_PAUSE, max(self._interval, live.pause * 2)))
+        log.info(
+            "Status edit of job %s refused (%s); next try in %.0f s", job_id, error, live.pause
+        )
+
+    async def _renew(self, job_id: int, live: _Live) -> None:
+        """Stop editing this message; post a fresh one to follow instead, when possible."""
+        message_id = await live.renew() if live.renew is not None else None
+        if message_id is None or not self._following(job_id, live):
+            self._live.pop(job_id, None)
+            return
+        live.message_id, live.shown, live.pause = message_id, "", 0.0

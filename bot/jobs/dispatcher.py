@@ -5,7 +5,7 @@ Jobs wait in the ledger (QUEUED) and are started in queue order while fewer than
 so a restart resumes every job where it stood and never pays twice:
 
     QUEUED -> SUBMITTING -> (run call) -> RUNNING -> (task ends, outputs fetched) -> DELIVERING
-    -> (result posted) -> DELIVERED
+    -> (result posted) -> DELIVERED, or KEPT when Discord would take it nowhere
 
 Wiro's concurrency error (code 96) puts a job back in the queue, in its place. The chat side is
 reached only through `JobEvents`, so this module knows nothing of Discord.
@@ -24,6 +24,7 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from bot.catalog import Catalog
+from bot.jobs.delivery import deliver_with_retries
 from bot.jobs.failures import FailureReason, PortraitFailed, explain
 from bot.jobs.ledger import Clock, Job, JobLedger, JobState, StaleTransition, utc_now
 from bot.jobs.runner import (
@@ -37,6 +38,7 @@ from bot.jobs.runner import (
 )
 from bot.request.options import OptionError, PortraitOptions, run_fields
 from bot.request.selfie_store import SelfieStore
+from bot.result.store import ResultStore
 from bot.wiro import (
     TaskOutput,
     TaskProgress,
@@ -67,9 +69,10 @@ class JobEvents(Protocol):
         """How far generation is (percentage, time left), as Wiro reports it."""
         ...
 
-    async def deliver(self, job: Job, images: tuple[PortraitImage, ...]) -> int:
+    async def deliver(self, job: Job, images: tuple[PortraitImage, ...], *, last_try: bool) -> int:
         """Post the result; returns the id of the message it was posted as. Raises
-        `PortraitFailed` when it cannot be posted anywhere."""
+        `DeliveryDeferred` when the post should be tried again later (never on the last try)
+        and `PortraitFailed` when no way to the member took it."""
         ...
 
     async def find_delivered(self, job: Job) -> int | None:
@@ -93,6 +96,8 @@ class DispatchRules:
     busy_retry: float = 20.0  # seconds to wait after Wiro's concurrency error
     delete_wiro_files: bool = True
     retention: timedelta = timedelta(days=30)
+    delivery_retry: timedelta = timedelta(minutes=60)  # how long "later" answers are retried
+    delivery_first_pause: float = 2.0  # seconds before the first retry of a result post
     job_limits: JobLimits = field(default_factory=JobLimits)
 
 
@@ -113,6 +118,7 @@ class Dispatcher:
         rules: DispatchRules = DispatchRules(),
         *,
         selfies: SelfieStore | None = None,
+        results: ResultStore | None = None,
         socket: WiroSocket | None = None,
         clock: Clock = utc_now,
     ) -> None:
@@ -122,6 +128,7 @@ class Dispatcher:
         self._events = events
         self.rules = rules
         self._selfies = selfies
+        self._results = results
         self._socket = socket
         self._clock = clock
         self._wakeup = asyncio.Event()
@@ -230,6 +237,8 @@ class Dispatcher:
         pruned = await self.ledger.prune(now - self.rules.retention)
         if pruned:
             log.info("Pruned %d finished job(s) older than %s", pruned, self.rules.retention)
+        if self._results is not None:
+            await asyncio.to_thread(self._results.prune, now - self.rules.retention)
 
     async def _forget_expired_selfies(self, now: datetime) -> None:
         if self._selfies is None:
@@ -362,27 +371,85 @@ class Dispatcher:
             if posted is not None:
                 await self._delivered(job, posted)
                 return
-            options = PortraitOptions.from_params(job.params["options"])
-            outputs = requested_outputs(
-                [_task_output(record) for record in job.outputs], options.samples
-            )
-            try:
-                images = await download_images(self._wiro, outputs, options.seed)
-            except PortraitFailed as failure:
-                await self._fail(job, failure)
-                return
+            images = self._results.load(job.id) if self._results is not None else None
+            if images is None:
+                options = PortraitOptions.from_params(job.params["options"])
+                outputs = requested_outputs(
+                    [_task_output(record) for record in job.outputs], options.samples
+                )
+                try:
+                    images = await download_images(self._wiro, outputs, options.seed)
+                except PortraitFailed as failure:
+                    await self._fail(job, failure)
+                    return
+        if job.delivery_nonce is None:
+            # Recorded before the first post: a resend after a crash carries the same nonce.
+            job = await self.ledger.update(job.id, delivery_nonce=f"portrait-{job.id}")
+        entered = await self._entered_delivering(job)
+        ready = images
+
+        async def attempt(last_try: bool) -> int:
+            return await self._events.deliver(job, ready, last_try=last_try)
+
+        async def keep_a_copy() -> None:
+            await self._save_result(job, ready)
+
         try:
-            message_id = await self._events.deliver(job, images)
+            message_id = await deliver_with_retries(
+                job.id,
+                attempt,
+                deadline=entered + self.rules.delivery_retry,
+                clock=self._clock,
+                first_pause=self.rules.delivery_first_pause,
+                on_deferred=keep_a_copy,
+            )
         except PortraitFailed as failure:
-            await self._fail(job, failure)
+            await self._keep(job, images, failure)
             return
         await self._delivered(job, message_id)
+
+    async def _entered_delivering(self, job: Job) -> datetime:
+        events = await self.ledger.events(job.id)
+        times = [event.at for event in events if event.to_state is JobState.DELIVERING]
+        return times[-1] if times else job.updated_at
+
+    async def _save_result(self, job: Job, images: tuple[PortraitImage, ...]) -> bool:
+        if self._results is None:
+            return False
+        if self._results.has(job.id):
+            return True
+        try:
+            await asyncio.to_thread(self._results.save, job.id, images)
+        except OSError as error:
+            log.error("Could not keep the result of job %s on disk: %s", job.id, error)
+            return False
+        return True
+
+    async def _keep(
+        self, job: Job, images: tuple[PortraitImage, ...], failure: PortraitFailed
+    ) -> None:
+        """No way to the member took the result: keep it for `/portrait-history`."""
+        if not await self._save_result(job, images):
+            await self._fail(job, failure)
+            return
+        log.warning("Job %s could not be delivered and is kept: %s", job.id, failure.detail)
+        job = await self.ledger.transition(
+            job.id,
+            JobState.KEPT,
+            expected=JobState.DELIVERING,
+            failure_reason=failure.reason.value,
+            failure_message=failure.message,
+        )
+        await self._events.failed(job, failure)
+        await self._delete_wiro_files(job)
 
     async def _delivered(self, job: Job, message_id: int) -> None:
         job = await self.ledger.transition(
             job.id, JobState.DELIVERED, expected=JobState.DELIVERING, result_message_id=message_id
         )
         log.info("Job %s delivered as message %s", job.id, message_id)
+        if self._results is not None:
+            self._results.delete(job.id)
         await self._delete_wiro_files(job)
 
     async def _cancelled(self, job: Job) -> None:

@@ -9,7 +9,8 @@ States make the money safe. The allowed transitions (:data:`TRANSITIONS`)::
     QUEUED      -> SUBMITTING, FAILED, CANCELLED
     SUBMITTING  -> RUNNING, QUEUED (Wiro refused the run: busy), FAILED, UNCONFIRMED
     RUNNING     -> DELIVERING, FAILED, CANCELLED
-    DELIVERING  -> DELIVERED, FAILED
+    DELIVERING  -> DELIVERED, KEPT (Discord refused it everywhere), FAILED
+    KEPT        -> DELIVERED (the member's "Send again")
     DELIVERED, FAILED, CANCELLED, UNCONFIRMED: final, no way out
 
 A job is SUBMITTING (committed) *before* the run call is made and enters RUNNING with the
@@ -61,10 +62,11 @@ class JobState(StrEnum):
     FAILED = "failed"  # final
     CANCELLED = "cancelled"  # final
     UNCONFIRMED = "unconfirmed"  # final: crashed while submitting, Wiro's task list can't confirm
+    KEPT = "kept"  # final for the queue: undeliverable, kept on disk until the member asks again
 
 
 FINAL_STATES: frozenset[JobState] = frozenset(
-    {JobState.DELIVERED, JobState.FAILED, JobState.CANCELLED, JobState.UNCONFIRMED}
+    {JobState.DELIVERED, JobState.FAILED, JobState.CANCELLED, JobState.UNCONFIRMED, JobState.KEPT}
 )
 ACTIVE_STATES: frozenset[JobState] = frozenset(JobState) - FINAL_STATES
 
@@ -75,7 +77,8 @@ TRANSITIONS: Mapping[JobState, frozenset[JobState]] = MappingProxyType(
             {JobState.RUNNING, JobState.QUEUED, JobState.FAILED, JobState.UNCONFIRMED}
         ),
         JobState.RUNNING: frozenset({JobState.DELIVERING, JobState.FAILED, JobState.CANCELLED}),
-        JobState.DELIVERING: frozenset({JobState.DELIVERED, JobState.FAILED}),
+        JobState.DELIVERING: frozenset({JobState.DELIVERED, JobState.KEPT, JobState.FAILED}),
+        JobState.KEPT: frozenset({JobState.DELIVERED}),
         JobState.DELIVERED: frozenset(),
         JobState.FAILED: frozenset(),
         JobState.CANCELLED: frozenset(),
@@ -101,6 +104,7 @@ UPDATABLE_FIELDS: frozenset[str] = frozenset(
         "selfie_path",
         "selfie_expires_at",
         "not_before",
+        "delivery_nonce",
     }
 )
 
@@ -210,6 +214,7 @@ class Job:
     # Asked inside the member's cooldown: queued, but not started before this moment.
     not_before: datetime | None
     failure_detail: str = ""  # "" unless failed: Wiro's raw reason, for the owner and history
+    delivery_nonce: str | None = None  # sent with the result post, recorded before it
 
     @property
     def is_final(self) -> bool:

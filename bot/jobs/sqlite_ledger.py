@@ -549,6 +549,7 @@ def _job_from_row(row: sqlite3.Row) -> Job:
         selfie_expires_at=_from_optional_time(row["selfie_expires_at"]),
         not_before=_from_optional_time(row["not_before"]),
         failure_detail=row["failure_detail"],
+        delivery_nonce=row["delivery_nonce"],
     )
 
 
@@ -704,6 +705,7 @@ _ENCODERS: Mapping[str, Callable[[str, Any], Any]] = {
     "selfie_path": _optional(_path),
     "selfie_expires_at": _optional(_time),
     "not_before": _optional(_time),
+    "delivery_nonce": _optional(_text),
 }
 if set(_ENCODERS) != UPDATABLE_FIELDS:  # pragma: no cover - a programming error
     raise RuntimeError("every updatable job field needs exactly one encoder")

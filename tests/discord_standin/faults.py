@@ -102,7 +102,7 @@ def rate_limited(retry_after: float, *, is_global: bool, scope: str, bucket: str
 class Fault:
     method: str
     pattern: str
-    kind: str  # "rate_limit", "error", "delay"
+    kind: str  # "rate_limit", "cloudflare", "error", "delay"
     times: int | None  # None = forever
     when: Callable[[RequestRecord], bool] | None = None
     status: int = 0
@@ -137,6 +137,10 @@ class Fault:
             return rate_limited(
                 self.retry_after, is_global=self.is_global, scope=self.scope, bucket=bucket
             )
+        if self.kind == "cloudflare":
+            body = {"message": "You are being rate limited.", "retry_after": self.retry_after}
+            retry = {"Retry-After": str(max(1, math.ceil(self.retry_after)))}
+            return json_response(body, status=429, headers=retry)
         return discord_error(self.status, self.code, self.message)
 
 
@@ -179,6 +183,21 @@ class Faults:
                 is_global,
                 scope,
             )
+        )
+
+    def cloudflare_rate_limit(
+        self,
+        method: str,
+        pattern: str,
+        *,
+        times: int = 1,
+        retry_after: float = 1.0,
+        when: Callable[[RequestRecord], bool] | None = None,
+    ) -> Fault:
+        """429 from Cloudflare's limit in front of Discord: no ``Via`` header and no rate-limit
+        headers, only ``Retry-After``; discord.py raises it at once instead of waiting."""
+        return self._add(
+            Fault(method, pattern, "cloudflare", times, when, 429, retry_after=retry_after)
         )
 
     def error(

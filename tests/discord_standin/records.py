@@ -118,6 +118,7 @@ class StoredMessage:
     webhook_id: int | None = None
     allowed_mentions: dict[str, Any] | None = None
     message_reference: dict[str, Any] | None = None
+    nonce: str | None = None  # kept when it was sent with enforce_nonce
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

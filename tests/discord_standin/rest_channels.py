@@ -32,6 +32,28 @@ def unknown_channel() -> web.Response:
     return errors.discord_error(404, 10003, "Unknown Channel")
 
 
+# Discord checks an enforced nonce for uniqueness "in the past few minutes".
+NONCE_WINDOW = 5 * 60.0
+
+
+def _same_nonce(ctx: Ctx, body: dict[str, Any]) -> StoredMessage | None:
+    """The bot's message created recently with this nonce, when the new one enforces it: Discord
+    then returns that message and creates none."""
+    nonce = body.get("nonce")
+    if nonce is None or not body.get("enforce_nonce"):
+        return None
+    now = time.monotonic()
+    author = ctx.server.world.bot_user.id
+    return next(
+        (
+            m
+            for m in ctx.server.messages.values()
+            if m.nonce == str(nonce) and m.author_id == author and now - m.created_at < NONCE_WINDOW
+        ),
+        None,
+    )
+
+
 def bot_permissions(ctx: Ctx, channel: Channel) -> int:
     if channel.is_dm:
         return int(
@@ -90,6 +112,9 @@ async def post_message(ctx: Ctx) -> web.Response:
                     }
                 }
             )
+    earlier = _same_nonce(ctx, body)
+    if earlier is not None:
+        return errors.json_response(payloads.message(earlier, server.world))
     msg = create_message(
         server,
         channel_id=channel.id,
@@ -99,6 +124,8 @@ async def post_message(ctx: Ctx) -> web.Response:
         author_id=server.world.bot_user.id,
         msg_type=19 if body.get("message_reference") else 0,
     )
+    if body.get("enforce_nonce") and body.get("nonce") is not None:
+        msg.nonce = str(body["nonce"])
     msg.flags &= ~64  # channel messages can't be ephemeral
     await server.dispatch_message_event("MESSAGE_CREATE", msg)
     return errors.json_response(payloads.message(msg, server.world))
@@ -108,6 +135,12 @@ async def list_messages(ctx: Ctx) -> web.Response:
     channel = _channel(ctx)
     if channel is None:
         return unknown_channel()
+    if ctx.server.enforce_permissions:
+        perms = bot_permissions(ctx, channel)
+        if not perms & Perm.VIEW_CHANNEL:
+            return errors.discord_error(403, 50001, "Missing Access")
+        if not perms & Perm.READ_MESSAGE_HISTORY:
+            return errors.json_response([])  # Discord's answer: an empty list, no error
     limit = min(int(ctx.request.query.get("limit", 50)), 100)
     msgs = [m for m in ctx.server.channel_messages(channel.id) if not m.ephemeral]
     before = ctx.request.query.get("before")
