@@ -1,0 +1,68 @@
+"""What the bot keeps private, seen from outside a real `python -m bot` process: one process per
+data folder, an owner-only data folder, and a DEBUG log without interaction tokens or file URLs.
+"""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+from tests.discord_standin import DiscordStandIn
+from tests.fakewiro import FakeWiro
+from tests.support.bot_process import BotProcess, bot_env, eventually
+from tests.support.images import selfie_jpeg
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+async def test_one_bot_per_data_folder_and_a_debug_log_without_tokens_or_file_urls(tmp_path):
+    data_dir = tmp_path / "data"
+    async with (
+        DiscordStandIn() as discord_server,
+        FakeWiro("privacy-key-01", "privacy-secret-01") as wiro,
+    ):
+        env = bot_env(
+            discord_server, wiro, data_dir, LOG_LEVEL="DEBUG", WIRO_REFRESH_CATALOG="false"
+        )
+        async with BotProcess(env, cwd=tmp_path) as first:
+            await discord_server.wait_for(
+                lambda s: s.synced_global and s.gateway.connected, timeout=20
+            )
+            # A second bot on the same folder would resume the first one's jobs: refused.
+            async with BotProcess(env, cwd=tmp_path) as second:
+                assert await second.wait() == 2
+            assert second.output.splitlines() == [
+                "Start-up error: another Portrait Bot is already using BOT_DATA_DIR "
+                f"({data_dir.resolve()})"
+            ]
+
+            rec = await discord_server.slash(
+                "portrait", attachments={"selfie": ("me.jpg", selfie_jpeg(), "image/jpeg")}
+            )
+            await discord_server.wait_for(
+                lambda s: [m for m in s.messages.values() if m.attachments], timeout=30
+            )
+            await eventually(
+                lambda: wiro.calls["/Task/InputOutputDelete"], timeout=10, what="clean-up"
+            )
+            # Owner-only: the ledger holds interaction tokens and file URLs; selfies are faces.
+            assert mode(data_dir) == 0o700
+            for name in ("jobs.sqlite3", "jobs.sqlite3-wal", "jobs.sqlite3-shm", "bot.lock"):
+                assert mode(data_dir / name) == 0o600, name
+            assert mode(data_dir / "selfies") == 0o700
+            kept = list((data_dir / "selfies").iterdir())
+            assert kept and all(mode(path) == 0o600 for path in kept)
+            assert await first.interrupt() == 0
+
+        log = first.output
+        assert " DEBUG " in log and "Traceback" not in log
+        # No library logs below INFO: aiosqlite would print every statement with its values.
+        assert not [line for line in log.splitlines() if " DEBUG " in line and "bot." not in line]
+        (upload,) = wiro.uploads
+        private = [rec.token, upload["url"], str(upload["accesskey"])]
+        private += [path for path in wiro.cdn]  # the outputs' paths at Wiro's CDN
+        private += [discord_server.token, wiro.api_key, wiro.api_secret]
+        for value in private:
+            assert value not in log, value
