@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,7 @@ from bot.request.options import resolve_options
 from bot.request.selfie_store import SelfieStore
 from bot.wiro import PollSchedule, WiroClient
 from tests.fakewiro import FakeWiro
+from tests.support.disk import Disk
 from tests.support.images import selfie_jpeg
 from tests.test_dispatcher import CATALOG, RUN, Clock, CountingLedger, Harness, Recorder, eventually
 
@@ -42,28 +43,6 @@ class LedgerWatchingWiro(FakeWiro):
             rows = db.execute("SELECT input_url FROM jobs WHERE input_url IS NOT NULL")
             self.recorded_at_run.append({url for (url,) in rows})
         return await super()._run(request)
-
-
-class Disk:
-    """A fault seam on the ledger's connection: while `refuse(sql, parameters)` says so, a
-    write fails as SQLite's does on a full disk (nothing else about the ledger changes)."""
-
-    WRITES = ("INSERT", "UPDATE", "DELETE")
-
-    def __init__(self, db: Any) -> None:
-        self._db = db
-        self.refuse: Callable[[str, tuple[Any, ...]], bool] | None = None
-        self.refused = 0
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._db, name)
-
-    async def execute(self, sql: str, parameters: Any = ()) -> Any:
-        write = sql.lstrip().upper().startswith(self.WRITES)
-        if write and self.refuse is not None and self.refuse(sql, tuple(parameters)):
-            self.refused += 1
-            raise sqlite3.OperationalError("database or disk is full")
-        return await self._db.execute(sql, parameters)
 
 
 @pytest.fixture
@@ -234,8 +213,7 @@ async def test_a_full_disk_backs_off_tells_the_member_once_and_resumes(
     caplog.set_level(logging.INFO, logger="bot.jobs.dispatcher")
     events = Recorder()
     job = await saved_job(harness, store)
-    disk = Disk(harness.ledger._inner._db)
-    harness.ledger._inner._db = disk
+    disk = Disk.under(harness.ledger)
     disk.refuse = lambda sql, parameters: True
     dispatcher = harness.dispatcher(events, selfies=store, storage_backoff=(0.02, 0.16))
     await dispatcher.start()
@@ -261,8 +239,7 @@ async def test_a_failure_that_cannot_be_written_is_written_later_not_retried(
     caplog.set_level(logging.INFO, logger="bot.jobs.dispatcher")
     events = Recorder()
     job = await saved_job(harness, store)
-    disk = Disk(harness.ledger._inner._db)
-    harness.ledger._inner._db = disk
+    disk = Disk.under(harness.ledger)
     disk.refuse = lambda sql, parameters: JobState.FAILED.value in parameters
     wiro.fail(RUN, status=400)  # Wiro refuses the run: the job fails
     dispatcher = harness.dispatcher(events, selfies=store, storage_backoff=(0.02, 0.16))

@@ -1,16 +1,21 @@
-"""What the bot keeps private, seen from outside a real `python -m bot` process: one process per
-data folder, an owner-only data folder, and a DEBUG log without interaction tokens or file URLs.
-"""
+"""What the bot keeps private: one `python -m bot` process per data folder, an owner-only data
+folder, a DEBUG log without interaction tokens or file URLs, and a request whose selfie or job
+cannot be saved refused at once without leaving anything behind."""
 
 from __future__ import annotations
 
 import stat
 from pathlib import Path
+from typing import Any
 
+from bot.channel.requests import NOT_SAVED
 from tests.discord_standin import DiscordStandIn
+from tests.fakewiro import RUN_PATH as RUN
 from tests.fakewiro import FakeWiro
 from tests.support.bot_process import BotProcess, bot_env, eventually
+from tests.support.disk import Disk
 from tests.support.images import selfie_jpeg
+from tests.support.portrait_bot import portrait_bot
 
 
 def mode(path: Path) -> int:
@@ -66,3 +71,39 @@ async def test_one_bot_per_data_folder_and_a_debug_log_without_tokens_or_file_ur
         private += [discord_server.token, wiro.api_key, wiro.api_secret]
         for value in private:
             assert value not in log, value
+
+
+# ====================================================================== intake
+# A request whose selfie or job cannot be saved is refused at once, plainly, and leaves
+# nothing behind: no queued job, no file at Wiro, no selfie on disk.
+
+
+async def refused_at_intake(discord_server: DiscordStandIn, wiro: FakeWiro, bot: Any) -> str:
+    rec = await discord_server.slash(
+        "portrait", attachments={"selfie": ("me.jpg", selfie_jpeg(), "image/jpeg")}
+    )
+    reply = await rec.wait_original(lambda m: not m.loading, timeout=15)
+    assert reply.ephemeral
+    assert not [m for m in rec.followups if "Making a portrait" in m.content]
+    assert await bot.services.ledger.unfinished() == []
+    assert not wiro.uploads and not wiro.calls[RUN]
+    return reply.content
+
+
+async def test_a_selfie_that_cannot_be_saved_is_refused_at_once(
+    discord_server, fake_wiro, tmp_path
+):
+    (tmp_path / "selfies").write_text("in the way: the folder cannot be made")
+    async with portrait_bot(discord_server, fake_wiro, tmp_path) as bot:
+        assert await refused_at_intake(discord_server, fake_wiro, bot) == NOT_SAVED
+
+
+async def test_a_job_that_cannot_be_saved_is_refused_and_its_selfie_removed(
+    discord_server, fake_wiro, tmp_path
+):
+    async with portrait_bot(discord_server, fake_wiro, tmp_path) as bot:
+        disk = Disk.under(bot.services.ledger)
+        disk.refuse = lambda sql, parameters: True
+        assert await refused_at_intake(discord_server, fake_wiro, bot) == NOT_SAVED
+        assert list((tmp_path / "selfies").iterdir()) == []
+        disk.refuse = None
