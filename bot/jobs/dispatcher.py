@@ -517,13 +517,12 @@ class Dispatcher:
         """After a back-off: go on with the jobs whose worker stopped on a failed write."""
         for job_id, failure in sorted(self._stalled.items()):
             job = await self.ledger.get(job_id)
-            del self._stalled[job_id]
-            if job is None or not job.is_active or job_id in self._workers:
-                continue
-            if failure is not None:  # its failure could not be written: write it now
-                self._spawn(job_id, self._fail(job, failure))
-            else:
-                await self._pick_up(job)
+            if job is not None and job.is_active and job_id not in self._workers:
+                if failure is not None:  # its failure could not be written: write it now
+                    self._spawn(job_id, self._fail(job, failure))
+                else:
+                    await self._pick_up(job)
+            del self._stalled[job_id]  # (kept when picking it up failed: tried again later)
 
     async def _storage_failed(self, job_id: int | None, error: LedgerUnavailable) -> None:
         """A database write failed: the queue waits (doubling each time, to a cap) before
