@@ -9,20 +9,24 @@ import logging
 import signal
 from collections.abc import Callable, Iterator
 
+import aiohttp
 import discord
 import yarl
 from discord.gateway import DiscordWebSocket
 
 from bot.app import PortraitBot, build_services
+from bot.jobs.ledger import LedgerError
 from bot.jobs.sqlite_ledger import SqliteLedger
 from bot.settings import Settings
+from bot.storage import DataDirError, exclusive_use, prepare_data_dir
 from bot.wiro import OutputHosts, PollSchedule, WiroClient, WiroSocket
 
 log = logging.getLogger(__name__)
 
 
 class StartupError(Exception):
-    """Discord refused to start the bot; the message is one line for the owner."""
+    """The bot cannot start (storage, database or Discord); the message is one line for the
+    owner."""
 
 
 async def run_bot(
@@ -32,12 +36,21 @@ async def run_bot(
     poll_schedule: PollSchedule | None = None,
     on_created: Callable[[PortraitBot], None] | None = None,
 ) -> None:
-    """Run until the bot is closed (or, with `sync_only`, until the commands are synced)."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    mode = "signature" if settings.signed else "API-key-only"
-    log.info("Wiro %s mode at %s; data in %s", mode, settings.wiro_api_base, settings.data_dir)
-    with _discord_api(settings.discord_api_base):
-        await _run(settings, sync_only, poll_schedule, on_created)
+    """Run until the bot is closed (or, with `sync_only`, until the commands are synced).
+
+    Raises :class:`StartupError` (one line for the owner) when the data folder cannot be used
+    or is in use by another bot process, the job database is corrupt, locked or read-only, or
+    Discord cannot be reached or refuses the token."""
+    try:
+        with exclusive_use(prepare_data_dir(settings.data_dir)):
+            mode = "signature" if settings.signed else "API-key-only"
+            log.info(
+                "Wiro %s mode at %s; data in %s", mode, settings.wiro_api_base, settings.data_dir
+            )
+            with _discord_api(settings.discord_api_base):
+                await _run(settings, sync_only, poll_schedule, on_created)
+    except (DataDirError, LedgerError) as error:
+        raise StartupError(str(error)) from None
 
 
 async def _run(
@@ -82,8 +95,17 @@ async def _run(
                 await bot.connect()
             except discord.LoginFailure:
                 raise StartupError("DISCORD_TOKEN was refused by Discord.") from None
+            except (aiohttp.ClientConnectionError, TimeoutError) as error:
+                if bot.is_ready():
+                    raise  # an outage after start-up; discord.py reconnects by itself
+                raise StartupError(f"Discord unreachable: {_reason(error)}") from None
             except discord.PrivilegedIntentsRequired:
                 raise StartupError("Discord refused the bot's gateway intents.") from None
+
+
+def _reason(error: BaseException) -> str:
+    """The reason in a connection error, without its exception class."""
+    return str(error) or type(error).__name__
 
 
 def _close_on_signals(bot: PortraitBot) -> None:

@@ -1,15 +1,69 @@
-"""Logging set-up with a last line of defence: known secret values never reach a log line."""
+"""Logging set-up with a last line of defence: secrets and people's files never reach a log line.
+
+Three kinds of text are taken out of every record the bot's handler writes:
+
+* known secret values (the Discord token, the Wiro key and secret);
+* Discord interaction tokens: the last part of ``/webhooks/<app id>/<token>`` and
+  ``/interactions/<id>/<token>/callback`` paths, token-like values of fields named like
+  ``token`` or ``accesskey``, and any very long token-shaped word (an interaction token is
+  about 200 characters of base64);
+* file URLs: the path of any http(s) URL of a stored file (Wiro's ``/File/<accesskey>/<name>``
+  upload URLs, which hold members' selfies, and CDN URLs such as ``cdn1.wiro.ai/...``); the host
+  stays, so a log still tells which service was involved.
+
+Third-party libraries log request parameters and payloads at DEBUG (aiosqlite every SQL
+statement with its values, aiohttp and websockets every frame), so their loggers stay at INFO or
+above whatever ``LOG_LEVEL`` says; only the bot's own modules go down to DEBUG.
+"""
 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable
 
 REDACTED = "[redacted]"
 
+OWN_LOGGERS = ("bot", "cogs", "__main__")
+# Loggers of the libraries the bot uses; each is kept at INFO or above.
+THIRD_PARTY_LOGGERS = (
+    "aiosqlite",
+    "aiohttp",
+    "asyncio",
+    "discord",
+    "websockets",
+    "PIL",
+    "urllib3",
+    "filelock",
+)
+
+_WEBHOOK_TOKEN = re.compile(r"(/(?:webhooks|interactions)/\d+/)[^/\s?#\"']+")
+_TOKEN_FIELD = re.compile(
+    r"((?:token|tasktoken|socketaccesstoken|accesskey)[\"']?\s*[:=]\s*[\"']?)[\w.~-]{16,}",
+    re.IGNORECASE,
+)
+_LONG_TOKEN = re.compile(r"(?<![\w.~-])[\w.~-]{80,}")
+_URL = re.compile(r"(https?://[^/\s\"'<>]+)(/[^\s\"'<>]*)")
+_FILE_PATH = re.compile(r"/File/[^/\s]+/", re.IGNORECASE)
+
+
+def redact_text(text: str) -> str:
+    """``text`` with interaction tokens and file URLs replaced by :data:`REDACTED`."""
+    text = _URL.sub(_redact_url, text)
+    text = _WEBHOOK_TOKEN.sub(rf"\1{REDACTED}", text)
+    text = _TOKEN_FIELD.sub(rf"\1{REDACTED}", text)
+    return _LONG_TOKEN.sub(REDACTED, text)
+
+
+def _redact_url(match: re.Match[str]) -> str:
+    host, path = match[1], match[2]
+    if _FILE_PATH.search(path) or "cdn" in host.lower():
+        return f"{host}/{REDACTED}"
+    return match[0]
+
 
 class SecretRedactor(logging.Filter):
-    """Replaces every known secret value in a record's final text."""
+    """Replaces every known secret value, interaction token and file URL in a record's text."""
 
     def __init__(self, secrets: Iterable[str]) -> None:
         super().__init__()
@@ -17,8 +71,6 @@ class SecretRedactor(logging.Filter):
         self._secrets = sorted({s for s in secrets if len(s) >= 8}, key=len, reverse=True)
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if not self._secrets:
-            return True
         text = record.getMessage()
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
@@ -26,8 +78,8 @@ class SecretRedactor(logging.Filter):
         for secret in self._secrets:
             text = text.replace(secret, REDACTED)
             exc_text = exc_text.replace(secret, REDACTED)
-        record.msg, record.args = text, None
-        record.exc_text = exc_text or None
+        record.msg, record.args = redact_text(text), None
+        record.exc_text = redact_text(exc_text) or None
         return True
 
 
@@ -37,11 +89,17 @@ def setup_logging(level: str, secrets: Iterable[str]) -> None:
         logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s", "%H:%M:%S")
     )
     handler.addFilter(SecretRedactor(secrets))
+    # Library DEBUG output carries SQL parameters, HTTP payloads and gateway frames: the root
+    # (which every library logger without a level of its own follows) stays at INFO or above,
+    # and only the bot's own packages follow LOG_LEVEL down to DEBUG.
+    library_level = max(logging.INFO, logging.getLevelName(level))
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(level)
-    # discord.py's own DEBUG output includes gateway payloads; keep it at INFO at most.
-    logging.getLogger("discord").setLevel(max(logging.INFO, logging.getLevelName(level)))
+    root.setLevel(library_level)
+    for name in OWN_LOGGERS:
+        logging.getLogger(name).setLevel(level)
+    for name in THIRD_PARTY_LOGGERS:
+        logging.getLogger(name).setLevel(library_level)
     # The bot has no voice features; discord.py's warnings about voice libraries are noise.
     logging.getLogger("discord.client").addFilter(
         lambda record: "voice will NOT be supported" not in record.getMessage()

@@ -48,6 +48,7 @@ class Recorder:
         self.delivered: list[tuple[int, tuple[PortraitImage, ...]]] = []
         self.failures: list[tuple[int, PortraitFailed]] = []
         self.cancels: list[int] = []
+        self.delays: list[tuple[int, str]] = []
         self.posted: dict[int, int] = {}  # job id -> message id, what find_delivered finds
         # What Discord answers the next result posts (then they succeed); "later" is not
         # raised on the last try, as the real one never does.
@@ -86,6 +87,9 @@ class Recorder:
 
     async def cancelled(self, job: Job) -> None:
         self.cancels.append(job.id)
+
+    async def delayed(self, job: Job, message: str) -> None:
+        self.delays.append((job.id, message))
 
     def positions(self, job: Job) -> list[int]:
         return [position for job_id, position in self.waits if job_id == job.id]
@@ -598,7 +602,7 @@ async def kept_selfie(harness: Harness, store: SelfieStore, keep: timedelta) -> 
     """A finished job whose prepared selfie is kept on disk for `keep` (for result buttons)."""
     job = await harness.job()
     await harness.ledger.transition(job.id, JobState.CANCELLED)
-    path = store.save(job.id, selfie_jpeg())
+    path = store.save(selfie_jpeg())
     job = await harness.ledger.update(
         job.id, selfie_path=path, selfie_expires_at=harness.clock() + keep
     )

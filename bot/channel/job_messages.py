@@ -186,6 +186,12 @@ class JobMessages:
         await self._remove_status(job)
         await post_failure(self.reply_for(job), failure)
 
+    async def delayed(self, job: Job, message: str) -> None:
+        try:
+            await self.reply_for(job).private(message)
+        except discord.HTTPException as error:
+            log.warning("Could not tell the member job %s is on hold: %s", job.id, error)
+
     async def cancelled(self, job: Job) -> None:
         self._forget(job)
         message_id = self._status_id(job)

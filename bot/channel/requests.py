@@ -13,12 +13,10 @@ import discord
 
 from bot.channel.reply import ReplyTarget
 from bot.channel.text import fit_content
-from bot.jobs.failures import explain
-from bot.jobs.ledger import Job, utc_now
+from bot.jobs.ledger import Job, LedgerError, utc_now
 from bot.jobs.limits import LimitReached, check_fair_use
 from bot.request.options import PortraitOptions
 from bot.request.selfie import PreparedSelfie
-from bot.wiro import WiroError
 
 if TYPE_CHECKING:
     from bot.app import PortraitBot
@@ -28,6 +26,10 @@ log = logging.getLogger(__name__)
 ACCEPTED = (
     "✅ Selfie accepted. Your portrait is on its way: watch its progress below.\n"
     "-# Location data and other metadata were removed from your photo."
+)
+NOT_SAVED = (
+    "❌ I couldn't save your request: the bot's storage is full or failing. Nothing was sent "
+    "to Wiro; please try again later."
 )
 
 
@@ -65,41 +67,32 @@ class JobStarter:
         selfie_expires_at: datetime | None = None,
         accepted: str = ACCEPTED,
     ) -> Job | None:
-        """Upload the selfie, queue the job and post its status message; None if refused.
+        """Save the selfie, queue the job and post its status message; None if refused.
 
-        `interaction` must already be deferred (ephemerally). The selfie goes to Wiro at once
-        (uploads are not billed), so a queued job survives a restart with only its URL."""
+        `interaction` must already be deferred (ephemerally). The selfie waits in the data
+        folder (owner-only) and goes to Wiro only when the job is started, right before its run
+        call: Wiro can delete files only with their task, so a job refused, cancelled or lost
+        before then never leaves the member's face at a public URL. The saved copy is kept for
+        the result buttons until `selfie_expires_at` (default: `SELFIE_KEEP_HOURS` from now)."""
         services = self._bot.services
+        store = self._bot.selfies
         try:
-            uploaded = await services.wiro.upload_file(
-                selfie.data, filename=selfie.filename, content_type=selfie.content_type
-            )
-        except WiroError as error:
-            failure = explain(error)
-            level = logging.ERROR if failure.owner_should_act else logging.INFO
-            log.log(level, "Selfie upload failed: %s", failure.detail)
-            await interaction.edit_original_response(content=fit_content(f"❌ {failure.message}"))
+            path = await asyncio.to_thread(store.save, selfie.data)
+        except OSError as error:
+            log.error("Cannot save a selfie in %s: %s", store.folder, error)
+            await interaction.edit_original_response(content=NOT_SAVED)
             return None
-        target = ReplyTarget.of(interaction)
-        # Checked again under a lock: two quick requests must not both slip past a limit.
-        async with self._admission:
-            try:
-                not_before = await self._start_time(interaction)
-            except LimitReached as limit:
-                await interaction.edit_original_response(content=fit_content(limit.message))
-                return None
-            job = await services.ledger.create(
-                user_id=interaction.user.id,
-                guild_id=interaction.guild_id,
-                channel_id=target.channel_id,
-                interaction_id=interaction.id,
-                interaction_token=interaction.token,
-                token_expires_at=target.expires_at,
-                params={"options": options.to_params(), "member_name": target.member_name},
-                input_url=uploaded.url,
-                not_before=not_before,
-            )
-        job = await self._keep_selfie(job, selfie, selfie_expires_at)
+        hours = services.settings.selfie_keep_hours
+        expires_at = selfie_expires_at or utc_now() + timedelta(hours=hours)
+        try:
+            job = await self._queue(interaction, options, path, expires_at)
+        except LedgerError as error:
+            log.error("Cannot queue a job: %s", error)
+            job = NOT_SAVED
+        if not isinstance(job, Job):  # refused: the selfie goes, nothing was queued
+            await asyncio.to_thread(store.delete, path)
+            await interaction.edit_original_response(content=fit_content(job))
+            return None
         await interaction.edit_original_response(content=accepted)
         position = await services.ledger.queue_position(job.id)
         status_id = await self._bot.job_messages.post_status(job, position)
@@ -107,14 +100,30 @@ class JobStarter:
         self._bot.dispatcher.wake()
         return job
 
-    async def _keep_selfie(
-        self, job: Job, selfie: PreparedSelfie, expires_at: datetime | None
-    ) -> Job:
-        hours = self._bot.services.settings.selfie_keep_hours
-        if hours <= 0:
-            return job
-        expires_at = expires_at or utc_now() + timedelta(hours=hours)
-        path = await asyncio.to_thread(self._bot.selfies.save, job.id, selfie.data)
-        return await self._bot.services.ledger.update(
-            job.id, selfie_path=path, selfie_expires_at=expires_at
-        )
+    async def _queue(
+        self,
+        interaction: discord.Interaction,
+        options: PortraitOptions,
+        selfie_path: str,
+        selfie_expires_at: datetime,
+    ) -> Job | str:
+        """The new QUEUED job, or the message refusing it (a fair-use limit)."""
+        target = ReplyTarget.of(interaction)
+        # Checked again under a lock: two quick requests must not both slip past a limit.
+        async with self._admission:
+            try:
+                not_before = await self._start_time(interaction)
+            except LimitReached as limit:
+                return limit.message
+            return await self._bot.services.ledger.create(
+                user_id=interaction.user.id,
+                guild_id=interaction.guild_id,
+                channel_id=target.channel_id,
+                interaction_id=interaction.id,
+                interaction_token=interaction.token,
+                token_expires_at=target.expires_at,
+                params={"options": options.to_params(), "member_name": target.member_name},
+                selfie_path=selfie_path,
+                selfie_expires_at=selfie_expires_at,
+                not_before=not_before,
+            )

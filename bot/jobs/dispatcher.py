@@ -7,8 +7,13 @@ so a restart resumes every job where it stood and never pays twice:
     QUEUED -> SUBMITTING -> (run call) -> RUNNING -> (task ends, outputs fetched) -> DELIVERING
     -> (result posted) -> DELIVERED, or KEPT when Discord would take it nowhere
 
-Wiro's concurrency error (code 96) puts a job back in the queue, in its place. The chat side is
-reached only through `JobEvents`, so this module knows nothing of Discord.
+Wiro's concurrency error (code 96) puts a job back in the queue, in its place. The selfie is
+uploaded to Wiro only once the job is SUBMITTING, right before the run call, and its URL is in
+the ledger before the run call is made (a restart finds the task by it). A job whose database
+write fails (full disk, I/O error) is left where the ledger has it and the whole queue backs
+off, one log line per step, before anything is tried again; a compare-and-set that another
+worker won is not a failure. The chat side is reached only through `JobEvents`, so this module
+knows nothing of Discord.
 """
 
 from __future__ import annotations
@@ -24,9 +29,20 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from bot.catalog import Catalog
+from bot.jobs.backoff import WriteBackoff
 from bot.jobs.delivery import deliver_with_retries
 from bot.jobs.failures import FailureReason, PortraitFailed, explain
-from bot.jobs.ledger import Clock, Job, JobLedger, JobState, StaleTransition, utc_now
+from bot.jobs.ledger import (
+    ACTIVE_STATES,
+    Clock,
+    Job,
+    JobLedger,
+    JobState,
+    LedgerError,
+    LedgerUnavailable,
+    StaleTransition,
+    utc_now,
+)
 from bot.jobs.runner import (
     JobLimits,
     Phase,
@@ -81,6 +97,9 @@ class JobEvents(Protocol):
 
     async def failed(self, job: Job, failure: PortraitFailed) -> None: ...
     async def cancelled(self, job: Job) -> None: ...
+    async def delayed(self, job: Job, message: str) -> None:
+        """Tell the member (privately) why their job is on hold; it goes on by itself later."""
+        ...
 
 
 class CancelOutcome(StrEnum):
@@ -99,8 +118,19 @@ class DispatchRules:
     delivery_retry: timedelta = timedelta(minutes=60)  # how long "later" answers are retried
     delivery_first_pause: float = 2.0  # seconds before the first retry of a result post
     job_limits: JobLimits = field(default_factory=JobLimits)
+    # Seconds the queue waits after a database write failed: doubling from the first to the cap.
+    storage_backoff: tuple[float, float] = (1.0, 60.0)
 
 
+SELFIE_MISSING = PortraitFailed(
+    FailureReason.FAILED,
+    "I no longer have your selfie for this portrait, so it was not started. "
+    "Please use /portrait again.",
+)
+STORAGE_TROUBLE = (
+    "⏳ I can't save my work right now (the bot's storage is full or failing), so your "
+    "portrait is on hold. It goes on by itself once that is fixed; nothing was lost."
+)
 UNCONFIRMED = PortraitFailed(
     FailureReason.UNAVAILABLE,
     "The bot restarted while it was sending your portrait to Wiro, and Wiro could not confirm "
@@ -138,6 +168,11 @@ class Dispatcher:
         self._positions: dict[int, int] = {}
         self._busy_until = 0.0
         self._next_due: datetime | None = None  # the earliest not_before still ahead
+        self._storage = WriteBackoff(*rules.storage_backoff)
+        # Jobs whose worker stopped on a failed database write, with the failure that could
+        # not be written (if that was it); members already told their job is on hold.
+        self._stalled: dict[int, PortraitFailed | None] = {}
+        self._told_stalled: set[int] = set()
         self._next_prune = self._clock()
         self._loop: asyncio.Task[None] | None = None
         self.accepting = False
@@ -196,8 +231,12 @@ class Dispatcher:
         while True:
             self._wakeup.clear()
             try:
-                await self._schedule()
-                await self._prune_if_due()
+                if not self._storage.seconds_left:
+                    await self._pick_up_stalled()
+                    await self._schedule()
+                    await self._prune_if_due()
+            except LedgerUnavailable as error:
+                await self._storage_failed(None, error)
             except Exception:
                 log.exception("The job queue hit an unexpected error; it keeps going")
             delay = IDLE_CHECK_SECONDS
@@ -206,6 +245,8 @@ class Dispatcher:
                 delay = min(delay, busy_for)
             if self._next_due is not None:  # a cooldown ends: start that job on time
                 delay = min(delay, max(0.0, (self._next_due - self._clock()).total_seconds()))
+            if self._storage.seconds_left:
+                delay = min(delay, self._storage.seconds_left)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wakeup.wait(), delay)
             await asyncio.sleep(COALESCE_SECONDS)
@@ -253,14 +294,21 @@ class Dispatcher:
 
     async def _guarded(self, job_id: int, work: Coroutine[Any, Any, None]) -> None:
         try:
-            await work
-        except asyncio.CancelledError:
-            raise  # shutdown: the ledger keeps the job where it stood
-        except Exception:
-            log.exception("Job %s hit an unexpected error", job_id)
-            job = await self.ledger.get(job_id)
-            if job is not None and job.is_active:
-                await self._fail(job, _unexpected())
+            try:
+                await work
+            except (asyncio.CancelledError, StaleTransition, LedgerUnavailable):
+                raise  # shutdown: the ledger keeps the job where it stood; the rest: below
+            except Exception:
+                log.exception("Job %s hit an unexpected error", job_id)
+                job = await self.ledger.get(job_id)
+                if job is not None and job.is_active:
+                    await self._fail(job, _unexpected())
+            self._storage_works()
+        except StaleTransition as stale:
+            # Another worker or a cancel got there first: theirs is the job's story now.
+            log.info("Job %s: %s; this worker stops", job_id, stale)
+        except LedgerUnavailable as error:
+            await self._storage_failed(job_id, error)
         finally:
             self._at_wiro.discard(job_id)
             self._workers.pop(job_id, None)
@@ -275,6 +323,11 @@ class Dispatcher:
             )
         except StaleTransition:
             return  # cancelled meanwhile
+        if not job.input_url:
+            uploaded = await self._upload_selfie(job)
+            if uploaded is None:
+                return
+            job = uploaded
         options = PortraitOptions.from_params(job.params["options"])
         try:
             fields = run_fields(options, self._catalog(), job.input_url or "")
@@ -311,6 +364,33 @@ class Dispatcher:
         if job.id in self._cancel_requested:
             await abort_quietly(self._wiro, ref)
         await self._follow(job)
+
+    async def _upload_selfie(self, job: Job) -> Job | None:
+        """Upload the job's saved selfie to Wiro and record its URL (before the run call: a
+        restart matches the task by it). None when the job ended here, unstarted."""
+        data = None
+        if self._selfies is not None:
+            data = await asyncio.to_thread(self._selfies.load, job.selfie_path)
+        if data is None:
+            await self._fail_unstarted(job, SELFIE_MISSING, "selfie missing")
+            return None
+        try:
+            uploaded = await self._wiro.upload_file(
+                data, filename="selfie.jpg", content_type="image/jpeg"
+            )
+        except WiroError as error:
+            await self._fail_unstarted(job, explain(error), "selfie upload failed")
+            return None
+        return await self.ledger.update(job.id, input_url=uploaded.url)
+
+    async def _fail_unstarted(self, job: Job, failure: PortraitFailed, note: str) -> None:
+        """Fail a SUBMITTING job whose run call was never made: back through the queue
+        (clearing its submission, so it costs the member no quota), then FAILED."""
+        job = await self.ledger.transition(
+            job.id, JobState.QUEUED, expected=JobState.SUBMITTING, note=note
+        )
+        self._cancel_requested.discard(job.id)
+        await self._fail(job, failure)
 
     async def _follow(self, job: Job) -> None:
         """Wait for the job's task at Wiro, fetch the images, then deliver them."""
@@ -460,13 +540,18 @@ class Dispatcher:
     async def _fail(self, job: Job, failure: PortraitFailed) -> None:
         level = logging.ERROR if failure.owner_should_act else logging.INFO
         log.log(level, "Job %s failed: %s", job.id, failure.detail)
-        job = await self.ledger.transition(
-            job.id,
-            JobState.FAILED,
-            failure_reason=failure.reason.value,
-            failure_message=failure.message,
-            failure_detail=failure.detail,
-        )
+        try:
+            job = await self.ledger.transition(
+                job.id,
+                JobState.FAILED,
+                expected=ACTIVE_STATES,  # one that ended meanwhile is not failed again
+                failure_reason=failure.reason.value,
+                failure_message=failure.message,
+                failure_detail=failure.detail,
+            )
+        except LedgerUnavailable:
+            self._stalled[job.id] = failure  # written (and told) once the storage works
+            raise
         await self._events.failed(job, failure)
         await self._delete_wiro_files(job)
 
@@ -483,15 +568,59 @@ class Dispatcher:
 
     async def _resume(self) -> None:
         for job in await self.ledger.unfinished():
-            if job.state is JobState.SUBMITTING:
-                job = await self._reconcile(job)
-            if job.state is JobState.RUNNING:
-                log.info("Resuming job %s (Wiro task %s)", job.id, job.wiro_task_id)
-                self._at_wiro.add(job.id)
-                self._spawn(job.id, self._follow(job))
-            elif job.state is JobState.DELIVERING:
-                log.info("Resuming the delivery of job %s", job.id)
-                self._spawn(job.id, self._deliver(job))
+            await self._pick_up(job)
+
+    async def _pick_up(self, job: Job) -> None:
+        """Go on with a job no worker has (after a restart, or a failed database write)."""
+        if job.state is JobState.SUBMITTING and not job.input_url:
+            # Stopped before its selfie was uploaded: nothing reached Wiro, nothing was paid.
+            await self.ledger.transition(
+                job.id, JobState.QUEUED, expected=JobState.SUBMITTING, note="not started"
+            )
+            return
+        if job.state is JobState.SUBMITTING:
+            job = await self._reconcile(job)
+        if job.state is JobState.RUNNING:
+            log.info("Resuming job %s (Wiro task %s)", job.id, job.wiro_task_id)
+            self._at_wiro.add(job.id)
+            self._spawn(job.id, self._follow(job))
+        elif job.state is JobState.DELIVERING:
+            log.info("Resuming the delivery of job %s", job.id)
+            self._spawn(job.id, self._deliver(job))
+
+    # -- storage trouble -------------------------------------------------------------------
+
+    async def _pick_up_stalled(self) -> None:
+        """After a back-off: go on with the jobs whose worker stopped on a failed write."""
+        for job_id, failure in sorted(self._stalled.items()):
+            job = await self.ledger.get(job_id)
+            if job is not None and job.is_active and job_id not in self._workers:
+                if failure is not None:  # its failure could not be written: write it now
+                    self._spawn(job_id, self._fail(job, failure))
+                else:
+                    await self._pick_up(job)
+            del self._stalled[job_id]  # (kept when picking it up failed: tried again later)
+
+    async def _storage_failed(self, job_id: int | None, error: LedgerUnavailable) -> None:
+        """A database write failed: the queue waits (doubling each time, to a cap) before
+        anything is tried again, and the member of the job is told once."""
+        if job_id is not None:
+            self._stalled.setdefault(job_id, None)
+        wait = self._storage.failed()
+        if wait is not None:
+            cause = error.__cause__ or error
+            log.warning("The job database cannot be written (%s); jobs wait %g s", cause, wait)
+        if job_id is None or job_id in self._told_stalled:
+            return
+        self._told_stalled.add(job_id)
+        with contextlib.suppress(LedgerError):  # reading may fail too: then nobody is told
+            job = await self.ledger.get(job_id)
+            if job is not None:
+                await self._events.delayed(job, STORAGE_TROUBLE)
+
+    def _storage_works(self) -> None:
+        if self._storage.recovered():
+            log.info("The job database can be written again")
 
     async def _reconcile(self, job: Job) -> Job:
         """A crash cut the run call short: find its task at Wiro instead of running again."""

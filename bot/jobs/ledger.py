@@ -46,6 +46,7 @@ __all__ = [
     "JobNotFound",
     "JobState",
     "LedgerError",
+    "LedgerUnavailable",
     "StaleTransition",
     "can_transition",
     "sources_of",
@@ -133,6 +134,11 @@ class LedgerError(Exception):
     """The ledger could not do what was asked (including the database failing)."""
 
 
+class LedgerUnavailable(LedgerError):
+    """The database could not be read or written (a full disk, an I/O error, a read-only or
+    locked file). Nothing was changed; the same call may succeed later."""
+
+
 class JobNotFound(LedgerError, LookupError):
     def __init__(self, job_id: int) -> None:
         super().__init__(f"job {job_id} does not exist")
@@ -209,7 +215,9 @@ class Job:
     failure_reason: str  # "" unless failed
     failure_message: str  # "" unless failed
     cost: float | None  # as Wiro reported it
-    selfie_path: str | None  # a kept selfie (for re-rolls), deleted after selfie_expires_at
+    # The prepared selfie on disk: uploaded when the job starts, then kept for re-rolls until
+    # selfie_expires_at (the job over first); input_url is its Wiro URL once uploaded.
+    selfie_path: str | None
     selfie_expires_at: datetime | None
     # Asked inside the member's cooldown: queued, but not started before this moment.
     not_before: datetime | None
@@ -338,7 +346,9 @@ class JobLedger(Protocol):
         ...
 
     async def expired_selfies(self, now: datetime) -> list[Job]:
-        """Jobs still holding a ``selfie_path`` whose ``selfie_expires_at`` is at/before now."""
+        """Final jobs still holding a ``selfie_path`` whose ``selfie_expires_at`` is at/before
+        now. An unfinished job keeps its selfie whatever the time: it is uploaded to Wiro only
+        when the job starts."""
         ...
 
     async def prune(self, older_than: datetime) -> int:

@@ -25,6 +25,7 @@ import asyncio
 import json
 import logging
 import math
+import os
 import re
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Collection, Iterable, Mapping
@@ -51,16 +52,20 @@ from bot.jobs.ledger import (
     JobNotFound,
     JobState,
     LedgerError,
+    LedgerUnavailable,
     StaleTransition,
     can_transition,
     utc_now,
 )
+from bot.storage import owner_only
 
 __all__ = ["LEDGER_FILENAME", "Migration", "SqliteLedger", "load_migrations", "migrate"]
 
 log = logging.getLogger(__name__)
 
 LEDGER_FILENAME = "jobs.sqlite3"
+# Seconds to wait for another connection's lock while opening (then: busy_timeout).
+OPEN_BUSY_TIMEOUT = 2.0
 """The ledger's file name inside ``BOT_DATA_DIR``."""
 
 MIGRATIONS_PACKAGE = "bot.jobs.migrations"
@@ -169,6 +174,31 @@ async def _rollback_quietly(db: aiosqlite.Connection) -> None:
         log.warning("Rolling back a job ledger transaction failed: %s", error)
 
 
+def _database_error(error: sqlite3.Error) -> LedgerError:
+    """OperationalError (full disk, I/O error, read-only, locked) may pass; others will not."""
+    kind = LedgerUnavailable if isinstance(error, sqlite3.OperationalError) else LedgerError
+    return kind(f"job database error: {error}")
+
+
+def _create_owner_only(path: Path) -> None:
+    """Create the database file 0600 before SQLite does (its -wal and -shm files take the
+    database's mode); tighten an existing one. It holds interaction tokens and file URLs."""
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    owner_only(path)
+
+
+def _open_problem(path: Path, error: sqlite3.Error) -> str:
+    """One line naming why the database at ``path`` cannot be used."""
+    text = str(error).lower()
+    if "not a database" in text or "malformed" in text or "corrupt" in text:
+        return f"the job database {path} is corrupt or not an SQLite database ({error})"
+    if "locked" in text or "busy" in text:
+        return f"the job database {path} is locked by another program ({error})"
+    if "readonly" in text or "read-only" in text:
+        return f"the job database {path} cannot be written ({error})"
+    return f"cannot open the job database {path}: {error}"
+
+
 # ====================================================================== the ledger
 
 
@@ -196,16 +226,18 @@ class SqliteLedger(JobLedger):
         if synchronous.upper() not in {"OFF", "NORMAL", "FULL", "EXTRA"}:
             raise ValueError(f"unknown synchronous setting {synchronous!r}")
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         migrations = load_migrations()
         try:
+            _create_owner_only(path)
             # isolation_level=None: no implicit transactions; every write says BEGIN IMMEDIATE.
             db = await aiosqlite.connect(path, isolation_level=None, timeout=busy_timeout)
-        except sqlite3.Error as error:
+        except (sqlite3.Error, OSError) as error:
             raise LedgerError(f"cannot open the job database {path}: {error}") from error
         try:
             db.row_factory = sqlite3.Row
-            await db.execute(f"PRAGMA busy_timeout = {round(busy_timeout * 1000):d}")
+            # A short wait while opening: a lock held this long is another program's.
+            await db.execute(f"PRAGMA busy_timeout = {round(OPEN_BUSY_TIMEOUT * 1000):d}")
             rows = await db.execute_fetchall("PRAGMA journal_mode = WAL")
             mode = str(next(iter(rows))[0]).lower()
             if mode != "wal":
@@ -213,10 +245,16 @@ class SqliteLedger(JobLedger):
             await db.execute("PRAGMA foreign_keys = ON")
             await db.execute(f"PRAGMA synchronous = {synchronous.upper()}")
             version = await migrate(db, migrations)
+            await db.execute("BEGIN IMMEDIATE")  # can it be written (not locked, not read-only)?
+            await db.rollback()
+            await db.execute(f"PRAGMA busy_timeout = {round(busy_timeout * 1000):d}")
+            for suffix in ("-wal", "-shm"):  # SQLite gives them the database's mode; make sure
+                owner_only(path.with_name(path.name + suffix))
         except BaseException as error:
             await db.close()
-            if isinstance(error, sqlite3.Error):
-                raise LedgerError(f"cannot open the job database {path}: {error}") from error
+            cause = error.__cause__ if isinstance(error, LedgerError) else error
+            if isinstance(cause, sqlite3.Error):
+                raise LedgerError(_open_problem(path, cause)) from error
             raise
         log.debug("Job ledger %s open at schema version %d", path, version)
         return cls(db, path, clock)
@@ -453,7 +491,7 @@ class SqliteLedger(JobLedger):
     async def expired_selfies(self, now: datetime) -> list[Job]:
         return await self._jobs(
             "SELECT * FROM jobs WHERE selfie_path IS NOT NULL AND selfie_expires_at <= ? "
-            "ORDER BY selfie_expires_at, id",
+            f"AND state IN ({_states_sql(FINAL_STATES)}) ORDER BY selfie_expires_at, id",
             (_time("now", now),),
         )
 
@@ -483,7 +521,7 @@ class SqliteLedger(JobLedger):
             except BaseException as error:
                 await _rollback_quietly(db)
                 if isinstance(error, sqlite3.Error):
-                    raise LedgerError(f"job database error: {error}") from error
+                    raise _database_error(error) from error
                 raise
 
     async def _fetch(self, sql: str, args: Iterable[Any] = ()) -> list[sqlite3.Row]:
@@ -492,7 +530,7 @@ class SqliteLedger(JobLedger):
             try:
                 return list(await db.execute_fetchall(sql, tuple(args)))
             except sqlite3.Error as error:
-                raise LedgerError(f"job database error: {error}") from error
+                raise _database_error(error) from error
 
     async def _jobs(self, sql: str, args: Iterable[Any] = ()) -> list[Job]:
         return [_job_from_row(row) for row in await self._fetch(sql, args)]

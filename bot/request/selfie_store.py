@@ -1,12 +1,15 @@
-"""Prepared selfies kept for a limited window, so result buttons can re-run a portrait without
-the member attaching the photo again. Only the stripped, downscaled copy is kept (never the
-original upload), one file per job, removed when the window ends, when the job is pruned, or
-when the member deletes the result."""
+"""Prepared selfies on the bot's disk: each job's selfie waits here until the job is started
+(it is uploaded to Wiro only then, right before the run call), and is kept afterwards for a
+limited window, so result buttons can re-run a portrait without the member attaching the photo
+again. Only the stripped, downscaled copy is kept (never the original upload), one file per
+job, owner-only (0600 in a 0700 folder), removed when the window ends (at once with
+SELFIE_KEEP_HOURS=0), when the job is pruned, or when the member deletes the result."""
 
 from __future__ import annotations
 
 import logging
 import os
+import uuid
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -16,15 +19,21 @@ class SelfieStore:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
 
-    def save(self, job_id: int, data: bytes) -> str:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        path = self.folder / f"job-{job_id}.jpg"
+    def save(self, data: bytes) -> str:
+        """Write ``data`` under a new unique name; returns its path. Raises OSError (a full
+        disk, no permission): the caller refuses the request, nothing is queued without it."""
+        self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        path = self.folder / f"selfie-{uuid.uuid4().hex}.jpg"
         tmp = path.with_suffix(".tmp")
         # Owner-only: these are people's faces.
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as file:
-            file.write(data)
-        tmp.replace(path)
+        try:
+            with os.fdopen(fd, "wb") as file:
+                file.write(data)
+            tmp.replace(path)
+        except OSError:
+            tmp.unlink(missing_ok=True)
+            raise
         return str(path)
 
     def load(self, path: str | None) -> bytes | None:

@@ -127,6 +127,10 @@ class BotProcess:
         self._process.send_signal(signal.SIGINT)
         return await asyncio.wait_for(self._finished(), timeout)
 
+    async def wait(self, timeout: float = 20.0) -> int:
+        """Wait for the process to end on its own; returns the exit status."""
+        return await asyncio.wait_for(self._finished(), timeout)
+
     async def _finished(self) -> int:
         assert self._process is not None
         code = await self._process.wait()

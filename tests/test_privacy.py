@@ -1,0 +1,115 @@
+"""Unit tests of what keeps members' data private: the log redactor and library log levels, and
+the owner-only data folder."""
+
+from __future__ import annotations
+
+import logging
+import os
+import stat
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.logs import REDACTED, SecretRedactor, redact_text, setup_logging
+from bot.storage import DataDirError, exclusive_use, prepare_data_dir
+
+INTERACTION_TOKEN = "aW50ZXJhY3Rpb246MTIzNDU2Nzg5" + "Ab3_-x" * 30
+UPLOAD_URL = "https://api.wiro.ai/v1/File/9f8e7d6c5b4a/selfie.jpg"
+OUTPUT_URL = "https://cdn1.wiro.ai/6a1b2c3d-0000/0.png"
+
+
+@pytest.mark.parametrize(
+    ("line", "kept", "gone"),
+    [
+        (
+            f"POST http://127.0.0.1:8/api/v10/webhooks/1234/{INTERACTION_TOKEN}/messages/@original",
+            "/webhooks/1234/",
+            INTERACTION_TOKEN,
+        ),
+        (
+            f"POST /api/v10/interactions/99/{INTERACTION_TOKEN[:40]}/callback failed",
+            "/interactions/99/",
+            INTERACTION_TOKEN[:40],
+        ),
+        (f"uploaded the selfie as {UPLOAD_URL}", "https://api.wiro.ai", "9f8e7d6c5b4a"),
+        (f"output {OUTPUT_URL} downloaded", "https://cdn1.wiro.ai", "6a1b2c3d"),
+        ('{"tasktoken": "abcdef0123456789abcdef"}', "tasktoken", "abcdef0123456789abcdef"),
+        (f"token={INTERACTION_TOKEN[:30]}", "token=", INTERACTION_TOKEN[:30]),
+        (f"a bare interaction token {INTERACTION_TOKEN}.", "a bare", INTERACTION_TOKEN),
+    ],
+)
+def test_tokens_and_file_urls_are_redacted(line, kept, gone):
+    redacted = redact_text(line)
+    assert gone not in redacted and REDACTED in redacted
+    assert kept in redacted
+
+
+def test_ordinary_lines_are_left_alone():
+    line = "Job 7 is Wiro task 2221; POST https://api.wiro.ai/v1/Task/Detail took 0.2 s"
+    assert redact_text(line) == line
+
+
+def test_the_filter_redacts_arguments_and_tracebacks():
+    record = logging.LogRecord(
+        "bot.jobs", logging.ERROR, __file__, 1, "could not post to %s", (UPLOAD_URL,), None
+    )
+    try:
+        raise RuntimeError(f"POST /webhooks/1/{INTERACTION_TOKEN} failed with key-secret-123")
+    except RuntimeError:
+        record.exc_info = sys.exc_info()
+    assert SecretRedactor(["key-secret-123"]).filter(record)
+    text = logging.Formatter().format(record)
+    for private in ("9f8e7d6c5b4a", INTERACTION_TOKEN, "key-secret-123"):
+        assert private not in text
+
+
+@pytest.fixture
+def restore_logging():
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    yield
+    root.handlers[:], level = saved
+    root.setLevel(level)
+    for name in ("bot", "cogs", "__main__", "aiosqlite", "aiohttp", "discord", "websockets"):
+        logging.getLogger(name).setLevel(logging.NOTSET)
+
+
+def test_debug_is_for_the_bot_only(restore_logging):
+    setup_logging("DEBUG", [])
+    assert logging.getLogger("bot.jobs.dispatcher").isEnabledFor(logging.DEBUG)
+    assert logging.getLogger("cogs.portrait").isEnabledFor(logging.DEBUG)
+    for library in ("aiosqlite", "aiohttp.client", "websockets.client", "discord.http", "asyncio"):
+        assert not logging.getLogger(library).isEnabledFor(logging.DEBUG), library
+    assert not logging.getLogger("some.other.library").isEnabledFor(logging.DEBUG)
+    setup_logging("WARNING", [])
+    assert not logging.getLogger("aiosqlite").isEnabledFor(logging.INFO)
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_the_data_folder_is_made_owner_only_and_an_open_one_tightened(tmp_path):
+    made = prepare_data_dir(tmp_path / "new" / "data")
+    assert mode(made) == 0o700
+    existing = tmp_path / "existing"
+    existing.mkdir(mode=0o755)
+    os.chmod(existing, 0o755)
+    prepare_data_dir(existing)
+    assert mode(existing) == 0o700
+    assert list(existing.iterdir()) == []  # the write check leaves nothing behind
+
+
+def test_a_data_folder_that_is_a_file_is_refused(tmp_path):
+    (tmp_path / "data").write_text("")
+    with pytest.raises(DataDirError, match="is a file, not a folder"):
+        prepare_data_dir(tmp_path / "data")
+
+
+def test_one_holder_of_the_data_folder_at_a_time(tmp_path):
+    refused = pytest.raises(DataDirError, match="another Portrait Bot is already using")
+    with exclusive_use(tmp_path), refused, exclusive_use(tmp_path):
+        pass
+    with exclusive_use(tmp_path):  # released with the first holder
+        pass
