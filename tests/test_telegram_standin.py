@@ -363,6 +363,18 @@ async def test_forum_topic_messages_keep_their_thread(telegram: TelegramStandIn,
         await bot.send_message(telegram.forum.id, "x", message_thread_id=9999)
 
 
+async def test_an_administrator_bot_sees_all_group_messages(
+    telegram: TelegramStandIn, bot: Bot
+) -> None:
+    admin_group = telegram.add_group(
+        "Admins", {telegram.alice: "creator"}, supergroup=True, bot_status="administrator"
+    )
+    chatter = telegram.send_text("nice weather", chat=admin_group)
+    assert [u.update_id for u in await bot.get_updates(timeout=0)] == [chatter.update_id]
+    member = await bot.get_chat_member(admin_group.id, telegram.world.bot_user.id)
+    assert member.status == "administrator"
+
+
 async def test_privacy_mode_hides_group_chatter(telegram: TelegramStandIn, bot: Bot) -> None:
     chatter = telegram.send_text("nice weather", chat=telegram.group, user=telegram.bob)
     other_bot = telegram.send_text("/portrait@OtherBot", chat=telegram.group)
@@ -523,6 +535,14 @@ async def test_get_chat_member_statuses(telegram: TelegramStandIn, bot: Bot) -> 
         await bot.get_chat_member(group, 1)
 
 
+async def test_chat_actions_are_recorded(telegram: TelegramStandIn, bot: Bot) -> None:
+    await bot.send_chat_action(
+        telegram.forum.id, "upload_photo", message_thread_id=telegram.topic_id
+    )
+    [(_, chat_id, action, thread_id)] = telegram.chat_actions
+    assert (chat_id, action, thread_id) == (telegram.forum.id, "upload_photo", telegram.topic_id)
+
+
 # --- faults --------------------------------------------------------------------------------------
 async def test_each_fault_kind_reaches_aiogram_as_its_exception(
     telegram: TelegramStandIn, bot: Bot
@@ -614,3 +634,31 @@ async def test_dispatcher_polls_receives_and_answers(telegram: TelegramStandIn, 
     assert telegram.updates.delivery_counts[asked.update_id or 0] == 1
     # the cancelled long poll ends at the stand-in too (the client went away)
     await telegram.wait_for(lambda s: not s.updates.polling, TIMEOUT)
+
+
+async def test_aiogram_confirms_an_update_before_its_handler_finishes(
+    telegram: TelegramStandIn, bot: Bot
+) -> None:
+    """A fact the front end must design for: aiogram's polling asks for the next batch (with
+    a higher offset) as soon as it has handed the update to a task, so Telegram forgets the
+    update while the handler still runs; a crash then loses it unless the handler first
+    stored the request durably."""
+    gate = asyncio.Event()
+    started: list[int] = []
+    router = Router()
+
+    @router.message(Command("portrait"))
+    async def portrait(message: Message) -> None:
+        started.append(message.message_id)
+        await gate.wait()
+
+    dp = Dispatcher()
+    dp.include_router(router)
+    async with polling(dp, bot, telegram, polling_timeout=30):
+        asked = telegram.send_text("/portrait")
+        await telegram.wait_for(
+            lambda s: started and asked.update_id in s.updates.confirmed, TIMEOUT
+        )
+        assert not gate.is_set() and telegram.updates.pending == []
+        gate.set()
+    assert telegram.updates.delivery_counts[asked.update_id or 0] == 1

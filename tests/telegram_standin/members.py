@@ -4,8 +4,9 @@ queues the update the bot would get, served by getUpdates or pushed to the webho
 
 Privacy mode (on by default, as for a new bot): in groups the bot gets only commands
 (``/cmd``, ``/cmd@PortraitTestBot``; a photo whose caption starts with a command counts),
-replies to its own messages and messages mentioning it (core.telegram.org/bots/features
-#privacy-mode). Private chats deliver everything.
+replies to its own messages and messages mentioning it; a bot that is an administrator gets
+everything (core.telegram.org/bots/features#privacy-mode). Private chats deliver everything.
+Set ``standin.privacy_mode = False`` for a bot with privacy mode disabled.
 """
 
 from __future__ import annotations
@@ -128,8 +129,11 @@ class MemberActions:
     def _bot_sees(self, chat: Chat, msg: StoredMessage, reply_to: StoredMessage | None) -> bool:
         if chat.type == "private" or not self.privacy_mode:
             return True
-        if chat.statuses.get(self.world.bot_user.id) in ("left", "kicked"):
+        bot_status = chat.statuses.get(self.world.bot_user.id)
+        if bot_status in ("left", "kicked"):
             return False
+        if bot_status == "administrator":  # privacy mode does not apply to admin bots
+            return True
         content = msg.content
         command = COMMAND.match(content)
         username = self.world.bot_user.username or ""

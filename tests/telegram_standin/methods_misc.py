@@ -113,6 +113,35 @@ async def get_file(server: TelegramStandIn, params: Params) -> dict[str, Any]:
     return stored.file_object()
 
 
+CHAT_ACTIONS = frozenset(
+    (
+        "typing",
+        "upload_photo",
+        "record_video",
+        "upload_video",
+        "record_voice",
+        "upload_voice",
+        "upload_document",
+        "choose_sticker",
+        "find_location",
+        "record_video_note",
+        "upload_video_note",
+    )
+)
+
+
+async def send_chat_action(server: TelegramStandIn, params: Params) -> bool:
+    """Recorded in ``server.chat_actions`` as (monotonic time, chat id, action, thread id)."""
+    chat = methods_send.resolve_chat(server, params)
+    action = params.required_text("action")
+    if action not in CHAT_ACTIONS:
+        raise bad_request("wrong parameter action in request")
+    thread_id = params.integer("message_thread_id")
+    server.chat_actions.append((time.monotonic(), chat.id, action, thread_id))
+    server.notifier.notify()
+    return True
+
+
 def _scope_key(scope: Any) -> str:
     if not isinstance(scope, dict):
         return "default"
@@ -178,6 +207,7 @@ METHODS: dict[str, Handler] = {
         "editMessageCaption": methods_edit.edit_message_caption,
         "editMessageReplyMarkup": methods_edit.edit_message_reply_markup,
         "deleteMessage": methods_edit.delete_message,
+        "sendChatAction": send_chat_action,
         "answerCallbackQuery": answer_callback_query,
         "getFile": get_file,
         "setMyCommands": set_my_commands,

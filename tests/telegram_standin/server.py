@@ -75,6 +75,7 @@ class TelegramStandIn(MemberActions):
         self.callback_queries: dict[str, CallbackQueryRecord] = {}
         self.commands: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self.commands_calls: list[CommandsCall] = []
+        self.chat_actions: list[tuple[float, int, str, int | None]] = []
         self._media_groups = itertools.count(3_000_000_000_001)
         self._runner: web.AppRunner | None = None
         self.port = 0
