@@ -10,7 +10,9 @@ from collections.abc import Callable
 import pytest
 
 from bot.jobs.ledger import JobState
+from tests.discord_standin import DiscordStandIn
 from tests.fakewiro import FakeWiro
+from tests.support.bot_process import BotProcess, bot_env, eventually
 from tests.support.images import selfie_jpeg
 from tests.support.portrait_bot import portrait_bot
 
@@ -130,3 +132,48 @@ async def test_a_refused_output_and_a_failed_download_say_it_could_not_be_downlo
         lambda r: next((m for m in r.followups if NOT_DOWNLOADED in m.content), None), timeout=15
     )
     assert not portraits(discord_server)
+
+
+# ====================================================================== the log
+
+
+async def test_a_debug_log_of_broken_outputs_never_shows_their_paths(tmp_path):
+    """A real `python -m bot` at LOG_LEVEL=DEBUG: an output that 404s, one that redirects out of
+    Wiro's hosts and one that is not an image. Every line about them names the host only."""
+    async with (
+        DiscordStandIn() as discord_server,
+        FakeWiro("outputs-key-0001", "outputs-secret-01") as wiro,
+    ):
+
+        def output_url(url: str) -> str:
+            if url.endswith("/0.png"):
+                return url.replace("/0.png", "/gone.png")
+            if url.endswith("/1.png"):
+                return wiro.redirect_url(url.replace("127.0.0.1", "localhost"))
+            return url
+
+        wiro.scenario.output_url = output_url
+        wiro.scenario.output_body = lambda i: ("text/html", b"<html>x</html>")
+        env = bot_env(
+            discord_server, wiro, tmp_path / "data", LOG_LEVEL="DEBUG", WIRO_REFRESH_CATALOG="false"
+        )
+        async with BotProcess(env, cwd=tmp_path) as bot:
+            await discord_server.wait_for(
+                lambda s: s.synced_global and s.gateway.connected, timeout=20
+            )
+            rec = await ask(discord_server, samples=3)
+            await rec.wait_for(
+                lambda r: next((m for m in r.followups if NOT_DOWNLOADED in m.content), None),
+                timeout=30,
+            )
+            await eventually(
+                lambda: wiro.calls["/Task/InputOutputDelete"], timeout=10, what="clean-up"
+            )
+            assert await bot.interrupt() == 0
+    log = bot.output
+    (task,) = wiro.tasks.values()
+    dropped = [line for line in log.splitlines() if "Dropped Wiro output" in line]
+    assert len(dropped) == 3, log
+    assert all("/[redacted]" in line for line in dropped)
+    assert task.uuid not in log and "/cdn/" not in log and "gone.png" not in log
+    assert "Traceback" not in log
