@@ -7,9 +7,11 @@ Three kinds of text are taken out of every record the bot's handler writes:
   ``/interactions/<id>/<token>/callback`` paths, token-like values of fields named like
   ``token`` or ``accesskey``, and any very long token-shaped word (an interaction token is
   about 200 characters of base64);
-* file URLs: the path of any http(s) URL of a stored file (Wiro's ``/File/<accesskey>/<name>``
-  upload URLs, which hold members' selfies, and CDN URLs such as ``cdn1.wiro.ai/...``); the host
-  stays, so a log still tells which service was involved.
+* file URLs: the path of any URL of a stored file (Wiro's ``/File/<accesskey>/<name>`` upload
+  URLs, which hold members' selfies, and output URLs: a ``cdn`` host or path, or a path with a
+  UUID such as ``cdn1.wiro.ai/<task uuid>/0.png``), with or without its ``http(s)://``; the
+  host stays, so a log still tells which service was involved. The bot itself writes file URLs
+  as ``host/[redacted]`` (``bot.wiro.outputs.url_for_log``): this is the last line of defence.
 
 Third-party libraries log request parameters and payloads at DEBUG (aiosqlite every SQL
 statement with its values, aiohttp and websockets every frame), so their loggers stay at INFO or
@@ -44,12 +46,22 @@ _TOKEN_FIELD = re.compile(
 )
 _LONG_TOKEN = re.compile(r"(?<![\w.~-])[\w.~-]{80,}")
 _URL = re.compile(r"(https?://[^/\s\"'<>]+)(/[^\s\"'<>]*)")
-_FILE_PATH = re.compile(r"/File/[^/\s]+/", re.IGNORECASE)
+# A URL written without its scheme: a host name or address (with a port) right before a path.
+_BARE_URL = re.compile(
+    r"(?<![\w.:/@\\-])((?:(?:[A-Za-z0-9-]+\.)+[A-Za-z0-9-]+|localhost|\[[0-9A-Fa-f:.]+\])(?::\d+)?)"
+    r"(/[^\s\"'<>]*)"
+)
+_TRAILING_PUNCTUATION = re.compile(r"[.,:;!?)\]]*$")
+_FILE_PATH = re.compile(
+    r"/File/[^/\s]+/|^/cdn/|[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}",
+    re.IGNORECASE,
+)
 
 
 def redact_text(text: str) -> str:
     """``text`` with interaction tokens and file URLs replaced by :data:`REDACTED`."""
     text = _URL.sub(_redact_url, text)
+    text = _BARE_URL.sub(_redact_url, text)
     text = _WEBHOOK_TOKEN.sub(rf"\1{REDACTED}", text)
     text = _TOKEN_FIELD.sub(rf"\1{REDACTED}", text)
     return _LONG_TOKEN.sub(REDACTED, text)
@@ -57,8 +69,9 @@ def redact_text(text: str) -> str:
 
 def _redact_url(match: re.Match[str]) -> str:
     host, path = match[1], match[2]
-    if _FILE_PATH.search(path) or "cdn" in host.lower():
-        return f"{host}/{REDACTED}"
+    if path != f"/{REDACTED}" and (_FILE_PATH.search(path) or "cdn" in host.lower()):
+        # Punctuation after a URL ("…/0.png: HTTP 404") belongs to the sentence.
+        return f"{host}/{REDACTED}{_TRAILING_PUNCTUATION.search(path)[0]}"
     return match[0]
 
 

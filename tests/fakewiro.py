@@ -1055,8 +1055,13 @@ class FakeWiro:
 
     async def _get_cdn(self, request: web.Request) -> web.Response:
         stored = self.cdn.get(request.path)
-        if stored is None:
-            return web.Response(status=404, text="Not Found")
+        if stored is None:  # as S3 behind a CDN answers: the error page names the file
+            key = request.path.removeprefix("/cdn/")
+            return web.Response(
+                status=404,
+                text=f"<Error><Code>NoSuchKey</Code><Key>{key}</Key></Error>",
+                content_type="application/xml",
+            )
         content_type, data = stored
         return web.Response(body=data, content_type=content_type)
 

@@ -137,6 +137,57 @@ def test_bidi_controls_and_invisible_characters_are_removed_but_emoji_stay_whole
     assert literal("\u202eevil") == "evil"
 
 
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "[x](https://evil.com)[x](https://evil.com)",
+        "https://a.example)[x](https://evil.com)",
+        "https://a.example/[x](https://evil.com)",
+        "<https://a.example>[x](https://evil.com)",
+        "<a:/[x](https://evil.com)>",
+        "[https://a.example](https://evil.com)",
+        "see https://a.example[x](<https://evil.com>)",
+    ],
+)
+def test_no_masked_link_survives_whatever_comes_before_it(typed):
+    # every "[" and "]" in the shown text is escaped, so no "[text](url)" can be live
+    assert re.fullmatch(r"(\\[\[\]]|\\.|[^\[\]\\])*", literal(typed)), literal(typed)
+
+
+def test_a_plain_url_stays_as_typed_before_and_after_markdown():
+    assert literal("https://a.example/x_y [b](c)") == "https://a.example/x_y \\[b\\](c)"
+    assert literal("https://a.example)[x](https://evil.com)") == (
+        "https://a.example)\\[x\\](https://evil.com)"
+    )
+
+
+@pytest.mark.parametrize(
+    "blank",
+    [
+        "\u2800",  # braille pattern blank
+        "\u3164",  # Hangul filler
+        "\u115f",  # Hangul choseong filler
+        "\u1160",  # Hangul jungseong filler
+        "\uffa0",  # halfwidth Hangul filler
+        "\u180e",  # Mongolian vowel separator
+        "\u2061\u2062\u2063\u2064",  # invisible operators
+        "\u034f",  # combining grapheme joiner
+        "\u17b4\u17b5",  # Khmer inherent vowels
+        "\u206a\u206f",  # deprecated format characters
+        "\ufff9\ufffa\ufffb",  # interlinear annotation
+    ],
+)
+def test_blank_and_filler_characters_are_removed(blank):
+    assert visible(f"a{blank}b") == "ab"
+    assert literal(f"{blank}@everyone") == "\\@everyone"
+
+
+def test_line_and_paragraph_separators_become_spaces_and_emoji_keep_their_selectors():
+    assert visible("one\u2028two\u2029three") == "one two three"
+    assert literal("x\u2028# head") == "x # head"  # not a line start any more
+    assert visible("\u2764\ufe0f") == "\u2764\ufe0f"  # red heart keeps its emoji form
+
+
 # -- the Details answer ---------------------------------------------------------------------
 
 

@@ -1,6 +1,14 @@
+from pathlib import Path
+
 import pytest
 
-from bot.jobs.failures import TECHNICAL_MESSAGE, FailureReason, explain
+from bot.jobs.failures import (
+    REJECTED_MESSAGE,
+    TECHNICAL_MESSAGE,
+    FailureReason,
+    explain,
+    is_no_face,
+)
 from bot.wiro import (
     WiroAuthError,
     WiroConcurrencyLimit,
@@ -126,3 +134,135 @@ def test_each_wiro_error_has_a_plain_reason(error, reason):
     assert failure.reason is reason
     assert "Traceback" not in failure.message
     assert failure.owner_should_act == (reason in {FailureReason.BALANCE, FailureReason.AUTH})
+
+
+def test_every_member_message_is_a_fixed_sentence_without_wiro_text():
+    raw = "RAW-WIRO-TEXT <script> [steps] must be integer"
+    for error_type in (
+        WiroInsufficientBalance,
+        WiroConcurrencyLimit,
+        WiroAuthError,
+        WiroValidationError,
+        WiroRateLimited,
+        WiroServerError,
+        WiroConnectionError,
+    ):
+        failure = explain(error_type(raw))
+        assert "RAW-WIRO-TEXT" not in failure.message and "[steps]" not in failure.message
+        assert raw in failure.detail  # for the log and the ledger's failure_detail
+    for error in (WiroTimeout(raw, task=None), WiroTaskCancelled(raw, task=None), failed(raw)):
+        assert "RAW-WIRO-TEXT" not in explain(error).message
+
+
+def test_rejected_settings_read_as_a_plain_sentence():
+    failure = explain(WiroValidationError("Request parameter [steps] must be integer"))
+    assert failure.message == REJECTED_MESSAGE
+    assert "steps" not in failure.message
+    assert "Request parameter [steps] must be integer" in failure.detail
+
+
+# -- is_no_face: the frame that raised decides, and only detection wording counts ----------
+
+TB = "Traceback (most recent call last):\n"
+FACE_STEP_INDEX_ERROR = (
+    TB + '  File "/app/infer.py", line 88, in <module>\n'
+    "    face_info = sorted(face_info, key=lambda x: x['bbox'][2])[-1]\n"
+    "IndexError: list index out of range"
+)
+PIPELINE_FRAME = (
+    '  File "/app/infer.py", line 120, in <module>\n'
+    "    images = pipe(prompt, image_embeds=face_emb, image=face_kps).images\n"
+)
+
+
+def test_the_verbatim_case_file_reads_as_no_face():
+    text = (Path(__file__).parent / "cases" / "instantid_noface_debugerror.txt").read_text()
+    assert is_no_face(text)
+    assert is_no_face(text.replace("\n", "\r\n"))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Detected 0 faces in the input image",
+        "0 faces detected",
+        "WARNING: no faces found",
+        "found no faces in image",
+        "insightface: no face was detected",
+        FACE_STEP_INDEX_ERROR,
+        FACE_STEP_INDEX_ERROR.replace("\n", "\r\n"),
+        FACE_STEP_INDEX_ERROR.removeprefix(TB),  # the log was cut before the header
+        # Python 3.11 carets under the source line
+        FACE_STEP_INDEX_ERROR.replace("[-1]\n", "[-1]\n                ^^^^^^^^^^^^^^^^^^^^^\n"),
+        # the face step as the last frame, inside insightface
+        TB
+        + PIPELINE_FRAME.replace("images = pipe", "faces = app.get")
+        + '  File "/usr/lib/python3/site-packages/insightface/app/face_analysis.py", line 59\n'
+        "    kpss = kpss[order]\n"
+        "IndexError: index 0 is out of bounds for axis 0 with size 0",
+        # the face step's IndexError led to another error while being handled
+        FACE_STEP_INDEX_ERROR + "\n\nDuring handling of the above exception, another exception "
+        "occurred:\n\n"
+        + TB
+        + '  File "/app/run.py", line 3\n    raise SystemExit(1)\nSystemExit: 1',
+        FACE_STEP_INDEX_ERROR + "\n\nThe above exception was the direct cause of the following "
+        "exception:\n\n" + TB + '  File "/app/run.py", line 9\n    raise RuntimeError("predict")\n'
+        "RuntimeError: predict",
+    ],
+    ids=[
+        "detected-0-faces",
+        "0-faces-detected",
+        "no-faces-found",
+        "found-no-faces",
+        "no-face-was-detected",
+        "indexerror-face-step",
+        "crlf",
+        "no-header",
+        "carets",
+        "insightface-frame",
+        "chained-during-handling",
+        "chained-direct-cause",
+    ],
+)
+def test_no_face_is_recognised(text):
+    assert is_no_face(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # the pipeline frame (with face_kps) above an IndexError raised in the scheduler
+        TB + PIPELINE_FRAME + '  File "/app/scheduler.py", line 5, in step\n'
+        "    t = timesteps[i]\nIndexError: index 50 is out of bounds",
+        # the prompt echoed in the log: "no face paint" is not about detection
+        "prompt: warrior, negative: no face paint, blurry\n"
+        + TB
+        + PIPELINE_FRAME
+        + "torch.OutOfMemoryError: CUDA out of memory",
+        "prompt: a man with no face tattoos\nRuntimeError: boom",
+        # a KeyError in the face step: a face was found, something else went wrong
+        TB + '  File "/app/infer.py", line 88\n    face_info = app.get(img)[0]["embedding"]\n'
+        "KeyError: 'embedding'",
+        # a face-step IndexError in an earlier, separate traceback, then an unrelated error
+        FACE_STEP_INDEX_ERROR
+        + "\nretrying\n"
+        + TB
+        + PIPELINE_FRAME
+        + "torch.OutOfMemoryError: CUDA out of memory",
+        # the face step's IndexError handled, then a scheduler IndexError raised on its own
+        TB + '  File "/app/scheduler.py", line 5, in step\n    t = timesteps[i]\n'
+        "IndexError: index 50 is out of bounds\n  face_info was fine",
+        "detected 2 faces, using the largest\nRuntimeError: CUDA out of memory.",
+    ],
+    ids=[
+        "indexerror-in-scheduler",
+        "no-face-paint",
+        "no-face-tattoos",
+        "keyerror-face-step",
+        "earlier-separate-traceback",
+        "trailing-face-word",
+        "detected-2-faces",
+    ],
+)
+def test_other_failures_are_not_no_face(text):
+    assert not is_no_face(text)

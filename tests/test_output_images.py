@@ -26,10 +26,34 @@ def test_web_formats_keep_their_bytes_and_get_their_own_extension(fmt, extension
     assert decoded.data == data and (decoded.width, decoded.height) == (64, 48)
 
 
-def test_other_image_formats_are_re_encoded_as_png_rather_than_lost():
-    decoded = decode_output(encoded("TIFF"))
-    assert decoded.extension == "png"
-    assert Image.open(io.BytesIO(decoded.data)).format == "PNG"
+EPS = b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\nshowpage\n"
+
+
+@pytest.mark.parametrize(
+    "data",
+    [encoded("TIFF"), encoded("BMP"), encoded("ICO"), encoded("PPM"), encoded("TGA"), EPS],
+    ids=["tiff", "bmp", "ico", "ppm", "tga", "eps"],
+)
+def test_other_image_formats_are_refused_without_being_decoded(data, monkeypatch):
+    opened: list[str] = []
+    real_open = Image.open
+
+    def spy(fp, mode="r", formats=None):
+        opened.append(repr(formats))
+        return real_open(fp, mode, formats)
+
+    monkeypatch.setattr(Image, "open", spy)
+    with pytest.raises(NotAnImage, match="not a readable image"):
+        decode_output(data)
+    assert opened == [repr(["PNG", "JPEG", "WEBP", "GIF"])]  # no other decoder was offered
+
+
+def test_a_multi_picture_jpeg_from_a_phone_is_posted_as_jpeg():
+    out = io.BytesIO()
+    first, second = Image.new("RGB", (64, 48), "red"), Image.new("RGB", (64, 48), "blue")
+    first.save(out, format="MPO", save_all=True, append_images=[second])
+    decoded = decode_output(out.getvalue())
+    assert decoded.extension == "jpg" and decoded.data == out.getvalue()
 
 
 @pytest.mark.parametrize(

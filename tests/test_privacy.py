@@ -45,6 +45,47 @@ def test_tokens_and_file_urls_are_redacted(line, kept, gone):
     assert kept in redacted
 
 
+UUID = "0c4f2a7e-1b2c-4d5e-8f90-123456789abc"
+
+
+@pytest.mark.parametrize(
+    ("line", "shown"),
+    [
+        (
+            f"downloading outputs: GET cdn1.wiro.ai/{UUID}/0.png: HTTP 404",
+            "downloading outputs: GET cdn1.wiro.ai/[redacted]: HTTP 404",
+        ),
+        (
+            f"Dropped Wiro output '0.png' from 127.0.0.1:33441/cdn/{UUID}/0.png: not an image",
+            "Dropped Wiro output '0.png' from 127.0.0.1:33441/[redacted]: not an image",
+        ),
+        (
+            "GET api.wiro.ai/v1/File/abcdefACCESSKEY/selfie.jpg: HTTP 404",
+            "GET api.wiro.ai/[redacted]: HTTP 404",
+        ),
+        (f"files.example.test/{UUID.replace('-', '')}/0.png", "files.example.test/[redacted]"),
+        (f"[::1]:8080/x/{UUID}/0.png.", "[::1]:8080/[redacted]."),
+        ("localhost/File/key/me.jpg", "localhost/[redacted]"),
+        (f"(https://cdn1.wiro.ai/{UUID}/0.png)", "(https://cdn1.wiro.ai/[redacted])"),
+    ],
+)
+def test_file_urls_without_their_scheme_are_redacted_too(line, shown):
+    assert redact_text(line) == shown
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "POST /Task/Detail -> 200 in 12 ms",
+        "api.wiro.ai/v1/Task/Detail answered",
+        "discord.py 2.7.1/aiohttp 3.12",
+        "ratio 3/4 of 1.5/2",
+    ],
+)
+def test_scheme_less_paths_that_are_not_files_are_left_alone(line):
+    assert redact_text(line) == line
+
+
 def test_ordinary_lines_are_left_alone():
     line = "Job 7 is Wiro task 2221; POST https://api.wiro.ai/v1/Task/Detail took 0.2 s"
     assert redact_text(line) == line

@@ -11,8 +11,8 @@ from collections.abc import AsyncIterator
 import pytest
 from aiohttp.abc import AbstractResolver, ResolveResult
 
-from bot.wiro import OutputHosts, OutputRefused, PollSchedule, WiroClient
-from bot.wiro.outputs import MAX_REDIRECTS, is_public_address
+from bot.wiro import OutputHosts, OutputRefused, PollSchedule, WiroClient, WiroError
+from bot.wiro.outputs import MAX_REDIRECTS, is_public_address, url_for_log
 from tests.fakewiro import FakeWiro
 
 FIELDS = {"prompt": "a portrait", "inputImageUrl": "https://example.com/me.jpg"}
@@ -200,3 +200,73 @@ async def test_refusals_do_not_show_the_urls_query(client):
     with pytest.raises(OutputRefused) as caught:
         await client.download("https://evil.example/0.png?X-Amz-Signature=secret123")
     assert "secret123" not in str(caught.value)
+
+
+# ---------------------------------------------- URLs that cannot be parsed, or are read two ways
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://[evil.com].wiro.ai/1.png",  # urlsplit raises ValueError
+        "https://evil.com].wiro.ai/1.png",
+        "http://[::1",
+        "https://cdn1.wiro.ai:99999/0.png",  # a port out of range
+        "https://cdn1.wiro.ai:port/0.png",
+        "http://evil.com\\.wiro.ai/x.png",  # urlsplit: *.wiro.ai; yarl: refused
+        "https://evil.com\\@cdn1.wiro.ai/x.png",
+        "https://evil.com%2f.wiro.ai/x.png",  # percent-encoded characters in a host
+        "https://evil.com%00.wiro.ai/x.png",
+        "https://evil.com .wiro.ai/x.png",
+        "https://evil.com;.wiro.ai/x.png",
+        "https://evil.com\t.wiro.ai/x.png",  # both parsers drop the tab without a word
+        "https://cdn1.wiro.ai/0.png\n",
+        "https://evil\u3002wiro.ai/x",  # an ideographic full stop, a "." only for yarl
+        "https://cdn1.wiro.ai\uff0eevil.com/x",
+        "https://.wiro.ai/x",
+        "https://evil.com\u2025wiro.ai/x",
+    ],
+)
+def test_unparsable_or_ambiguous_output_urls_are_refused_never_raised(url):
+    hosts = OutputHosts.from_settings("https://api.wiro.ai/v1")
+    with pytest.raises(OutputRefused) as caught:
+        hosts.check_url(url)
+    assert "/x.png" not in str(caught.value) and "/1.png" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("https://cdn1.wiro.ai/0c4f2a7e/0.png?sig=1", "https://cdn1.wiro.ai/[redacted]"),
+        ("http://127.0.0.1:8080/cdn/uuid/0.png", "http://127.0.0.1:8080/[redacted]"),
+        ("https://user:pw@cdn1.wiro.ai/0.png", "https://cdn1.wiro.ai/[redacted]"),
+        ("https://[evil.com].wiro.ai/1.png", "https://[evil.com].wiro.ai/[redacted]"),
+        ("https://evil.com\n.wiro.ai/x", "https://evil.com?.wiro.ai/[redacted]"),
+        ("not a url", "[unparsable URL]"),
+        ("", "[unparsable URL]"),
+    ],
+)
+def test_output_urls_are_logged_by_host_only(url, shown):
+    assert url_for_log(url) == shown
+
+
+@pytest.mark.parametrize(
+    "location",
+    ["http://[::1", "http://evil.com\\.wiro.ai/x.png", "https://[evil.com].wiro.ai/1.png"],
+    ids=["unclosed-ipv6", "backslash-host", "bracketed-name"],
+)
+async def test_a_redirect_to_an_unparsable_location_is_refused_once(fake_wiro, client, location):
+    await finished_output(fake_wiro, client)
+    with pytest.raises(OutputRefused):
+        await client.download(fake_wiro.redirect_url(location))
+    assert fake_wiro.calls["/redirect"] == 1  # refused, not retried
+
+
+async def test_a_cdn_error_page_never_reaches_the_error_text(fake_wiro, client):
+    url, _ = await finished_output(fake_wiro, client)
+    missing = url.replace("/0.png", "/gone.png")
+    with pytest.raises(WiroError) as caught:
+        await client.download(missing)
+    # the fake's 404 page names the file, as S3 does: neither it nor the path is shown
+    assert "gone.png" not in str(caught.value) and "NoSuchKey" not in str(caught.value)
+    assert "HTTP 404" in str(caught.value)

@@ -45,21 +45,30 @@ BLANK = "—"  # stands for a part that would be empty: Discord refuses blank fi
 
 _GRAPHEME = regex.compile(r"\X")
 # Bidi controls (LRM, RLM, ALM, embeddings, overrides, isolates) reorder what follows them;
-# zero-width and filler characters hide text or fake blank names. A zero-width joiner between
-# two emoji builds one emoji (👩‍💻) and stays; so do the tag characters of a subdivision flag.
+# zero-width, filler and blank characters hide text or fake blank names. Unicode's
+# Default_Ignorable_Code_Point property lists them all (soft hyphen, CGJ, Hangul fillers,
+# Mongolian vowel separator, invisible operators, bidi controls...); U+2800 (braille blank) and
+# the interlinear annotation marks are blank too. Variation selectors stay (they pick an emoji's
+# colour form), a zero-width joiner between two emoji builds one emoji (👩‍💻) and stays, and so
+# do the tag characters of a subdivision flag.
 _INVISIBLE = regex.compile(
-    r"[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]"
-    r"|[\u00ad\u034f\u115f\u1160\u180e\u200b\u200c\u2060-\u2064\u3164\ufeff\uffa0]"
+    r"[\u2800\ufff9-\ufffb]"
+    r"|(?![\u200d\U000e0000-\U000e007f])(?!\p{Variation_Selector})\p{Default_Ignorable_Code_Point}"
     r"|(?<!\p{Extended_Pictographic}[\U0001f3fb-\U0001f3ff\ufe0f]?)\u200d"
     r"|\u200d(?!\p{Extended_Pictographic})"
     r"|(?<!\U0001f3f4[\U000e0020-\U000e007e]*)[\U000e0000-\U000e007f]"
 )
+# Line and paragraph separators break a line in some clients and not in others: a plain space.
+_SEPARATORS = regex.compile(r"[\u2028\u2029]")
 # discord.utils.escape_markdown (discord.py 2.7) leaves links alone and escapes * _ ~ | ` \,
 # but only the first "[" of a masked link (so "[a](x) [b](y)" keeps the second one live),
 # only "#" at the very start of a line, no ordered lists and no <@mentions>, <#channels> or
 # <t:timestamps>. This one pass covers all of those: every markdown character is escaped
 # with a backslash, which Discord honours before any ASCII punctuation.
-_URL = r"<[^: >]+:/[^ >]+>|(?:https?|steam)://[^\s<]+[^<.,:;\"'\]\s]"  # as discord.utils
+# A URL is kept as typed (Discord shows its real address), but it never takes in a "[" or "]"
+# (reserved characters, percent-encoded in real URLs): every bracket outside it is escaped, so
+# "https://a.b)[x](https://evil.com)" cannot leave a masked link live after the URL.
+_URL = r"<[^: >\[\]]+:/[^ >\[\]]+>|(?:https?|steam)://[^\s<\[\]]+[^<.,:;\"'\[\]\s]"
 _MARKUP = regex.compile(
     rf"(?P<url>{_URL})"
     r"|[\\*_~|`\[\]<]"  # emphasis, underline, strike, spoiler, code, masked link, <@…> <t:…>
@@ -71,8 +80,9 @@ _MARKUP = regex.compile(
 
 
 def visible(text: str) -> str:
-    """``text`` without bidi controls and invisible characters (for display only)."""
-    return _INVISIBLE.sub("", text)
+    """``text`` without bidi controls and invisible or blank characters, line and paragraph
+    separators made spaces (for display only)."""
+    return _SEPARATORS.sub(" ", _INVISIBLE.sub("", text))
 
 
 def literal(text: str) -> str:

@@ -53,27 +53,41 @@ class PortraitFailed(Exception):
 
 # InstantID's demo says "Cannot find any face in the image!"; Wiro's exact text is not published,
 # so match the family of phrasings a face detector failure produces ("no face detected", "face
-# not found", "could not detect a face"), but not a log line such as "detected 2 faces".
+# not found", "could not detect a face", "Detected 0 faces"). Each is anchored on a detection
+# word (find, detect, found, detected, locate), so a prompt echoed in the log ("negative: no
+# face paint") or a line such as "detected 2 faces" does not count.
 _NO_FACE = re.compile(
-    r"\b(no|zero)\s+(\w+\s+)?faces?\b"
-    r"|\b(cannot|can't|could\s*n[o']?t|unable\s+to|failed\s+to)\s+(find|detect|locate)\s+"
-    r"(any\s+|a\s+|the\s+)?(\w+\s+)?faces?\b"
-    r"|\bfaces?\s+(was\s+|were\s+|is\s+|are\s+)?not\s+(found|detected)\b",
+    r"\b(no|zero|0)\s+(\w+\s+)?faces?\s+((was|were|is|are|have\s+been)\s+)?"
+    r"(found|detected|located)\b"
+    r"|\b(found|detected|located)\s+(no|zero|0)\s+(\w+\s+)?faces?\b"
+    r"|\b(cannot|can't|could\s*n[o']?t|unable\s+to|failed\s+to|did\s*n[o']?t)\s+"
+    r"(find|detect|locate)\s+(any\s+|a\s+|the\s+)?(\w+\s+)?faces?\b"
+    r"|\bfaces?\s+((was|were|is|are)\s+)?not\s+(found|detected)\b",
     re.IGNORECASE,
 )
 # InstantID's predictor picks the largest face with `sorted(face_info, ...)[-1]`: with no face
 # it dies of an IndexError in that step (/work/shared/cases/instantid_noface_debugerror.txt).
+# Only the frame that raised counts: the pipeline call (`pipe(..., image=face_kps)`) appears in
+# the traceback of any error raised further down.
 _FACE_STEP = re.compile(
-    r"face_info|face_?analysis|get_face|insightface|antelopev2|face_(emb|kps)|\bbbox\b",
-    re.IGNORECASE,
+    r"face_info|face_?analysis|get_face|insightface|antelopev2|\bbbox\b", re.IGNORECASE
 )
-_EXCEPTION_LINE = re.compile(r"^\s*([A-Za-z_][\w.]*(Error|Exception|Interrupt))\b")
-_TRACEBACK = "Traceback (most recent call last):"
-_MEMBER_TEXT_LIMIT = 300
+_EXCEPTION_LINE = re.compile(r"^([A-Za-z_][\w.]*(?:Error|Exception|Interrupt|Exit))\b(?::|$)")
+_FRAME_LINE = re.compile(r'^\s*File "[^"]*", line \d+')
+_TRACEBACK = re.compile(r"^Traceback \(most recent call last\):\s*$", re.MULTILINE)
+# Python's words between the tracebacks of a chain (`raise ... from`, or an error in `except`).
+_CHAINED = re.compile(
+    r"(During handling of the above exception, another exception occurred:"
+    r"|The above exception was the direct cause of the following exception:)\s*$"
+)
 NO_FACE_MESSAGE = (
     "Wiro couldn't find a usable face in your photo, so no portrait was made and nothing was "
     "charged. Tips for a good selfie: just you in the picture, facing the camera, your face "
     "large and not cut off, good light, no sunglasses or mask."
+)
+# Wiro's rejection text names its own fields and may echo values: log and ledger only.
+REJECTED_MESSAGE = (
+    "Wiro refused these settings. Please try other ones (the model, the LoRA or the values)."
 )
 TECHNICAL_MESSAGE = (
     "Wiro had a problem making this portrait. Nothing was charged; please try again."
@@ -119,7 +133,7 @@ def explain(error: WiroError) -> PortraitFailed:
     if isinstance(error, WiroValidationError):
         return PortraitFailed(
             FailureReason.REJECTED,
-            f"Wiro rejected these settings: {_last_line(str(error))}",
+            REJECTED_MESSAGE,
             detail,
         )
     if isinstance(error, WiroRateLimited):
@@ -136,27 +150,33 @@ def explain(error: WiroError) -> PortraitFailed:
 
 
 def is_no_face(text: str) -> bool:
-    """Whether a task's error text says the photo has no usable face: a face detector's
-    wording, or an IndexError raised in the face step of a traceback."""
+    """Whether a task's error text (Wiro's ``debugerror``, a stderr log) says the photo has no
+    usable face: a face detector's wording anywhere, or an IndexError raised in the face step,
+    i.e. by the last frame of a traceback in the last chain of tracebacks (an IndexError in the
+    face step that led, while being handled, to another error still counts)."""
     if _NO_FACE.search(text):
         return True
-    traceback = text.rpartition(_TRACEBACK)[2] if _TRACEBACK in text else ""
-    exceptions = [
-        m.group(1) for line in traceback.splitlines() if (m := _EXCEPTION_LINE.match(line))
-    ]
-    return (
-        bool(exceptions)
-        and exceptions[-1].endswith("IndexError")
-        and bool(_FACE_STEP.search(traceback))
-    )
+    return any(_index_error_in_face_step(block) for block in _last_chain(text))
 
 
-def _last_line(text: str) -> str:
-    """The last non-empty line of an error log (a traceback's last line names the error)."""
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    if not lines:
-        return ""
-    line = lines[-1]
-    if len(line) > _MEMBER_TEXT_LIMIT:
-        line = line[: _MEMBER_TEXT_LIMIT - 1] + "…"
-    return line
+def _last_chain(text: str) -> list[str]:
+    """The tracebacks of the last exception chain, last raised first (the whole text when it
+    has no "Traceback" header: a log may have been cut)."""
+    blocks = _TRACEBACK.split(text)
+    chain = [blocks.pop()]
+    while len(blocks) > 1 and _CHAINED.search(blocks[-1]):
+        chain.append(blocks.pop())
+    return chain
+
+
+def _index_error_in_face_step(block: str) -> bool:
+    lines = [line for line in block.splitlines() if line.strip()]
+    raised = next((i for i in reversed(range(len(lines))) if _EXCEPTION_LINE.match(lines[i])), None)
+    if raised is None or not _EXCEPTION_LINE.match(lines[raised])[1].endswith("IndexError"):
+        return False
+    frame = next((i for i in reversed(range(raised)) if _FRAME_LINE.match(lines[i])), None)
+    if frame is None:
+        return False
+    # The frame's "File ..., in <function>" line and its source line (after 3.11's carets).
+    source = [line for line in lines[frame + 1 : raised] if line.strip(" ^~") != ""][:1]
+    return bool(_FACE_STEP.search(" ".join([lines[frame], *source])))

@@ -11,7 +11,6 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from urllib.parse import urlsplit
 
 from bot.catalog import Catalog
 from bot.jobs.failures import FailureReason, PortraitFailed, explain
@@ -30,7 +29,7 @@ from bot.wiro import (
     WiroTaskCancelled,
     WiroTaskFailed,
 )
-from bot.wiro.outputs import OutputRefused
+from bot.wiro.outputs import OutputRefused, url_for_log
 from bot.wiro.waiting import DEFAULT_FAILURE_BUDGET
 
 log = logging.getLogger(__name__)
@@ -217,24 +216,37 @@ async def download_images(
 ) -> tuple[PortraitImage, ...]:
     """Fetch every output at once (Wiro's CDN links do not last) and keep the real images.
 
-    An output outside Wiro's hosts or that is not an image is dropped and logged; none left
-    raises `PortraitFailed` (NO_IMAGE), and so does a download that failed (UNAVAILABLE)."""
+    An output outside Wiro's hosts, that is not an image, or whose download failed (after the
+    client's retries) is dropped with one warning, and the others are posted: the result is
+    paid for. None left raises `PortraitFailed`: UNAVAILABLE when a download failed (trying
+    again may work), else NO_IMAGE."""
+    kept = outputs[:MAX_IMAGES]
     results = await asyncio.gather(
-        *(_fetch_image(wiro, output) for output in outputs[:MAX_IMAGES]), return_exceptions=True
+        *(_fetch_image(wiro, output) for output in kept), return_exceptions=True
     )
     images: list[PortraitImage] = []
-    for result in results:
+    failed: list[str] = []
+    for output, result in zip(kept, results, strict=True):
         if isinstance(result, WiroError):
-            raise PortraitFailed(
-                FailureReason.UNAVAILABLE,
-                "The portrait was made, but I couldn't download it from Wiro. Please try again.",
-                f"downloading outputs: {result}",
-            ) from result
-        if isinstance(result, BaseException):
+            log.warning("Dropped Wiro output %r: %s", output.name, result)
+            failed.append(str(result))
+        elif isinstance(result, Exception):
+            # A fault of the bot's own: the other outputs are still posted, the trace logged.
+            log.error(
+                "Dropped Wiro output %r: %s", output.name, type(result).__name__, exc_info=result
+            )
+            failed.append(type(result).__name__)
+        elif isinstance(result, BaseException):
             raise result
-        if result is not None:
+        elif result is not None:
             name = f"portrait-{seed}-{len(images) + 1}.{result.extension}"
             images.append(PortraitImage(name, result.data))
+    if not images and failed:
+        raise PortraitFailed(
+            FailureReason.UNAVAILABLE,
+            "The portrait was made, but I couldn't download it from Wiro. Please try again.",
+            f"downloading outputs: {'; '.join(failed)}",
+        )
     if not images:
         raise PortraitFailed(
             FailureReason.NO_IMAGE,
@@ -246,8 +258,8 @@ async def download_images(
 
 
 async def _fetch_image(wiro: WiroClient, output: TaskOutput) -> DecodedImage | None:
-    """The decoded output, or None (logged) when it must not be posted."""
-    shown = _without_query(output.url)
+    """The decoded output, or None (logged) when it must not be posted. Raises the
+    `WiroError` of a download that failed."""
     try:
         data = await wiro.download(output.url)
     except OutputRefused as refused:
@@ -256,10 +268,7 @@ async def _fetch_image(wiro: WiroClient, output: TaskOutput) -> DecodedImage | N
     try:
         return await asyncio.to_thread(decode_output, data)
     except NotAnImage as problem:
-        log.warning("Dropped Wiro output %r from %s: %s", output.name, shown, problem)
+        log.warning(
+            "Dropped Wiro output %r from %s: %s", output.name, url_for_log(output.url), problem
+        )
         return None
-
-
-def _without_query(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.netloc.rpartition('@')[2]}{parts.path}"

@@ -16,12 +16,19 @@ fetched only when (issue 8, "Output URLs"):
 * redirects are followed by hand, at most :data:`MAX_REDIRECTS`, each hop checked
   by the same rules.
 
-A refused URL raises :class:`OutputRefused` (never retried).
+A refused URL raises :class:`OutputRefused` (never retried), and so does a URL or a redirect's
+``Location`` that cannot be parsed, or whose host is not a plain host name or IP address (a
+backslash, a space, a non-ASCII dot...): Python's ``urlsplit`` and the ``yarl`` parser aiohttp
+connects with read such hosts differently, so both must agree on the host before a fetch.
+
+Output URLs point at members' portraits: logs and errors show them through
+:func:`url_for_log`, host only.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import re
 import socket
 import time
 from collections.abc import Iterable
@@ -36,16 +43,44 @@ from yarl import URL
 from .envelope import parse_response
 from .errors import WiroConnectionError, WiroError
 
-__all__ = ["MAX_REDIRECTS", "OutputHosts", "OutputRefused", "fetch_output", "guarded_session"]
+__all__ = [
+    "MAX_REDIRECTS",
+    "OutputHosts",
+    "OutputRefused",
+    "fetch_output",
+    "guarded_session",
+    "url_for_log",
+]
 
 MAX_REDIRECTS = 3
 WIRO_DOMAIN = "wiro.ai"
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _CHUNK = 64 * 1024
+# A host name as DNS has it (RFC 1123 labels: ASCII letters, digits, hyphens; an IDN comes in
+# its xn-- form), an IPv4 address, or an IPv6 literal in brackets.
+_HOST_NAME = re.compile(
+    r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*\.?"
+)
+_IP_LITERAL = re.compile(r"\[[0-9A-Fa-f:.]+\]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# What may appear of a host in a log line; anything else (a newline...) becomes "?".
+_LOG_UNSAFE = re.compile(r"[^A-Za-z0-9.:\[\]-]")
 
 
 class OutputRefused(WiroError):
-    """An output URL is not one of Wiro's, resolves to a private address, or redirects so."""
+    """An output URL is not one of Wiro's, cannot be parsed, resolves to a private address, or
+    redirects so."""
+
+
+def url_for_log(url: str) -> str:
+    """``url`` as logs and errors may show it: ``scheme://host[:port]/[redacted]`` (path, query
+    and any user name dropped: an output's path names a member's portrait). Never raises."""
+    scheme, _, rest = url.partition("://")
+    if not rest:
+        return "[unparsable URL]"
+    netloc = rest.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0].rpartition("@")[2]
+    scheme = _LOG_UNSAFE.sub("?", scheme[:10])
+    return f"{scheme}://{_LOG_UNSAFE.sub('?', netloc[:255])}/[redacted]"
 
 
 def _normal_host(host: str) -> str:
@@ -94,13 +129,27 @@ class OutputHosts:
     def check_url(self, url: str) -> None:
         """Raise :class:`OutputRefused` unless ``url`` may be fetched (its address is checked
         again at connection time, see :func:`guarded_session`)."""
-        parts = urlsplit(url)
-        host = _normal_host(parts.hostname or "")
-        shown = f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}{parts.path}"
-        if parts.scheme not in ("http", "https") or not host:
+        shown = url_for_log(url)
+        if _CONTROL.search(url):  # urlsplit and yarl drop tabs and newlines without a word
+            raise OutputRefused(f"output URL has control characters: {shown}")
+        try:
+            parts = urlsplit(url)
+            port = parts.port  # ValueError for a port that is not a number
+            raw_host = parts.netloc.rpartition("@")[2]
+            if port is not None or raw_host.endswith(":"):
+                raw_host = raw_host.rpartition(":")[0]
+            connect_host = URL(url).raw_host  # where aiohttp would connect
+        except ValueError:
+            raise OutputRefused(f"output URL cannot be parsed: {shown}") from None
+        if parts.scheme not in ("http", "https") or not raw_host:
             raise OutputRefused(f"output URL is not http(s): {shown}")
         if parts.username is not None or parts.password is not None:
             raise OutputRefused(f"output URL carries credentials: {shown}")
+        if not (_HOST_NAME.fullmatch(raw_host) or _IP_LITERAL.fullmatch(raw_host)):
+            raise OutputRefused(f"output URL has an invalid host: {shown}")
+        host = _normal_host(raw_host)
+        if _normal_host(connect_host or "") != host:
+            raise OutputRefused(f"output URL's host is read two ways: {shown}")
         if not self.allows_host(host):
             raise OutputRefused(f"output URL is not on a Wiro host: {shown}")
         if _ip(host) is not None and not self.allows_address(host, host):
@@ -156,7 +205,7 @@ async def fetch_output(
     current = url
     for _hop in range(MAX_REDIRECTS + 1):
         hosts.check_url(current)
-        what = f"GET {_without_query(current)}"
+        what = f"GET {url_for_log(current)}"
         started = time.perf_counter()
         try:
             async with session.get(
@@ -166,25 +215,27 @@ async def fetch_output(
             ) as response:
                 status = response.status
                 if status in _REDIRECTS:
-                    location = response.headers.get("Location", "")
-                    if not location:
-                        raise WiroError(f"{what}: HTTP {status} without a Location")
-                    current = str(URL(current).join(URL(location)))
+                    current = _redirect_target(current, response.headers.get("Location", ""))
+                    if current is None:
+                        raise OutputRefused(f"{what}: HTTP {status} without a usable Location")
                     continue
                 if status >= 300:
-                    raw = await response.content.read(2048)
-                    parse_response(status, raw, response.headers, what=what)
+                    # The right error class from the status and headers alone: a CDN's error
+                    # page may name the stored file, so its body is not read.
+                    parse_response(status, b"", response.headers, what=what)
                     raise WiroError(f"{what}: HTTP {status}", http_status=status)
                 return await _read_capped(response, what, max_bytes)
         except aiohttp.ClientConnectorError as exc:
             if isinstance(exc.os_error, _AddressRefused):
                 raise OutputRefused(f"{what}: {exc.os_error}") from None
             raise WiroConnectionError(f"{what}: {type(exc).__name__}") from exc
+        except aiohttp.InvalidURL:
+            raise OutputRefused(f"{what}: aiohttp cannot use this URL") from None
         except (aiohttp.ClientError, TimeoutError) as exc:
             elapsed = (time.perf_counter() - started) * 1000
             kind = "request timed out" if isinstance(exc, TimeoutError) else type(exc).__name__
             raise WiroConnectionError(f"{what}: {kind} after {elapsed:.0f} ms") from exc
-    raise OutputRefused(f"GET {_without_query(url)}: more than {MAX_REDIRECTS} redirects")
+    raise OutputRefused(f"GET {url_for_log(url)}: more than {MAX_REDIRECTS} redirects")
 
 
 async def _read_capped(response: aiohttp.ClientResponse, what: str, max_bytes: int) -> bytes:
@@ -200,6 +251,12 @@ async def _read_capped(response: aiohttp.ClientResponse, what: str, max_bytes: i
     return b"".join(chunks)
 
 
-def _without_query(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.netloc.rpartition('@')[2]}{parts.path}"
+def _redirect_target(current: str, location: str) -> str | None:
+    """The absolute URL a redirect points to, or None when ``Location`` is missing or cannot be
+    parsed (it is checked like any output URL on the next hop)."""
+    if not location:
+        return None
+    try:
+        return str(URL(current).join(URL(location)))
+    except ValueError:
+        return None
