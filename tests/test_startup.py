@@ -129,6 +129,25 @@ def test_an_unusable_data_folder_is_named(tmp_path, where):
     assert str(where) in line
 
 
+def test_a_shared_data_folder_is_refused_and_left_as_it_was(tmp_path):
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    os.chmod(shared, 0o1777)
+    line = start_up(tmp_path, shared)
+    assert line == (
+        f"Start-up error: BOT_DATA_DIR {shared} is a shared folder (mode 1777); "
+        "give the bot a folder of its own"
+    )
+    assert os.stat(shared).st_mode & 0o7777 == 0o1777
+    assert list(shared.iterdir()) == []
+
+
+def test_proc_as_data_folder_names_the_real_reason(tmp_path):
+    line = start_up(tmp_path, "/proc")
+    assert line.startswith("Start-up error: BOT_DATA_DIR is not usable: /proc cannot be written")
+    assert "No such file" not in line
+
+
 @pytest.mark.parametrize("discord", ["closed port", "unresolvable host"])
 def test_an_unreachable_discord_is_named(tmp_path, discord):
     base = {
