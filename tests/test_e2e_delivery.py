@@ -204,6 +204,59 @@ async def test_send_again_is_only_for_the_member_who_asked(bot, discord_server):
     assert (await bot.services.ledger.get(job.id)).state is JobState.KEPT
 
 
+async def kept_result(bot, server):
+    """A job whose result Discord took nowhere (KEPT), the faults cleared, and the member's
+    history listing with its "Send again" button."""
+    faults = server.faults
+    faults.not_found("POST", channel_posts(server), code=10003, message=GONE)
+    faults.error("POST", "/webhooks/*", 404, 10003, "Unknown Channel", when=with_files)
+    dm = server.dm_channel(server.member)
+    faults.error("POST", channel_posts(server, dm), 403, 50007, "Cannot send")
+    await ask(server)
+    job = await job_of(bot, server)
+    await eventually(lambda: state_is(bot, job.id, JobState.KEPT))
+    faults.clear()
+    listing = await (await server.slash("portrait-history")).wait_original(lambda m: not m.loading)
+    return job, listing
+
+
+async def test_two_send_again_clicks_at_once_post_the_portrait_once(bot, discord_server):
+    job, listing = await kept_result(bot, discord_server)
+    again = f"portrait:again:{job.id}"
+    clicks = await asyncio.gather(
+        *(discord_server.click(listing, again, user=discord_server.member) for _ in range(2))
+    )
+    answers = [await click.wait_original(lambda m: not m.loading) for click in clicks]
+    sent = [a for a in answers if a.attachments]
+    told = [a for a in answers if not a.attachments]
+    assert len(sent) == 1 and not sent[0].ephemeral
+    assert len(told) == 1 and told[0].ephemeral
+    assert told[0].content == "This portrait has been delivered already."
+    assert portraits(discord_server) == sent  # one public message with the portrait
+    delivered = await bot.services.ledger.get(job.id)
+    assert delivered.state is JobState.DELIVERED and delivered.result_message_id == sent[0].id
+
+
+async def test_a_send_again_discord_refuses_keeps_the_result_for_the_next_click(
+    bot, discord_server
+):
+    job, listing = await kept_result(bot, discord_server)
+    again = f"portrait:again:{job.id}"
+    discord_server.faults.error(
+        "PATCH", "/webhooks/*/messages/@original", 403, 50013, "Missing Permissions",
+        times=1, when=with_files,
+    )  # fmt: skip
+    refused = await discord_server.click(listing, again, user=discord_server.member)
+    answer = await refused.wait_original(lambda m: not m.loading and not m.attachments)
+    assert answer.content.startswith("I couldn't finish that")
+    assert (await bot.services.ledger.get(job.id)).state is JobState.KEPT
+    assert bot.results.has(job.id) and not portraits(discord_server)
+    click = await discord_server.click(listing, again, user=discord_server.member)
+    sent = await click.wait_original(lambda m: m.attachments)
+    assert portraits(discord_server) == [sent]
+    assert (await bot.services.ledger.get(job.id)).state is JobState.DELIVERED
+
+
 async def test_a_form_error_is_a_bug_logged_once_and_the_result_posted_without_it(
     bot, discord_server, caplog
 ):
