@@ -353,6 +353,55 @@ async def test_images_too_large_together_are_posted_one_per_message(fake_wiro, t
         wiro_output(0),
         wiro_output(1),
     ]
-    assert first.embeds and first.components and not second.embeds
+    assert first.embeds and first.components and not second.components
+    # Each part names itself, so a restarted bot knows whether all of them are out.
+    assert first.embeds[0]["footer"]["text"].startswith("wiro/instant-id-lora · job 1 · 1/2 · ")
+    (marker,) = second.embeds  # only the marker: no title, prompt or settings again
+    assert not marker.get("title") and not marker.get("description") and not marker.get("fields")
+    assert second.embeds[0]["footer"]["text"].startswith("wiro/instant-id-lora · job 1 · 2/2 · ")
     assert all(f"<@{discord_server.member.id}>" in m.content for m in posted)
     assert not [m for m in rec.followups if "permission" in m.content.lower()]
+
+
+def second_part(request) -> bool:
+    return request.has_files and "(2)" in str(request.json)
+
+
+@pytest.mark.parametrize("history", ["readable", "not readable"])
+async def test_a_split_result_cut_off_after_its_first_part_is_completed_after_a_restart(
+    fake_wiro, tmp_path, history
+):
+    """Too large together, so posted one image per message; Discord takes part 1 and answers
+    "later" to part 2; the bot stops there (DELIVERING). The restarted bot must not count the
+    first part as the whole result: every part ends up in the channel exactly once."""
+
+    def quick(bot):
+        bot.dispatcher.rules = replace(bot.dispatcher.rules, delivery_first_pause=0.05)
+
+    async with DiscordStandIn(upload_limit=20_000) as discord_server:
+        if history == "not readable":  # then only the parts' nonces guard against doubles
+            discord_server.channel.overwrites.append(
+                Overwrite(
+                    id=discord_server.bot_role.id, type=0, deny=int(Perm.READ_MESSAGE_HISTORY)
+                )
+            )
+        later = discord_server.faults.error(
+            "POST", channel_posts(discord_server), 503, 0, "upstream", times=10**6,
+            when=second_part,
+        )  # fmt: skip
+        async with portrait_bot(discord_server, fake_wiro, tmp_path, configure=quick) as bot:
+            await discord_server.slash(
+                "portrait",
+                {"samples": 2},
+                attachments={"selfie": ("me.jpg", selfie_jpeg(), "image/jpeg")},
+            )
+            job = await job_of(bot, discord_server)
+            await eventually(async_true(lambda: len(later.hits) >= 1 and bot.results.has(job.id)))
+            assert len(portraits(discord_server)) == 1  # part 1 only
+        discord_server.faults.active.remove(later)
+        async with portrait_bot(discord_server, fake_wiro, tmp_path, configure=quick) as bot:
+            await eventually(lambda: state_is(bot, job.id, JobState.DELIVERED))
+            delivered = await bot.services.ledger.get(job.id)
+        posted = sorted(portraits(discord_server), key=lambda m: m.id)
+        assert [a.data for m in posted for a in m.attachments] == [wiro_output(0), wiro_output(1)]
+        assert delivered.result_message_id == posted[0].id
