@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import stat
 import sys
 import tempfile
 import unicodedata
@@ -15,7 +17,7 @@ from bot.catalog.refresh import load_catalog
 from bot.jobs import JobLimits, Phase, PortraitFailed, PortraitImage, Progress, make_portrait
 from bot.jobs.runner import delete_files_quietly
 from bot.request.options import OptionError, resolve_options
-from bot.request.selfie import SelfieLimits, SelfieRejected, prepare_selfie
+from bot.request.selfie import MIB, SelfieLimits, SelfieRejected, prepare_selfie
 from bot.result.summary import summarize
 from bot.settings import Settings
 from bot.wiro import OutputHosts, TaskRef, WiroClient
@@ -70,11 +72,10 @@ async def generate(settings: Settings, args: argparse.Namespace) -> int:
     unwritable = _prepare_out_dir(args.out)
     if unwritable is not None:
         return _fail(unwritable, 2)
-    try:
-        raw = args.selfie.read_bytes()
-    except OSError as error:
-        return _fail(f"Cannot read {args.selfie}: {error.strerror}", 2)
-    limits = SelfieLimits(max_bytes=int(settings.selfie_max_mb * 1024 * 1024))
+    limits = SelfieLimits(max_bytes=int(settings.selfie_max_mb * MIB))
+    raw = _read_selfie(args.selfie, limits.max_bytes)
+    if isinstance(raw, str):
+        return _fail(raw, 2)
     try:
         selfie = await asyncio.to_thread(prepare_selfie, raw, limits)
     except SelfieRejected as rejection:
@@ -161,6 +162,42 @@ def _unreadable_text(args: argparse.Namespace) -> str | None:
     return None
 
 
+def _read_selfie(path: Path, max_bytes: int) -> bytes | str:
+    """The selfie's bytes, or why they cannot be used. Only a regular file is read, and never
+    more than ``max_bytes`` + 1 bytes: a device (``/dev/zero``) or a huge file must not fill
+    the memory. Opened without blocking, so a FIFO is refused instead of waited on."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError as error:
+        return f"Cannot read {path}: {error.strerror or error}"
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            kind = "a folder" if stat.S_ISDIR(info.st_mode) else "not a regular file"
+            return f"--selfie must be a regular file; {path} is {kind}"
+        data = b"" if info.st_size > max_bytes else _read_at_most(fd, max_bytes + 1)
+    except OSError as error:
+        return f"Cannot read {path}: {error.strerror or error}"
+    finally:
+        os.close(fd)
+    if info.st_size > max_bytes or len(data) > max_bytes:
+        size = max(info.st_size, len(data))
+        return f"That image is {size / MIB:.1f} MB; the limit is {max_bytes / MIB:g} MB."
+    return data
+
+
+def _read_at_most(fd: int, limit: int) -> bytes:
+    chunks: list[bytes] = []
+    left = limit
+    while left > 0:
+        chunk = os.read(fd, min(left, 1024 * 1024))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
+
+
 def _prepare_out_dir(out: Path) -> str | None:
     """Create ``out`` (and its parents) and prove it takes a file; the reason it cannot, or
     None. Checked before anything is uploaded, so a paid result always has a place to go."""
@@ -170,7 +207,8 @@ def _prepare_out_dir(out: Path) -> str | None:
             probe.write(b"ok")
             probe.flush()
     except OSError as error:
-        if out.exists() and not out.is_dir():
+        # os.path.isfile answers False for any path it cannot look at (a name too long...).
+        if os.path.isfile(out):
             reason = "it is a file, not a folder"
         else:
             reason = error.strerror or str(error)

@@ -8,6 +8,7 @@ import contextlib
 import logging
 import signal
 from collections.abc import Callable, Iterator
+from http import HTTPStatus
 
 import aiohttp
 import discord
@@ -40,7 +41,8 @@ async def run_bot(
 
     Raises :class:`StartupError` (one line for the owner) when the data folder cannot be used
     or is in use by another bot process, the job database is corrupt, locked or read-only, or
-    Discord cannot be reached or refuses the token."""
+    Discord cannot be reached, refuses the token or answers an HTTP error (a 5xx outage, a
+    proxy's error page) at login, command sync or gateway fetch."""
     try:
         with exclusive_use(prepare_data_dir(settings.data_dir)):
             mode = "signature" if settings.signed else "API-key-only"
@@ -84,10 +86,12 @@ async def _run(
             if on_created is not None:
                 on_created(bot)
             _close_on_signals(bot)
+            connecting = False
             try:
                 await bot.login(settings.discord_token)  # runs setup_hook, which syncs
                 if sync_only:
                     return
+                connecting = True
                 if settings.discord_api_base:
                     # A plain Bot never asks /gateway/bot; ask it so the socket goes there too.
                     _, url, _ = await bot.http.get_bot_gateway()
@@ -101,6 +105,45 @@ async def _run(
                 raise StartupError(f"Discord unreachable: {_reason(error)}") from None
             except discord.PrivilegedIntentsRequired:
                 raise StartupError("Discord refused the bot's gateway intents.") from None
+            except (discord.HTTPException, discord.RateLimited, discord.GatewayNotFound) as error:
+                if bot.is_ready():
+                    raise
+                # discord.py wraps the HTTP error of a failed gateway fetch in GatewayNotFound.
+                answer = error.__cause__ if isinstance(error, discord.GatewayNotFound) else error
+                if not isinstance(answer, (discord.HTTPException, discord.RateLimited)):
+                    raise StartupError("Discord gave no gateway to connect to.") from None
+                raise StartupError(_refused_at(answer, _stage(bot, connecting))) from None
+
+
+def _stage(bot: PortraitBot, connecting: bool) -> str:
+    """Where start-up was when Discord answered with an error: `login` first fetches the bot's
+    own user, then runs `setup_hook` (which syncs the commands); `connect` fetches the gateway."""
+    if connecting:
+        return "while fetching the gateway"
+    if bot.user is None:
+        return "at login"
+    return "while syncing the slash commands"
+
+
+def _refused_at(error: discord.HTTPException | discord.RateLimited, stage: str) -> str:
+    """One line for an HTTP error at start-up: the status and its standard phrase (never the
+    body, which may be a proxy's HTML page), and what to do."""
+    if isinstance(error, discord.RateLimited):
+        return (
+            f"Discord asked the bot to wait {error.retry_after:.0f} s {stage} (rate limited); "
+            "try again later"
+        )
+    status = error.status
+    try:
+        phrase = HTTPStatus(status).phrase
+    except ValueError:
+        phrase = getattr(error.response, "reason", None) or "error"
+    answer = f"Discord answered {status} {phrase} {stage}"
+    if status >= 500:
+        return f"{answer}; try again later"
+    if error.code:  # Discord's own JSON error: its code and text say what it refused
+        return f"{answer} (error {error.code}: {error.text[:200]})"
+    return answer
 
 
 def _reason(error: BaseException) -> str:

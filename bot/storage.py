@@ -2,7 +2,8 @@
 bot process at a time.
 
 The folder holds interaction tokens, prompts, Wiro file URLs (the job ledger) and prepared
-selfies, so it is created ``0700`` and an existing folder of ours is tightened to that. Two
+selfies, so it is created ``0700`` and an existing folder of ours is tightened to that (a
+shared folder, such as ``/tmp``, or another user's is refused, never changed). Two
 processes on one folder would both resume the same jobs (the member gets an error and a
 portrait, the ledger says FAILED), so start-up takes an exclusive lock on
 ``BOT_DATA_DIR/bot.lock`` (an advisory ``flock`` through the ``filelock`` library, released by
@@ -30,28 +31,65 @@ class DataDirError(Exception):
 
 
 def prepare_data_dir(path: Path) -> Path:
-    """Create ``path`` (and its parents) owner-only, or tighten an existing folder we own.
+    """Create ``path`` (and its parents) owner-only, or check and tighten an existing folder.
 
-    Returns the folder; raises :class:`DataDirError` when it is a file, cannot be created,
-    or cannot be written (a read-only file system, another owner, a virtual file system)."""
-    try:
-        path.mkdir(mode=FOLDER_MODE, parents=True, exist_ok=True)
-    except FileExistsError:
-        raise DataDirError(f"BOT_DATA_DIR is not usable: {path} is a file, not a folder") from None
-    except OSError as error:
-        reason = error.strerror or str(error)
-        raise DataDirError(f"BOT_DATA_DIR is not usable: cannot create {path} ({reason})") from None
+    An existing folder must be the bot's own: one that is shared (world-writable or sticky,
+    such as ``/tmp``) or belongs to another user is refused and never changed. Every folder
+    must take a new file before its mode is touched, so a system folder (``/proc``, ``/sys``)
+    is refused as it stands. Returns the folder; raises :class:`DataDirError` naming the step
+    that failed (create, write, make owner-only) and the system's reason."""
+    created = _create(path)
     try:
         info = path.stat()
-        if not stat.S_ISDIR(info.st_mode):
-            raise DataDirError(f"BOT_DATA_DIR is not usable: {path} is not a folder")
-        if info.st_uid == os.getuid() and stat.S_IMODE(info.st_mode) & 0o077:
-            path.chmod(FOLDER_MODE)
-        _check_writable(path)
     except OSError as error:
-        reason = error.strerror or str(error)
-        raise DataDirError(f"BOT_DATA_DIR is not usable: {path} ({reason})") from None
+        raise DataDirError(
+            f"BOT_DATA_DIR is not usable: cannot read {path} ({_why(error)})"
+        ) from None
+    if not stat.S_ISDIR(info.st_mode):
+        raise DataDirError(f"BOT_DATA_DIR is not usable: {path} is not a folder")
+    if not created:
+        _refuse_shared(path, info)
+    _check_writable(path)
+    if stat.S_IMODE(info.st_mode) & 0o077:
+        try:
+            path.chmod(FOLDER_MODE)
+        except OSError as error:
+            raise DataDirError(
+                f"BOT_DATA_DIR is not usable: cannot make {path} owner-only ({_why(error)})"
+            ) from None
     return path
+
+
+def _create(path: Path) -> bool:
+    """Make the folder; True when this call made it, False when it was there already."""
+    try:
+        path.mkdir(mode=FOLDER_MODE, parents=True, exist_ok=False)
+    except FileExistsError:
+        if path.is_dir():
+            return False
+        what = "a file, not a folder" if path.is_file() else "not a folder"
+        raise DataDirError(f"BOT_DATA_DIR is not usable: {path} is {what}") from None
+    except OSError as error:
+        raise DataDirError(
+            f"BOT_DATA_DIR is not usable: cannot create {path} ({_why(error)})"
+        ) from None
+    return True
+
+
+def _refuse_shared(path: Path, info: os.stat_result) -> None:
+    """An existing folder others may write in, or another user's, holds no tokens of ours:
+    tightening it would break whoever shares it (``/tmp`` losing its sticky bit)."""
+    mode = stat.S_IMODE(info.st_mode)
+    if mode & (stat.S_IWOTH | stat.S_ISVTX):
+        raise DataDirError(
+            f"BOT_DATA_DIR {path} is a shared folder (mode {mode:04o}); "
+            "give the bot a folder of its own"
+        )
+    if info.st_uid != os.getuid():
+        raise DataDirError(
+            f"BOT_DATA_DIR {path} belongs to another user (uid {info.st_uid}); "
+            "give the bot a folder of its own"
+        )
 
 
 def _check_writable(path: Path) -> None:
@@ -59,15 +97,21 @@ def _check_writable(path: Path) -> None:
     file systems that refuse new files (``/proc``)."""
     probe = path / f".write-check-{os.getpid()}"
     try:
-        fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+        fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
         os.close(fd)
+        probe.unlink()
     except OSError as error:
-        if error.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
-            raise DataDirError(
-                f"BOT_DATA_DIR is not usable: cannot write in {path} ({error.strerror})"
-            ) from None
-        raise
-    probe.unlink(missing_ok=True)
+        raise DataDirError(
+            f"BOT_DATA_DIR is not usable: {path} cannot be written ({_why(error)})"
+        ) from None
+
+
+def _why(error: OSError) -> str:
+    """The system's reason, in words. A folder that exists but answers "no such file" to a new
+    file is a virtual file system (``/proc``), whatever the message says."""
+    if error.errno == errno.ENOENT and error.filename and Path(error.filename).parent.is_dir():
+        return "the file system there takes no new files: a virtual one, such as /proc"
+    return error.strerror or str(error)
 
 
 @contextlib.contextmanager
@@ -81,8 +125,10 @@ def exclusive_use(path: Path) -> Iterator[None]:
             f"another Portrait Bot is already using BOT_DATA_DIR ({path.resolve()})"
         ) from None
     except OSError as error:
-        reason = error.strerror or str(error)
-        raise DataDirError(f"BOT_DATA_DIR is not usable: cannot lock {path} ({reason})") from None
+        raise DataDirError(
+            f"BOT_DATA_DIR is not usable: cannot create the lock file {path / LOCK_FILENAME} "
+            f"({_why(error)})"
+        ) from None
     try:
         yield
     finally:

@@ -205,3 +205,58 @@ async def test_a_prompt_on_several_lines_is_fine(wiro, tmp_path):
     )
     assert code == 0, err
     assert wiro.runs[0]["prompt"].startswith("a knight,")
+
+
+def one_line_refusal(code: int, stdout: str, err: str) -> str:
+    assert code == 2, err
+    assert "Traceback" not in err and stdout == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+async def test_a_huge_selfie_is_refused_by_its_size_without_being_read(wiro, tmp_path):
+    # Sparse: 6 GB on paper, nothing on disk. Reading it whole would take the memory.
+    (tmp_path / "huge.jpg").touch()
+    os.truncate(tmp_path / "huge.jpg", 6 * 1024**3)
+    result = await generate(
+        tmp_path, wiro.base_url, "--selfie", "huge.jpg", "--out", "o", SELFIE_MAX_MB="2"
+    )
+    line = one_line_refusal(*result)
+    assert line == "Error: That image is 6144.0 MB; the limit is 2 MB."
+    assert nothing_spent(wiro)
+
+
+async def test_a_selfie_just_over_the_limit_is_refused(wiro, tmp_path):
+    (tmp_path / "big.jpg").write_bytes(selfie_jpeg() + b"\0" * (1024 * 1024))
+    result = await generate(
+        tmp_path, wiro.base_url, "--selfie", "big.jpg", "--out", "o", SELFIE_MAX_MB="1"
+    )
+    assert "MB; the limit is 1 MB." in one_line_refusal(*result)
+    assert nothing_spent(wiro)
+
+
+@pytest.mark.parametrize("kind", ["a character device", "a FIFO", "a folder"])
+async def test_a_selfie_that_is_not_a_regular_file_is_refused_unread(wiro, tmp_path, kind):
+    # Never /dev/zero here: before the fix it was read until the memory ran out.
+    if kind == "a character device":
+        selfie = "/dev/null"
+    elif kind == "a FIFO":
+        selfie = str(tmp_path / "pipe.jpg")
+        os.mkfifo(selfie)  # opening it to read would wait for a writer forever
+    else:
+        selfie = str(tmp_path)
+    result = await generate(tmp_path, wiro.base_url, "--selfie", selfie, "--out", "o")
+    line = one_line_refusal(*result)
+    assert line.startswith(f"Error: --selfie must be a regular file; {selfie} is ")
+    assert nothing_spent(wiro)
+
+
+@pytest.mark.parametrize("out", ["x" * 300, "a/" + "y" * 300 + "/b", "/proc/self/x"])
+async def test_any_output_folder_error_is_one_line_and_costs_nothing(wiro, tmp_path, out):
+    (tmp_path / "me.jpg").write_bytes(selfie_jpeg())
+    result = await generate(tmp_path, wiro.base_url, "--selfie", "me.jpg", "--out", out)
+    line = one_line_refusal(*result)
+    assert line.startswith(f"Error: Cannot save images in {out}: ")
+    assert line.endswith("Nothing was sent to Wiro.")
+    assert nothing_spent(wiro)

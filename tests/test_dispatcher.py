@@ -454,6 +454,25 @@ async def test_cancel_during_the_run_call_stops_the_task_once_it_exists(harness,
     assert not events.delivered
 
 
+async def test_cancel_during_the_selfie_upload_never_starts_the_task(harness, wiro, tmp_path):
+    events = Recorder()
+    store = SelfieStore(tmp_path / "selfies")
+    job = await harness.job()  # as `/portrait` leaves it now: the selfie waits on disk
+    job = await harness.ledger.update(job.id, input_url=None, selfie_path=store.save(selfie_jpeg()))
+    uploads = wiro.calls["/File/Upload"]
+    wiro.fail("/File/Upload", delay=0.5)  # the upload is slow: the job sits in SUBMITTING
+    dispatcher = harness.dispatcher(events, selfies=store)
+    await dispatcher.start()
+    await harness.reaches(job, JobState.SUBMITTING)
+
+    assert await dispatcher.cancel(job.id) is CancelOutcome.STOPPING
+    await harness.reaches(job, JobState.CANCELLED)
+    assert wiro.calls["/File/Upload"] == uploads + 1
+    assert wiro.calls[RUN] == 0 and wiro.runs == []  # nothing started, nothing paid
+    assert events.cancels == [job.id]  # the member's status says cancelled
+    assert not events.failures and not events.delivered
+
+
 async def test_a_job_cancelled_during_a_refused_run_call_is_not_run_again(harness, wiro):
     events = Recorder()
     job = await harness.job()

@@ -204,6 +204,59 @@ async def test_send_again_is_only_for_the_member_who_asked(bot, discord_server):
     assert (await bot.services.ledger.get(job.id)).state is JobState.KEPT
 
 
+async def kept_result(bot, server):
+    """A job whose result Discord took nowhere (KEPT), the faults cleared, and the member's
+    history listing with its "Send again" button."""
+    faults = server.faults
+    faults.not_found("POST", channel_posts(server), code=10003, message=GONE)
+    faults.error("POST", "/webhooks/*", 404, 10003, "Unknown Channel", when=with_files)
+    dm = server.dm_channel(server.member)
+    faults.error("POST", channel_posts(server, dm), 403, 50007, "Cannot send")
+    await ask(server)
+    job = await job_of(bot, server)
+    await eventually(lambda: state_is(bot, job.id, JobState.KEPT))
+    faults.clear()
+    listing = await (await server.slash("portrait-history")).wait_original(lambda m: not m.loading)
+    return job, listing
+
+
+async def test_two_send_again_clicks_at_once_post_the_portrait_once(bot, discord_server):
+    job, listing = await kept_result(bot, discord_server)
+    again = f"portrait:again:{job.id}"
+    clicks = await asyncio.gather(
+        *(discord_server.click(listing, again, user=discord_server.member) for _ in range(2))
+    )
+    answers = [await click.wait_original(lambda m: not m.loading) for click in clicks]
+    sent = [a for a in answers if a.attachments]
+    told = [a for a in answers if not a.attachments]
+    assert len(sent) == 1 and not sent[0].ephemeral
+    assert len(told) == 1 and told[0].ephemeral
+    assert told[0].content == "This portrait has been delivered already."
+    assert portraits(discord_server) == sent  # one public message with the portrait
+    delivered = await bot.services.ledger.get(job.id)
+    assert delivered.state is JobState.DELIVERED and delivered.result_message_id == sent[0].id
+
+
+async def test_a_send_again_discord_refuses_keeps_the_result_for_the_next_click(
+    bot, discord_server
+):
+    job, listing = await kept_result(bot, discord_server)
+    again = f"portrait:again:{job.id}"
+    discord_server.faults.error(
+        "PATCH", "/webhooks/*/messages/@original", 403, 50013, "Missing Permissions",
+        times=1, when=with_files,
+    )  # fmt: skip
+    refused = await discord_server.click(listing, again, user=discord_server.member)
+    answer = await refused.wait_original(lambda m: not m.loading and not m.attachments)
+    assert answer.content.startswith("I couldn't finish that")
+    assert (await bot.services.ledger.get(job.id)).state is JobState.KEPT
+    assert bot.results.has(job.id) and not portraits(discord_server)
+    click = await discord_server.click(listing, again, user=discord_server.member)
+    sent = await click.wait_original(lambda m: m.attachments)
+    assert portraits(discord_server) == [sent]
+    assert (await bot.services.ledger.get(job.id)).state is JobState.DELIVERED
+
+
 async def test_a_form_error_is_a_bug_logged_once_and_the_result_posted_without_it(
     bot, discord_server, caplog
 ):
@@ -300,6 +353,55 @@ async def test_images_too_large_together_are_posted_one_per_message(fake_wiro, t
         wiro_output(0),
         wiro_output(1),
     ]
-    assert first.embeds and first.components and not second.embeds
+    assert first.embeds and first.components and not second.components
+    # Each part names itself, so a restarted bot knows whether all of them are out.
+    assert first.embeds[0]["footer"]["text"].startswith("wiro/instant-id-lora · job 1 · 1/2 · ")
+    (marker,) = second.embeds  # only the marker: no title, prompt or settings again
+    assert not marker.get("title") and not marker.get("description") and not marker.get("fields")
+    assert second.embeds[0]["footer"]["text"].startswith("wiro/instant-id-lora · job 1 · 2/2 · ")
     assert all(f"<@{discord_server.member.id}>" in m.content for m in posted)
     assert not [m for m in rec.followups if "permission" in m.content.lower()]
+
+
+def second_part(request) -> bool:
+    return request.has_files and "(2)" in str(request.json)
+
+
+@pytest.mark.parametrize("history", ["readable", "not readable"])
+async def test_a_split_result_cut_off_after_its_first_part_is_completed_after_a_restart(
+    fake_wiro, tmp_path, history
+):
+    """Too large together, so posted one image per message; Discord takes part 1 and answers
+    "later" to part 2; the bot stops there (DELIVERING). The restarted bot must not count the
+    first part as the whole result: every part ends up in the channel exactly once."""
+
+    def quick(bot):
+        bot.dispatcher.rules = replace(bot.dispatcher.rules, delivery_first_pause=0.05)
+
+    async with DiscordStandIn(upload_limit=20_000) as discord_server:
+        if history == "not readable":  # then only the parts' nonces guard against doubles
+            discord_server.channel.overwrites.append(
+                Overwrite(
+                    id=discord_server.bot_role.id, type=0, deny=int(Perm.READ_MESSAGE_HISTORY)
+                )
+            )
+        later = discord_server.faults.error(
+            "POST", channel_posts(discord_server), 503, 0, "upstream", times=10**6,
+            when=second_part,
+        )  # fmt: skip
+        async with portrait_bot(discord_server, fake_wiro, tmp_path, configure=quick) as bot:
+            await discord_server.slash(
+                "portrait",
+                {"samples": 2},
+                attachments={"selfie": ("me.jpg", selfie_jpeg(), "image/jpeg")},
+            )
+            job = await job_of(bot, discord_server)
+            await eventually(async_true(lambda: len(later.hits) >= 1 and bot.results.has(job.id)))
+            assert len(portraits(discord_server)) == 1  # part 1 only
+        discord_server.faults.active.remove(later)
+        async with portrait_bot(discord_server, fake_wiro, tmp_path, configure=quick) as bot:
+            await eventually(lambda: state_is(bot, job.id, JobState.DELIVERED))
+            delivered = await bot.services.ledger.get(job.id)
+        posted = sorted(portraits(discord_server), key=lambda m: m.id)
+        assert [a.data for m in posted for a in m.attachments] == [wiro_output(0), wiro_output(1)]
+        assert delivered.result_message_id == posted[0].id

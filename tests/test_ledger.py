@@ -249,7 +249,8 @@ def test_state_table_shape() -> None:
     # Final for the queue; only a kept result leads on, when the member has it sent again.
     for state in FINAL_STATES - {JobState.KEPT}:
         assert TRANSITIONS[state] == frozenset()
-    assert TRANSITIONS[JobState.KEPT] == {JobState.DELIVERED}
+    # "Send again" claims a kept result (a compare-and-set) before posting it.
+    assert TRANSITIONS[JobState.KEPT] == {JobState.DELIVERING}
     for state in ACTIVE_STATES:
         assert TRANSITIONS[state], f"{state} must lead somewhere"
     # The money rules: the only way back to the queue is a refused run call, and a job whose
@@ -259,7 +260,8 @@ def test_state_table_shape() -> None:
     assert not can_transition(JobState.SUBMITTING, JobState.CANCELLED)
     assert sources_of(JobState.UNCONFIRMED) == {JobState.SUBMITTING}
     assert sources_of(JobState.RUNNING) == {JobState.SUBMITTING}
-    assert sources_of(JobState.DELIVERED) == {JobState.DELIVERING, JobState.KEPT}
+    assert sources_of(JobState.DELIVERED) == {JobState.DELIVERING}
+    assert sources_of(JobState.DELIVERING) == {JobState.RUNNING, JobState.KEPT}
     assert sources_of(JobState.KEPT) == {JobState.DELIVERING}
 
 

@@ -142,6 +142,68 @@ def test_the_data_folder_is_made_owner_only_and_an_open_one_tightened(tmp_path):
     assert list(existing.iterdir()) == []  # the write check leaves nothing behind
 
 
+@pytest.mark.parametrize(("mode_bits", "owner"), [(0o1777, None), (0o777, None), (0o755, 4321)])
+def test_a_shared_or_foreign_data_folder_is_refused_and_left_as_it_was(tmp_path, mode_bits, owner):
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    os.chmod(shared, mode_bits)
+    if owner is not None:
+        if os.getuid() != 0:
+            pytest.skip("only root can give a folder to another user")
+        os.chown(shared, owner, -1)
+    with pytest.raises(DataDirError, match="give the bot a folder of its own") as refused:
+        prepare_data_dir(shared)
+    if owner is None:
+        assert f"is a shared folder (mode {mode_bits:04o})" in str(refused.value)
+    else:
+        assert f"belongs to another user (uid {owner})" in str(refused.value)
+    assert mode(shared) == mode_bits  # never changed
+    assert list(shared.iterdir()) == []
+
+
+def test_a_folder_the_bot_creates_under_a_shared_one_is_its_own(tmp_path):
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    os.chmod(shared, 0o1777)
+    made = prepare_data_dir(shared / "bot")
+    assert mode(made) == 0o700 and mode(shared) == 0o1777
+
+
+@pytest.mark.parametrize(
+    ("where", "reason"),
+    [
+        ("/proc", "/proc cannot be written (the file system there takes no new files"),
+        ("/proc/x", "cannot create /proc/x (the file system there takes no new files"),
+        ("/sys/kernel", "/sys/kernel cannot be written ("),
+    ],
+)
+def test_a_system_folder_is_refused_for_its_real_reason_and_left_as_it_was(where, reason):
+    before = mode(Path(where)) if Path(where).exists() else None
+    with pytest.raises(DataDirError) as refused:
+        prepare_data_dir(Path(where))
+    assert reason in str(refused.value)
+    assert "No such file" not in str(refused.value)
+    if before is not None:
+        assert mode(Path(where)) == before
+
+
+def test_a_read_only_folder_is_refused_as_it_cannot_be_written(tmp_path):
+    if os.getuid() == 0:
+        pytest.skip("root writes in a read-only folder anyway")
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    with pytest.raises(DataDirError, match=r"locked cannot be written \(Permission denied\)"):
+        prepare_data_dir(locked)
+    assert mode(locked) == 0o500
+
+
+def test_a_lock_file_that_cannot_be_made_is_named(tmp_path):
+    (tmp_path / "bot.lock").mkdir()
+    refused = pytest.raises(DataDirError, match=r"cannot create the lock file .*bot\.lock")
+    with refused, exclusive_use(tmp_path):
+        pass
+
+
 def test_a_data_folder_that_is_a_file_is_refused(tmp_path):
     (tmp_path / "data").write_text("")
     with pytest.raises(DataDirError, match="is a file, not a folder"):

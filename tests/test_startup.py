@@ -1,12 +1,15 @@
 """`python -m bot` refuses a bad configuration with one clear line, never a traceback."""
 
 import contextlib
+import http.server
+import json
 import os
 import random
 import socket
 import sqlite3
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -126,6 +129,25 @@ def test_an_unusable_data_folder_is_named(tmp_path, where):
     assert str(where) in line
 
 
+def test_a_shared_data_folder_is_refused_and_left_as_it_was(tmp_path):
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    os.chmod(shared, 0o1777)
+    line = start_up(tmp_path, shared)
+    assert line == (
+        f"Start-up error: BOT_DATA_DIR {shared} is a shared folder (mode 1777); "
+        "give the bot a folder of its own"
+    )
+    assert os.stat(shared).st_mode & 0o7777 == 0o1777
+    assert list(shared.iterdir()) == []
+
+
+def test_proc_as_data_folder_names_the_real_reason(tmp_path):
+    line = start_up(tmp_path, "/proc")
+    assert line.startswith("Start-up error: BOT_DATA_DIR is not usable: /proc cannot be written")
+    assert "No such file" not in line
+
+
 @pytest.mark.parametrize("discord", ["closed port", "unresolvable host"])
 def test_an_unreachable_discord_is_named(tmp_path, discord):
     base = {
@@ -135,3 +157,86 @@ def test_an_unreachable_discord_is_named(tmp_path, discord):
     line = start_up(tmp_path, tmp_path / "data", DISCORD_API_BASE=base)
     assert line.startswith("Start-up error: Discord unreachable: Cannot connect to host")
     assert base.split("/")[2].split(":")[0] in line  # the host it could not reach
+
+
+@contextlib.contextmanager
+def error_page_server(status: int, path_prefix: str = "/"):
+    """A local server that answers every request under ``path_prefix`` with ``status`` and an
+    HTML page (a proxy or an outage in front of Discord); other paths get a stand-in answer of
+    the Discord API. Yields the API base URL."""
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def answer(self) -> None:
+            if self.path.startswith(path_prefix):
+                body, kind, code = b"<html><h1>Bad gateway</h1></html>", "text/html", status
+            else:
+                body, kind, code = DISCORD_ANSWERS.get(self.path.split("?")[0], b"[]"), "", 200
+                kind = "application/json"
+            self.send_response(code)
+            self.send_header("Content-Type", kind)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_GET = do_POST = do_PUT = answer
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/api/v10"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+BOT_USER = {"id": "1", "username": "bot", "discriminator": "0", "avatar": None, "bot": True}
+DISCORD_ANSWERS = {
+    "/api/v10/users/@me": json.dumps(BOT_USER).encode(),
+    "/api/v10/oauth2/applications/@me": json.dumps(
+        {
+            "id": "1",
+            "name": "bot",
+            "icon": None,
+            "description": "",
+            "bot_public": True,
+            "bot_require_code_grant": False,
+            "verify_key": "0" * 64,
+            "flags": 0,
+            "owner": BOT_USER,
+        }
+    ).encode(),
+}
+
+
+# 503 rather than 502: discord.py itself retries a 502 five times over ~25 s before giving
+# up with the same DiscordServerError, which the bot reports the same way.
+@pytest.mark.parametrize(
+    ("status", "prefix", "line"),
+    [
+        (
+            503,
+            "/",
+            "Start-up error: Discord answered 503 Service Unavailable at login; try again later",
+        ),
+        (400, "/", "Start-up error: Discord answered 400 Bad Request at login"),
+        (
+            503,
+            "/api/v10/applications/",
+            "Start-up error: Discord answered 503 Service Unavailable while syncing the slash "
+            "commands; try again later",
+        ),
+        (
+            503,
+            "/api/v10/gateway",
+            "Start-up error: Discord answered 503 Service Unavailable while fetching the gateway; "
+            "try again later",
+        ),
+    ],
+)
+def test_an_http_error_from_discord_at_start_up_is_one_line(tmp_path, status, prefix, line):
+    with error_page_server(status, prefix) as base:
+        assert start_up(tmp_path, tmp_path / "data", DISCORD_API_BASE=base) == line

@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import io
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -57,12 +58,40 @@ def result_embed(
     )
     for name, value in summary.fields:
         embed.add_field(name=name, value=literal(value), inline=True)
-    # "job N ·" lets a restarted bot recognise a result it posted just before stopping.
+    # "job N ·" lets a restarted bot recognise a result it posted just before stopping (a split
+    # result's parts say "job N · k/n ·": see `part_marker`).
     # Footers show no markdown, so the task id is only cleaned; it comes after the marker, so
     # fitting a long one never cuts the marker.
     job = f"job {job_id} · " if job_id is not None else ""
     embed.set_footer(text=f"wiro/instant-id-lora · {job}task {visible(result.task_id)}")
     return fit_embed(embed)
+
+
+@dataclass(frozen=True)
+class SplitParts:
+    """Parts of a result split one image per message that are in the channel already:
+    ``found`` maps a part's index (0 = the first, with the settings) to its message."""
+
+    count: int
+    found: dict[int, discord.Message]
+
+
+def part_marker(job_id: int, part: int, count: int) -> str:
+    """The footer marker of part ``part`` (0-based) of ``count``: "job 7 · 2/3 · ". A result
+    posted whole carries "job 7 · " only; a restarted bot counts a split result as posted
+    only when it finds every part."""
+    return f"job {job_id} · {part + 1}/{count} · "
+
+
+def read_marker(footer: str, job_id: int) -> tuple[int, int] | None:
+    """(part, count) of this job's result in a footer: (0, 1) when it was posted whole, None
+    when the footer is not this job's."""
+    found = re.search(rf"\bjob {job_id} · (?:(\d+)/(\d+) · )?", footer)
+    if found is None:
+        return None
+    if found[1] is None:
+        return 0, 1
+    return int(found[1]) - 1, int(found[2])
 
 
 @dataclass(frozen=True)
@@ -98,9 +127,12 @@ async def post_result(
     nonce: str | None = None,
     view: discord.ui.View | None = None,
     last_try: bool = True,
+    posted_parts: SplitParts | None = None,
 ) -> discord.Message:
     """Post every image in a message that mentions the member, the first way that takes it.
 
+    ``posted_parts``: the parts of a split result already found in the channel (after a
+    restart); the channel then posts only the missing parts, one image per message.
     Raises `DeliveryDeferred` when Discord answered "later" and this is not the last try,
     `PortraitFailed` (UNDELIVERED, with the true causes) when no way took it."""
     limit = reply.upload_limit or DEFAULT_UPLOAD_LIMIT
@@ -120,7 +152,8 @@ async def post_result(
         if refused:  # the message itself says why it came this way
             post = replace(post, content=f"{ready} ({_why(refused)})")
         try:
-            message = await _post_whole(way, post, job_id)
+            resumed = posted_parts if way.name == "the channel" else None
+            message = await _post_whole(way, post, job_id, resumed)
         except _Refused as error:
             refusal = error.refusal
             if refusal.verdict is Verdict.LATER and not last_try:
@@ -151,13 +184,17 @@ def _ways(reply: Reply, nonce: str | None) -> list[_Way]:
     return ways
 
 
-async def _post_whole(way: _Way, post: _Post, job_id: int | None) -> discord.Message:
-    """One way, all the images; Discord's "form" and "too large" answers are worked around."""
-    split = False
+async def _post_whole(
+    way: _Way, post: _Post, job_id: int | None, resumed: SplitParts | None = None
+) -> discord.Message:
+    """One way, all the images; Discord's "form" and "too large" answers are worked around.
+    A result found partly posted (``resumed``) goes on one image per message."""
+    split = resumed is not None and resumed.count == len(post.images)
+    found = resumed.found if resumed is not None and split else {}
     while True:
         try:
             if split:
-                return await _post_split(way, post)
+                return await _post_split(way, post, job_id, found)
             return await _send(way, post, part=0)
         except _REQUEST_ERRORS as error:
             refusal = read_refusal(error, missing=way.missing() if _is_403(error) else ())
@@ -195,7 +232,13 @@ def _without_refused_part(post: _Post, detail: str) -> _Post:
 
 
 async def _send(
-    way: _Way, post: _Post, *, part: int, images: tuple[PortraitImage, ...] | None = None
+    way: _Way,
+    post: _Post,
+    *,
+    part: int,
+    images: tuple[PortraitImage, ...] | None = None,
+    embed: discord.Embed | None = None,
+    nonce: str | None = None,
 ) -> discord.Message:
     kwargs: dict[str, Any] = {
         "content": post.content if part == 0 else f"{post.content} ({part + 1})",
@@ -205,21 +248,51 @@ async def _send(
         ],
         "allowed_mentions": post.mentions,
     }
-    if part == 0 and post.embed is not None:
-        kwargs["embed"] = post.embed
+    embed = post.embed if embed is None and part == 0 else embed
+    if embed is not None:
+        kwargs["embed"] = embed
     if part == 0 and post.view is not None:
         kwargs["view"] = post.view
-    if way.nonce is not None:
-        kwargs["nonce"] = f"{way.nonce}{part}" if part else way.nonce
+    nonce = nonce or way.nonce
+    if nonce is not None:
+        kwargs["nonce"] = nonce
     return await way.send(**kwargs)
 
 
-async def _post_split(way: _Way, post: _Post) -> discord.Message:
-    """One image per message; the first carries the settings and buttons."""
-    first = await _send(way, post, part=0, images=post.images[:1])
-    for part, image in enumerate(post.images[1:], start=1):
-        await _send(way, post, part=part, images=(image,))
-    return first
+async def _post_split(
+    way: _Way, post: _Post, job_id: int | None, found: dict[int, discord.Message]
+) -> discord.Message:
+    """One image per message; the first carries the settings and buttons. Each part has its
+    own footer marker and nonce (never the whole post's: a resend of the whole must not be
+    answered with the first part), and parts in ``found`` are not posted again."""
+    count = len(post.images)
+    messages: list[discord.Message] = []
+    for part, image in enumerate(post.images):
+        if part in found:
+            messages.append(found[part])
+            continue
+        nonce = f"{way.nonce}{part + 1}of{count}" if way.nonce else None
+        messages.append(
+            await _send(
+                way,
+                post,
+                part=part,
+                images=(image,),
+                embed=_part_embed(post, job_id, part, count),
+                nonce=nonce,
+            )
+        )
+    return messages[0]
+
+
+def _part_embed(post: _Post, job_id: int | None, part: int, count: int) -> discord.Embed | None:
+    """The first part's settings, or a later part's bare footer, marked "job N · k/n"."""
+    if post.embed is None or job_id is None:
+        return None
+    whole = post.embed.footer.text or ""
+    footer = whole.replace(f"job {job_id} · ", part_marker(job_id, part, count), 1)
+    embed = post.embed.copy() if part == 0 else discord.Embed(colour=EMBED_COLOUR)
+    return embed.set_footer(text=footer)
 
 
 async def _tell_where_it_went(

@@ -13,7 +13,7 @@ import discord
 
 from bot.catalog import Catalog
 from bot.channel.buttons import status_view
-from bot.channel.delivery import post_failure, post_result
+from bot.channel.delivery import SplitParts, post_failure, post_result, read_marker
 from bot.channel.reply import Reply, ReplyTarget
 from bot.channel.result_buttons import result_view
 from bot.channel.status import StatusBoard, render_status
@@ -46,6 +46,8 @@ class JobMessages:
         # Status ids posted by this process, for job rows read before the id was saved.
         self._status_ids: dict[int, int] = {}
         self._unreadable: set[int] = set()  # channels warned about (once each)
+        # Parts of split results found in the channel, for the resumed delivery to skip.
+        self._posted_parts: dict[int, SplitParts] = {}
 
     def _status_id(self, job: Job) -> int | None:
         # This process's own id first: a status message may have been replaced (30046).
@@ -137,13 +139,17 @@ class JobMessages:
             nonce=job.delivery_nonce,
             view=result_view(job.id, catalog),
             last_try=last_try,
+            posted_parts=self._posted_parts.get(job.id),
         )
+        self._posted_parts.pop(job.id, None)
         await self._remove_status(job)
         return message.id
 
     async def find_delivered(self, job: Job) -> int | None:
-        """Look for the result in the channel's history, where the bot may read it. Elsewhere
-        the resend's nonce lets Discord return the message already posted."""
+        """Look for the result in the channel's history, where the bot may read it; a result
+        split one image per message counts only when every part is there (the parts found
+        are remembered, so the resumed delivery posts only the missing ones). Elsewhere the
+        resend's nonces let Discord return the messages already posted."""
         me = self._client.user
         with contextlib.suppress(TimeoutError):
             # Resumed at start-up, before the gateway filled the guild cache permissions need.
@@ -155,20 +161,32 @@ class JobMessages:
         if self.reply_for(job).may_read_history() is False:
             self._warn_unreadable(job.channel_id)
             return None
-        marker = f"job {job.id} ·"
         channel = self._client.get_partial_messageable(job.channel_id, guild_id=job.guild_id)
+        parts: dict[int, discord.Message] = {}
+        count = 0
         try:
             async for message in channel.history(
                 limit=HISTORY_DEPTH, after=discord.Object(job.interaction_id)
             ):
-                if message.author.id == me.id and any(
-                    marker in (embed.footer.text or "") for embed in message.embeds
-                ):
-                    await self._remove_status(job)  # its result is out: the status has done
-                    return message.id
+                if message.author.id != me.id:
+                    continue
+                for embed in message.embeds:
+                    found = read_marker(embed.footer.text or "", job.id)
+                    if found is not None:
+                        part, count = found
+                        parts.setdefault(part, message)
         except discord.HTTPException as error:
             log.info("Cannot read the channel to check job %s was posted: %s", job.id, error)
             self._warn_unreadable(job.channel_id)
+            return None
+        if parts and set(parts) >= set(range(count)):
+            await self._remove_status(job)  # its result is out: the status has done
+            return parts[0].id
+        if parts:  # a split result cut off part-way: the resumed delivery posts the rest
+            self._posted_parts[job.id] = SplitParts(count, parts)
+            log.info(
+                "Job %s: %d of %d parts were posted; posting the rest", job.id, len(parts), count
+            )
         return None
 
     def _warn_unreadable(self, channel_id: int) -> None:

@@ -3,7 +3,9 @@
 A kept result (state KEPT, images in `BOT_DATA_DIR/results/<job id>/`) gets a "Send again"
 button in the member's history. The button is a `DynamicItem` (it works after restarts) and
 only for the member who asked; it posts the portrait where the history was opened, through the
-interaction (no channel permissions needed), and marks the job delivered.
+interaction (no channel permissions needed), and marks the job delivered. The job is claimed
+(KEPT -> DELIVERING, a compare-and-set in the ledger) before anything is posted, so a double
+click posts once; a post that fails puts it back to KEPT.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from bot.channel.answers import always_answers
 from bot.channel.delivery import result_embed
 from bot.channel.job_messages import job_result
 from bot.channel.result_buttons import result_view
+from bot.jobs import PortraitImage
 from bot.jobs.ledger import Job, JobState, StaleTransition
 from bot.result.files import DEFAULT_UPLOAD_LIMIT, fit_within
 
@@ -28,6 +31,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+ALREADY_DELIVERED = "This portrait has been delivered already."
 # Discord allows 5 rows of 5 buttons under one message.
 MAX_BUTTONS = 25
 
@@ -61,6 +65,35 @@ class SendAgainButton(
         if refusal is not None or job is None or images is None:
             await interaction.response.send_message(refusal, ephemeral=True)
             return
+        try:
+            # The claim is the ledger's compare-and-set: of two clicks at once, one wins; the
+            # other finds the job no longer KEPT and is told so. Nothing is posted before it.
+            job = await bot.services.ledger.transition(
+                job.id, JobState.DELIVERING, expected=JobState.KEPT, note="sent again"
+            )
+        except StaleTransition:
+            await interaction.response.send_message(ALREADY_DELIVERED, ephemeral=True)
+            return
+        try:
+            message = await self._post(interaction, job, images)
+        except BaseException:
+            # Not posted (Discord refused it, the bot is stopping): it stays kept for the member.
+            await bot.services.ledger.transition(
+                job.id, JobState.KEPT, expected=JobState.DELIVERING, note="send again failed"
+            )
+            raise
+        await bot.services.ledger.transition(
+            job.id, JobState.DELIVERED, expected=JobState.DELIVERING, result_message_id=message.id
+        )
+        bot.results.delete(job.id)
+        log.info("Kept result of job %s sent again as message %s", job.id, message.id)
+
+    @staticmethod
+    async def _post(
+        interaction: discord.Interaction[PortraitBot], job: Job, images: tuple[PortraitImage, ...]
+    ) -> discord.InteractionMessage:
+        """Post the portrait where the history was opened, through the interaction."""
+        bot = interaction.client
         await interaction.response.defer(thinking=True)  # public: the portrait is shown here
         guild = interaction.guild
         limit = guild.filesize_limit if guild is not None else DEFAULT_UPLOAD_LIMIT
@@ -68,21 +101,13 @@ class SendAgainButton(
         catalog = bot.services.catalog
         result = job_result(job, images, discord.utils.utcnow())
         name = str(job.params.get("member_name") or interaction.user.display_name)
-        message = await interaction.edit_original_response(
+        return await interaction.edit_original_response(
             content=f"<@{job.user_id}>, here is your portrait again!",
             embed=result_embed(result, catalog, name, job.id),
             attachments=[discord.File(io.BytesIO(i.data), filename=i.filename) for i in images],
             view=result_view(job.id, catalog),
             allowed_mentions=discord.AllowedMentions(users=[discord.Object(job.user_id)]),
         )
-        try:
-            await bot.services.ledger.transition(
-                job.id, JobState.DELIVERED, expected=JobState.KEPT, result_message_id=message.id
-            )
-        except StaleTransition:
-            log.info("Kept result of job %s was sent again twice", job.id)
-        bot.results.delete(job.id)
-        log.info("Kept result of job %s sent again as message %s", job.id, message.id)
 
 
 def _refusal(job: Job | None, user_id: int) -> str | None:
@@ -91,7 +116,7 @@ def _refusal(job: Job | None, user_id: int) -> str | None:
     if job.user_id != user_id:
         return f"Only <@{job.user_id}> can have this portrait sent."
     if job.state is not JobState.KEPT:
-        return "This portrait has been delivered already."
+        return ALREADY_DELIVERED
     return None
 
 

@@ -328,6 +328,18 @@ class Dispatcher:
             if uploaded is None:
                 return
             job = uploaded
+        if job.id in self._cancel_requested:
+            # Cancelled during the upload: no run call. (Wiro deletes files only with a task,
+            # so the uploaded selfie stays there; the README's privacy section says so.)
+            self._cancel_requested.discard(job.id)
+            job = await self.ledger.transition(
+                job.id, JobState.QUEUED, expected=JobState.SUBMITTING, note="cancelled at upload"
+            )
+            job = await self.ledger.transition(
+                job.id, JobState.CANCELLED, expected=JobState.QUEUED, note="member cancelled"
+            )
+            await self._events.cancelled(job)
+            return
         options = PortraitOptions.from_params(job.params["options"])
         try:
             fields = run_fields(options, self._catalog(), job.input_url or "")

@@ -10,7 +10,7 @@ States make the money safe. The allowed transitions (:data:`TRANSITIONS`)::
     SUBMITTING  -> RUNNING, QUEUED (Wiro refused the run: busy), FAILED, UNCONFIRMED
     RUNNING     -> DELIVERING, FAILED, CANCELLED
     DELIVERING  -> DELIVERED, KEPT (Discord refused it everywhere), FAILED
-    KEPT        -> DELIVERED (the member's "Send again")
+    KEPT        -> DELIVERING (the member's "Send again" claims it; back to KEPT if not posted)
     DELIVERED, FAILED, CANCELLED, UNCONFIRMED: final, no way out
 
 A job is SUBMITTING (committed) *before* the run call is made and enters RUNNING with the
@@ -79,7 +79,7 @@ TRANSITIONS: Mapping[JobState, frozenset[JobState]] = MappingProxyType(
         ),
         JobState.RUNNING: frozenset({JobState.DELIVERING, JobState.FAILED, JobState.CANCELLED}),
         JobState.DELIVERING: frozenset({JobState.DELIVERED, JobState.KEPT, JobState.FAILED}),
-        JobState.KEPT: frozenset({JobState.DELIVERED}),
+        JobState.KEPT: frozenset({JobState.DELIVERING}),
         JobState.DELIVERED: frozenset(),
         JobState.FAILED: frozenset(),
         JobState.CANCELLED: frozenset(),
