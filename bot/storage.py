@@ -23,6 +23,20 @@ from filelock import FileLock, Timeout
 
 LOCK_FILENAME = "bot.lock"
 FOLDER_MODE = 0o700
+# What the bot itself keeps in the folder: an open folder holding only these (or nothing) is
+# ours to tighten; one holding anything else (BOT_DATA_DIR=/etc by mistake) is never changed.
+OWN_ENTRIES = frozenset(
+    {
+        LOCK_FILENAME,
+        "jobs.sqlite3",
+        "jobs.sqlite3-wal",
+        "jobs.sqlite3-shm",
+        "jobs.sqlite3-journal",
+        "selfies",
+        "results",
+        "command-sync.json",
+    }
+)
 FILE_MODE = 0o600
 
 
@@ -51,6 +65,7 @@ def prepare_data_dir(path: Path) -> Path:
         _refuse_shared(path, info)
     _check_writable(path)
     if stat.S_IMODE(info.st_mode) & 0o077:
+        _refuse_foreign_content(path, stat.S_IMODE(info.st_mode))
         try:
             path.chmod(FOLDER_MODE)
         except OSError as error:
@@ -74,6 +89,22 @@ def _create(path: Path) -> bool:
             f"BOT_DATA_DIR is not usable: cannot create {path} ({_why(error)})"
         ) from None
     return True
+
+
+def _refuse_foreign_content(path: Path, mode: int) -> None:
+    """An open folder holding files that are not the bot's (a system or home folder given by
+    mistake) is refused rather than made owner-only: changing its mode would break others."""
+    try:
+        foreign = sorted(entry.name for entry in path.iterdir() if entry.name not in OWN_ENTRIES)
+    except OSError as error:
+        raise DataDirError(
+            f"BOT_DATA_DIR is not usable: cannot list {path} ({_why(error)})"
+        ) from None
+    if foreign:
+        raise DataDirError(
+            f"BOT_DATA_DIR {path} is open to others (mode {mode:04o}) and holds files that are "
+            f"not the bot's (such as {foreign[0]!r}); give the bot a folder of its own"
+        )
 
 
 def _refuse_shared(path: Path, info: os.stat_result) -> None:

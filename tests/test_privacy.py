@@ -142,6 +142,25 @@ def test_the_data_folder_is_made_owner_only_and_an_open_one_tightened(tmp_path):
     assert list(existing.iterdir()) == []  # the write check leaves nothing behind
 
 
+def test_an_open_folder_with_other_files_is_refused_and_left_as_it_was(tmp_path):
+    # BOT_DATA_DIR=/etc (or a home folder) by mistake: never made owner-only under its owner.
+    system = tmp_path / "etc"
+    system.mkdir()
+    os.chmod(system, 0o755)
+    (system / "passwd").write_text("root:x:0:0::/root:/bin/sh")
+    with pytest.raises(DataDirError, match="holds files that are not the bot's") as refused:
+        prepare_data_dir(system)
+    assert "give the bot a folder of its own" in str(refused.value)
+    assert mode(system) == 0o755
+    # The bot's own files do not count: an open folder it used before is tightened.
+    own = tmp_path / "data"
+    (own / "selfies").mkdir(parents=True)
+    (own / "jobs.sqlite3").write_bytes(b"")
+    os.chmod(own, 0o755)
+    prepare_data_dir(own)
+    assert mode(own) == 0o700
+
+
 @pytest.mark.parametrize(("mode_bits", "owner"), [(0o1777, None), (0o777, None), (0o755, 4321)])
 def test_a_shared_or_foreign_data_folder_is_refused_and_left_as_it_was(tmp_path, mode_bits, owner):
     shared = tmp_path / "shared"
