@@ -14,16 +14,16 @@ from typing import Any, TypeVar
 
 import pytest
 
-from bot.catalog import Catalog
-from bot.jobs import FailureReason, Phase, PortraitFailed, PortraitImage
-from bot.jobs.delivery import DeliveryDeferred
-from bot.jobs.dispatcher import CancelOutcome, Dispatcher, DispatchRules
-from bot.jobs.ledger import Job, JobState
-from bot.jobs.sqlite_ledger import LEDGER_FILENAME, SqliteLedger
-from bot.request.options import PortraitOptions, resolve_options, run_fields
-from bot.request.selfie_store import SelfieStore
-from bot.result.store import ResultStore
-from bot.wiro import PollSchedule, WiroClient
+from bot.core.catalog import Catalog
+from bot.core.jobs import FailureReason, Phase, PortraitFailed, PortraitImage
+from bot.core.jobs.delivery import DeliveryDeferred
+from bot.core.jobs.dispatcher import CancelOutcome, Dispatcher, DispatchRules
+from bot.core.jobs.ledger import Job, JobState
+from bot.core.jobs.sqlite_ledger import LEDGER_FILENAME, SqliteLedger
+from bot.core.request.options import PortraitOptions, resolve_options, run_fields
+from bot.core.request.selfie_store import SelfieStore
+from bot.core.result.store import ResultStore
+from bot.core.wiro import PollSchedule, WiroClient
 from tests.fakewiro import FakeTask, FakeWiro
 from tests.support.images import selfie_jpeg
 
@@ -298,7 +298,7 @@ async def test_a_job_waiting_for_its_cooldown_lets_others_pass_and_starts_on_tim
     harness, wiro, monkeypatch
 ):
     # Nothing but the cooldown's end may wake the queue in time: the idle look is far away.
-    monkeypatch.setattr("bot.jobs.dispatcher.IDLE_CHECK_SECONDS", 60.0)
+    monkeypatch.setattr("bot.core.jobs.dispatcher.IDLE_CHECK_SECONDS", 60.0)
     events = Recorder()
     due = harness.clock() + timedelta(seconds=0.6)
     waiting = await harness.job(user_id=1, not_before=due)

@@ -15,12 +15,12 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from bot.jobs.dispatcher import SELFIE_MISSING, STORAGE_TROUBLE
-from bot.jobs.ledger import Job, JobState
-from bot.jobs.sqlite_ledger import LEDGER_FILENAME, SqliteLedger
-from bot.request.options import resolve_options
-from bot.request.selfie_store import SelfieStore
-from bot.wiro import PollSchedule, WiroClient
+from bot.core.jobs.dispatcher import SELFIE_MISSING, STORAGE_TROUBLE
+from bot.core.jobs.ledger import Job, JobState
+from bot.core.jobs.sqlite_ledger import LEDGER_FILENAME, SqliteLedger
+from bot.core.request.options import resolve_options
+from bot.core.request.selfie_store import SelfieStore
+from bot.core.wiro import PollSchedule, WiroClient
 from tests.fakewiro import FakeWiro
 from tests.support.disk import Disk
 from tests.support.images import selfie_jpeg
@@ -186,7 +186,7 @@ class RacedLedger(CountingLedger):
 
 
 async def test_a_lost_compare_and_set_is_not_a_failure(harness, wiro, store, caplog):
-    caplog.set_level(logging.INFO, logger="bot.jobs.dispatcher")
+    caplog.set_level(logging.INFO, logger="bot.core.jobs.dispatcher")
     wiro.scenario.duration = None
     events = Recorder()
     job = await saved_job(harness, store)
@@ -210,7 +210,7 @@ def backoff_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
 async def test_a_full_disk_backs_off_tells_the_member_once_and_resumes(
     harness, wiro, store, caplog
 ):
-    caplog.set_level(logging.INFO, logger="bot.jobs.dispatcher")
+    caplog.set_level(logging.INFO, logger="bot.core.jobs.dispatcher")
     events = Recorder()
     job = await saved_job(harness, store)
     disk = Disk.under(harness.ledger)
@@ -236,7 +236,7 @@ async def test_a_full_disk_backs_off_tells_the_member_once_and_resumes(
 async def test_a_failure_that_cannot_be_written_is_written_later_not_retried(
     harness, wiro, store, caplog
 ):
-    caplog.set_level(logging.INFO, logger="bot.jobs.dispatcher")
+    caplog.set_level(logging.INFO, logger="bot.core.jobs.dispatcher")
     events = Recorder()
     job = await saved_job(harness, store)
     disk = Disk.under(harness.ledger)

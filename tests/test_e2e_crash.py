@@ -29,8 +29,8 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.jobs.dispatcher import UNCONFIRMED
-from bot.jobs.ledger import FINAL_STATES, JobState
+from bot.core.jobs.dispatcher import UNCONFIRMED
+from bot.core.jobs.ledger import FINAL_STATES, JobState
 from tests.discord_standin import (
     DiscordStandIn,
     InteractionRecord,

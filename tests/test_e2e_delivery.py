@@ -12,8 +12,8 @@ from dataclasses import replace
 
 import pytest
 
-from bot.jobs.ledger import JobState
-from bot.jobs.sqlite_ledger import LEDGER_FILENAME
+from bot.core.jobs.ledger import JobState
+from bot.core.jobs.sqlite_ledger import LEDGER_FILENAME
 from tests.discord_standin import DiscordStandIn, Overwrite, Perm
 from tests.fakewiro import _png as wiro_output  # the fake's outputs are deterministic
 from tests.support.images import selfie_jpeg

@@ -14,8 +14,8 @@ from typing import Any, TypeVar
 
 import pytest
 
-from bot.app import PortraitBot
-from bot.jobs.ledger import Job, JobState
+from bot.core.jobs.ledger import Job, JobState
+from bot.frontends.discord_bot.app import PortraitBot
 from tests.discord_standin import DiscordStandIn, InteractionRecord, Member, StoredMessage, User
 from tests.fakewiro import FakeTask, FakeWiro
 from tests.support.images import selfie_jpeg

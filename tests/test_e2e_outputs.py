@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import pytest
 
-from bot.jobs.ledger import JobState
+from bot.core.jobs.ledger import JobState
 from tests.discord_standin import DiscordStandIn
 from tests.fakewiro import FakeWiro
 from tests.support.bot_process import BotProcess, bot_env, eventually

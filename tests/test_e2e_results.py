@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from bot.jobs.ledger import utc_now
+from bot.core.jobs.ledger import utc_now
 from tests.support.images import selfie_jpeg
 from tests.support.portrait_bot import portrait_bot
 

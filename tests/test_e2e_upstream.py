@@ -10,9 +10,9 @@ from dataclasses import replace
 import pytest
 from PIL import Image
 
-from bot.jobs import JobLimits
-from bot.jobs.failures import TECHNICAL_MESSAGE
-from bot.jobs.ledger import JobState
+from bot.core.jobs import JobLimits
+from bot.core.jobs.failures import TECHNICAL_MESSAGE
+from bot.core.jobs.ledger import JobState
 from tests.support.images import selfie_jpeg
 
 NO_PICTURE = "sent back no picture I could post"

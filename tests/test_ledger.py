@@ -13,7 +13,7 @@ from typing import Any
 import aiosqlite
 import pytest
 
-from bot.jobs.ledger import (
+from bot.core.jobs.ledger import (
     ACTIVE_STATES,
     FINAL_STATES,
     TRANSITIONS,
@@ -28,7 +28,7 @@ from bot.jobs.ledger import (
     can_transition,
     sources_of,
 )
-from bot.jobs.sqlite_ledger import (
+from bot.core.jobs.sqlite_ledger import (
     LEDGER_FILENAME,
     Migration,
     SqliteLedger,

@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from bot.jobs.ledger import Job, JobState
-from bot.jobs.limits import FairUse, LimitReached, check_fair_use, relative_time
-from bot.jobs.sqlite_ledger import LEDGER_FILENAME, SqliteLedger
+from bot.core.jobs.ledger import Job, JobState
+from bot.core.jobs.limits import FairUse, LimitReached, check_fair_use, relative_time
+from bot.core.jobs.sqlite_ledger import LEDGER_FILENAME, SqliteLedger
 
 # A quarter of a second past a whole second: a realistic `created_at`, so "rounded up to the
 # next whole second" and "the exact moment" never coincide by accident.

@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from bot.wiro import (
+from bot.core.wiro import (
     PollSchedule,
     Stage,
     Task,
