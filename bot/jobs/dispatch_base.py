@@ -18,7 +18,7 @@ from bot.catalog import Catalog
 from bot.jobs.backoff import WriteBackoff
 from bot.jobs.events import JobEvents
 from bot.jobs.failures import PortraitFailed
-from bot.jobs.ledger import Clock, JobLedger, utc_now
+from bot.jobs.ledger import Clock, Job, JobLedger, utc_now
 from bot.jobs.runner import JobLimits
 from bot.request.selfie_store import SelfieStore
 from bot.result.store import ResultStore
@@ -69,7 +69,10 @@ class DispatcherBase:
         self._workers: dict[int, asyncio.Task[None]] = {}
         self._at_wiro: set[int] = set()  # jobs holding one of the `max_running` slots
         self._cancel_requested: set[int] = set()
-        self._positions: dict[int, int] = {}
+        self._positions: dict[int, int] = {}  # the place in line each member was last told
+        # The rows of the jobs in line, read once when each joined it (only fields that do not
+        # change while a job waits are used: who asked, where, when).
+        self._in_line: dict[int, Job] = {}
         self._busy_until = 0.0
         self._next_due: datetime | None = None  # the earliest not_before still ahead
         self._storage = WriteBackoff(*rules.storage_backoff)

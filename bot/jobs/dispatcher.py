@@ -29,7 +29,7 @@ from bot.jobs.dispatch_base import DispatchRules
 from bot.jobs.endings import JobEndings
 from bot.jobs.events import JobEvents
 from bot.jobs.failures import FailureReason, PortraitFailed
-from bot.jobs.ledger import Job, JobState, LedgerUnavailable, StaleTransition
+from bot.jobs.ledger import JobState, LedgerUnavailable, QueueEntry, StaleTransition
 from bot.jobs.pickup import STORAGE_TROUBLE, UNCONFIRMED, JobPickUp
 from bot.jobs.runner import abort_quietly
 from bot.jobs.submission import SELFIE_MISSING, JobSubmission, task_ref
@@ -135,13 +135,26 @@ class Dispatcher(JobSubmission, JobEndings, JobPickUp):
             await asyncio.sleep(COALESCE_SECONDS)
 
     async def _schedule(self) -> None:
-        queued = [job for job in await self.ledger.queued() if job.id not in self._workers]
+        # One light query for the whole line (ids and cooldowns, no row decoding): a look at
+        # the queue costs the loop little even with a thousand jobs waiting. Full rows are read
+        # once per job, when it joins the line, in one query for all newcomers.
+        order = await self.ledger.queue_order()
+        order = [entry for entry in order if entry.id not in self._workers]
+        in_line = {entry.id for entry in order}
+        for job_id in [job_id for job_id in self._in_line if job_id not in in_line]:
+            del self._in_line[job_id]
+            self._positions.pop(job_id, None)
         # Jobs waiting for their member's cooldown neither start nor hold up the line.
-        queued, self._next_due = _due_now(queued, self._clock())
+        due, self._next_due = _due_now(order, self._clock())
+        newcomers = [entry.id for entry in due if entry.id not in self._in_line]
+        if newcomers:
+            self._in_line.update((job.id, job) for job in await self.ledger.jobs(newcomers))
+        queued = [self._in_line[entry.id] for entry in due if entry.id in self._in_line]
         if time.monotonic() >= self._busy_until:
             free = max(0, self.rules.max_running - len(self._at_wiro))
             starting, queued = queued[:free], queued[free:]
             for job in starting:
+                del self._in_line[job.id]  # its submission reads the row afresh
                 self._positions.pop(job.id, None)
                 self._at_wiro.add(job.id)
                 self._spawn(job.id, self._submit(job))
@@ -198,10 +211,10 @@ class Dispatcher(JobSubmission, JobEndings, JobPickUp):
             self.wake()
 
 
-def _due_now(queued: list[Job], now: datetime) -> tuple[list[Job], datetime | None]:
+def _due_now(order: list[QueueEntry], now: datetime) -> tuple[list[QueueEntry], datetime | None]:
     """The jobs that may start now, in queue order, and the earliest start still to come."""
-    later = [job.not_before for job in queued if job.not_before and job.not_before > now]
-    due = [job for job in queued if not (job.not_before and job.not_before > now)]
+    later = [entry.not_before for entry in order if entry.not_before and entry.not_before > now]
+    due = [entry for entry in order if not (entry.not_before and entry.not_before > now)]
     return due, min(later, default=None)
 
 
