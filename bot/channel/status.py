@@ -3,6 +3,12 @@
 One board keeps every live status message in step with its job, editing each at most once per
 interval (Discord rate-limits edits, and nobody reads faster), each on its own. A message the
 member deleted is simply dropped: that is their choice, not an error.
+
+A waiting member's place in line is shown exactly near the front and roughly further back
+("about 300 ahead of you"), and refreshed at most every `WAITING_EDIT_FACTOR` edit intervals
+(15 s with the default `STATUS_EDIT_INTERVAL` of 3 s): with a thousand members in line, a job
+finishing must not mean a thousand edits. Leaving the line (a
+new phase) is shown at the board's own pace.
 """
 
 from __future__ import annotations
@@ -28,6 +34,10 @@ log = logging.getLogger(__name__)
 OLD_MESSAGE_AGE = 3600.0
 OLD_MESSAGE_INTERVAL = 60.0
 MAX_PAUSE = 120.0  # the longest wait after refused edits, unless Discord asks for longer
+# Edits that only move a waiting member's place in line are this many edit intervals apart.
+WAITING_EDIT_FACTOR = 5
+# Places in line up to this many jobs ahead are shown exactly; further back, roughly.
+EXACT_AHEAD = 10
 
 _STEPS = (
     (Phase.WAITING, "Waiting in line"),
@@ -75,7 +85,34 @@ def _progress_bar(progress: TaskProgress, width: int = 20) -> str:
 
 
 def _ordinal(position: int) -> str:
-    return "You're next." if position == 1 else f"{position - 1} ahead of you."
+    ahead = position - 1
+    if ahead == 0:
+        return "You're next."
+    if ahead <= EXACT_AHEAD:
+        return f"{ahead} ahead of you."
+    return f"about {roughly(ahead)} ahead of you."
+
+
+def roughly(count: int) -> int:
+    """``count`` rounded to one significant digit (37 -> 40, 912 -> 900): a far place in line
+    changes its text only every tenth or so of the way to the front."""
+    step = 10 ** (len(str(count)) - 1)
+    return max(step, round(count / step) * step)
+
+
+def edit_due(
+    shown_phase: Phase | None,
+    phase: Phase,
+    edited_at: float,
+    now: float,
+    waiting_interval: float,
+) -> bool:
+    """Whether a changed status text may replace the one shown now (times in POSIX seconds):
+    a waiting member's new place in line waits until ``waiting_interval`` seconds after the
+    last edit; anything else (a new phase, progress) goes out at once."""
+    if phase is Phase.WAITING and shown_phase is Phase.WAITING:
+        return now - edited_at >= waiting_interval
+    return True
 
 
 def _elapsed(seconds: float) -> str:
@@ -98,6 +135,8 @@ class _Live:
     progress: TaskProgress | None = None
     starts_at: datetime | None = None  # waiting for the member's cooldown until then
     shown: str = ""
+    shown_phase: Phase | None = None  # the phase of the text shown (None: nothing shown yet)
+    edited_at: float = 0.0  # POSIX time the shown text was posted or last edited
     pause: float = 0.0  # extra wait after a refused edit (grows while refusals go on)
     task: asyncio.Task[None] | None = None
 
@@ -110,8 +149,20 @@ class StatusBoard:
     """Each job's status message is edited by its own task, so a slow, rate-limited or
     refused edit delays only that message."""
 
-    def __init__(self, *, interval: float, clock: Clock = utc_now) -> None:
+    def __init__(
+        self,
+        *,
+        interval: float,
+        clock: Clock = utc_now,
+        waiting_interval: float | None = None,
+    ) -> None:
+        """``interval``: least seconds between two edits of one message; ``waiting_interval``:
+        between two edits that only move a place in line (default: `WAITING_EDIT_FACTOR`
+        intervals)."""
         self._interval = interval
+        self._waiting_interval = (
+            WAITING_EDIT_FACTOR * interval if waiting_interval is None else waiting_interval
+        )
         self._clock = clock
         self._live: dict[int, _Live] = {}
 
@@ -127,11 +178,16 @@ class StatusBoard:
         progress: TaskProgress | None = None,
         renew: Renew | None = None,
         starts_at: datetime | None = None,
+        shown: str = "",
     ) -> None:
-        """Follow a job's status message (again, after a restart) and show its phase."""
+        """Follow a job's status message (again, after a restart) and show its phase.
+        ``shown``: the text the message was just posted with (not edited in again)."""
         live = self._live.get(job_id)
         if live is None:
             live = self._live[job_id] = _Live(reply, message_id, started, renew)
+            if shown:
+                live.shown, live.shown_phase = shown, phase
+                live.edited_at = self._clock().timestamp()
         live.starts_at = starts_at
         if phase is not live.phase:
             live.progress = None
@@ -140,6 +196,15 @@ class StatusBoard:
             live.progress = progress
         if live.task is None or live.task.done():
             live.task = asyncio.create_task(self._follow(job_id, live), name=f"status-{job_id}")
+
+    def move(self, job_id: int, position: int) -> bool:
+        """A followed waiting job's new place in line (shown at the waiting pace); False when
+        the board does not follow it waiting (then `show` it)."""
+        live = self._live.get(job_id)
+        if live is None or live.phase is not Phase.WAITING:
+            return False
+        live.position = position
+        return True
 
     def forget(self, job_id: int) -> None:
         live = self._live.pop(job_id, None)
@@ -160,8 +225,10 @@ class StatusBoard:
         while self._following(job_id, live):
             now = self._clock().timestamp()
             text = self.text_of(live, now)
-            if text != live.shown:
-                await self._edit(job_id, live, text)
+            if text != live.shown and edit_due(
+                live.shown_phase, live.phase, live.edited_at, now, self._waiting_interval
+            ):
+                await self._edit(job_id, live, text, live.phase, now)
             await asyncio.sleep(self._pause(live, now))
 
     def _pause(self, live: _Live, now: float) -> float:
@@ -184,7 +251,7 @@ class StatusBoard:
             starts_at=waiting_until,
         )
 
-    async def _edit(self, job_id: int, live: _Live, text: str) -> None:
+    async def _edit(self, job_id: int, live: _Live, text: str, phase: Phase, now: float) -> None:
         try:
             await live.reply.edit(live.message_id, content=text)
         except discord.NotFound:
@@ -194,7 +261,7 @@ class StatusBoard:
         except (discord.HTTPException, discord.RateLimited) as error:
             await self._refused(job_id, live, error)
             return
-        live.shown = text
+        live.shown, live.shown_phase, live.edited_at = text, phase, now
         live.pause = 0.0
 
     async def _refused(
@@ -218,4 +285,4 @@ class StatusBoard:
         if message_id is None or not self._following(job_id, live):
             self._live.pop(job_id, None)
             return
-        live.message_id, live.shown, live.pause = message_id, "", 0.0
+        live.message_id, live.shown, live.shown_phase, live.pause = message_id, "", None, 0.0

@@ -1,0 +1,103 @@
+"""A waiting member's place in line: exact near the front, rough further back, and refreshed at
+a steady pace rather than at every move of the queue (unit level, a controlled clock)."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+
+import discord
+
+from bot.channel.status import StatusBoard, edit_due, render_status, roughly
+from bot.jobs import Phase
+from tests.test_status_board import FakeReply, until
+
+START = dt.datetime(2026, 11, 29, 12, 0, tzinfo=dt.UTC)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = START
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+
+def waiting_text(position: int) -> str:
+    return render_status("<@1>", Phase.WAITING, 0.0, position)
+
+
+def test_near_places_are_exact_and_far_ones_rough() -> None:
+    assert waiting_text(1).endswith("You're next.")
+    assert waiting_text(2).endswith(" 1 ahead of you.")
+    assert waiting_text(11).endswith(" 10 ahead of you.")
+    assert waiting_text(13).endswith("about 10 ahead of you.")
+    assert waiting_text(38).endswith("about 40 ahead of you.")
+    assert waiting_text(913).endswith("about 900 ahead of you.")
+    assert [roughly(n) for n in (11, 15, 94, 95, 149, 150, 1_234)] == [
+        10, 20, 90, 100, 100, 200, 1_000,
+    ]  # fmt: skip
+
+
+def test_a_long_wait_shows_few_different_places() -> None:
+    texts = {waiting_text(position) for position in range(1, 1_001)}
+    # 1,000 moves to the front; the member sees a few dozen different texts at most.
+    assert len(texts) <= 40
+
+
+def test_a_new_place_waits_for_the_waiting_interval_anything_else_goes_at_once() -> None:
+    shown_at = START.timestamp()
+    assert not edit_due(Phase.WAITING, Phase.WAITING, shown_at, shown_at + 14.9, 15.0)
+    assert edit_due(Phase.WAITING, Phase.WAITING, shown_at, shown_at + 15.0, 15.0)
+    assert edit_due(Phase.WAITING, Phase.QUEUED, shown_at, shown_at + 0.1, 15.0)  # left the line
+    assert edit_due(Phase.GENERATING, Phase.GENERATING, shown_at, shown_at + 0.1, 15.0)
+    assert edit_due(None, Phase.WAITING, shown_at, shown_at, 15.0)  # nothing shown yet
+
+
+def _posted_now() -> int:
+    return discord.utils.time_snowflake(discord.utils.utcnow())
+
+
+async def test_a_queue_move_does_not_edit_every_waiting_status_at_once() -> None:
+    clock = Clock()
+    board = StatusBoard(interval=0.005, clock=clock, waiting_interval=15.0)
+    replies = {job_id: FakeReply() for job_id in range(1, 52)}
+    # Job 1 is at the front; 50 members wait behind it, each status posted with its place.
+    for job_id, reply in replies.items():
+        board.show(
+            job_id,
+            reply,  # type: ignore[arg-type]
+            _posted_now(),
+            started=0.0,
+            phase=Phase.WAITING,
+            position=job_id,
+            shown=waiting_text(job_id),
+        )
+    # Job 1 leaves the line and every other member moves up one place.
+    board.show(1, replies[1], _posted_now(), started=0.0, phase=Phase.QUEUED)  # type: ignore[arg-type]
+    for job_id in range(2, 52):
+        assert board.move(job_id, job_id - 1)
+    await until(lambda: any("Queued at Wiro" in text for text in replies[1].edits))
+    await asyncio.sleep(0.05)  # every status task looks a few more times
+    assert [job_id for job_id in range(2, 52) if replies[job_id].edits] == []
+
+    clock.now += dt.timedelta(seconds=15)  # the waiting interval has passed
+    behind = range(2, 52)
+    changed = {job_id for job_id in behind if waiting_text(job_id - 1) != waiting_text(job_id)}
+    await until(lambda: {job_id for job_id in behind if replies[job_id].edits} == changed)
+    assert len(changed) < 25  # far places kept their rough text: not edited at all
+    for job_id in changed:
+        assert replies[job_id].edits == [waiting_text(job_id - 1)]
+    await board.close()
+
+
+async def test_a_posted_status_is_not_edited_to_the_same_text() -> None:
+    board = StatusBoard(interval=0.005, clock=Clock())
+    reply, other = FakeReply(), FakeReply()
+    text = waiting_text(3)
+    board.show(1, reply, _posted_now(), started=0.0, phase=Phase.WAITING, position=3, shown=text)  # type: ignore[arg-type]
+    board.show(2, other, _posted_now(), started=0.0, phase=Phase.QUEUED)  # type: ignore[arg-type]
+    await until(lambda: bool(other.edits))  # the board's tasks have looked
+    await asyncio.sleep(0.02)
+    assert reply.edits == []
+    await board.close()
