@@ -1,5 +1,6 @@
-"""A waiting member's place in line: exact near the front, rough further back, and refreshed at
-a steady pace rather than at every move of the queue (unit level, a controlled clock)."""
+"""A status message changes at a steady pace: a waiting member's place in line (exact near the
+front, rough further back) and the clock are refreshed every few intervals, not at every move
+of the queue; a new phase or progress goes out at once (unit level, a controlled clock)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ import datetime as dt
 
 import discord
 
-from bot.channel.status import StatusBoard, edit_due, render_status, roughly
+from bot.channel.status import StatusBoard, edit_due, render_status, roughly, substance
 from bot.jobs import Phase
+from bot.wiro import TaskProgress
 from tests.test_status_board import FakeReply, until
 
 START = dt.datetime(2026, 11, 29, 12, 0, tzinfo=dt.UTC)
@@ -45,13 +47,19 @@ def test_a_long_wait_shows_few_different_places() -> None:
     assert len(texts) <= 40
 
 
-def test_a_new_place_waits_for_the_waiting_interval_anything_else_goes_at_once() -> None:
+def test_only_the_clock_or_the_place_waits_for_the_slow_interval() -> None:
     shown_at = START.timestamp()
-    assert not edit_due(Phase.WAITING, Phase.WAITING, shown_at, shown_at + 14.9, 15.0)
-    assert edit_due(Phase.WAITING, Phase.WAITING, shown_at, shown_at + 15.0, 15.0)
-    assert edit_due(Phase.WAITING, Phase.QUEUED, shown_at, shown_at + 0.1, 15.0)  # left the line
-    assert edit_due(Phase.GENERATING, Phase.GENERATING, shown_at, shown_at + 0.1, 15.0)
-    assert edit_due(None, Phase.WAITING, shown_at, shown_at, 15.0)  # nothing shown yet
+    waiting = substance(Phase.WAITING)
+    assert not edit_due(waiting, waiting, shown_at, shown_at + 14.9, 15.0)
+    assert edit_due(waiting, waiting, shown_at, shown_at + 15.0, 15.0)
+    assert edit_due(waiting, substance(Phase.QUEUED), shown_at, shown_at + 0.1, 15.0)  # left line
+    assert edit_due(None, waiting, shown_at, shown_at, 15.0)  # nothing shown yet
+    at_40 = substance(Phase.GENERATING, TaskProgress(percentage=40.2, remaining_seconds=12))
+    at_55 = substance(Phase.GENERATING, TaskProgress(percentage=55.0, remaining_seconds=9))
+    assert edit_due(at_40, at_55, shown_at, shown_at + 0.1, 15.0)  # Wiro's progress moved
+    generating = substance(Phase.GENERATING)
+    assert not edit_due(generating, generating, shown_at, shown_at + 3.0, 15.0)  # the clock only
+    assert not edit_due(at_40, at_40, shown_at, shown_at + 3.0, 15.0)  # only "… s left"
 
 
 def _posted_now() -> int:
@@ -60,7 +68,7 @@ def _posted_now() -> int:
 
 async def test_a_queue_move_does_not_edit_every_waiting_status_at_once() -> None:
     clock = Clock()
-    board = StatusBoard(interval=0.005, clock=clock, waiting_interval=15.0)
+    board = StatusBoard(interval=0.005, clock=clock, slow_interval=15.0)
     replies = {job_id: FakeReply() for job_id in range(1, 52)}
     # Job 1 is at the front; 50 members wait behind it, each status posted with its place.
     for job_id, reply in replies.items():

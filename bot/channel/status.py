@@ -4,11 +4,11 @@ One board keeps every live status message in step with its job, editing each at 
 interval (Discord rate-limits edits, and nobody reads faster), each on its own. A message the
 member deleted is simply dropped: that is their choice, not an error.
 
-A waiting member's place in line is shown exactly near the front and roughly further back
-("about 300 ahead of you"), and refreshed at most every `WAITING_EDIT_FACTOR` edit intervals
-(15 s with the default `STATUS_EDIT_INTERVAL` of 3 s): with a thousand members in line, a job
-finishing must not mean a thousand edits. Leaving the line (a
-new phase) is shown at the board's own pace.
+A change of substance (a new phase, Wiro's progress percentage) is shown at the board's own
+pace. A change that only moves the clock ("· 14 s") or a waiting member's place in line waits
+`SLOW_EDIT_FACTOR` edit intervals (15 s with the default `STATUS_EDIT_INTERVAL` of 3 s): with
+a thousand members in line, a job finishing must not mean a thousand edits. The place in line
+is shown exactly near the front and roughly further back ("about 300 ahead of you").
 """
 
 from __future__ import annotations
@@ -34,8 +34,8 @@ log = logging.getLogger(__name__)
 OLD_MESSAGE_AGE = 3600.0
 OLD_MESSAGE_INTERVAL = 60.0
 MAX_PAUSE = 120.0  # the longest wait after refused edits, unless Discord asks for longer
-# Edits that only move a waiting member's place in line are this many edit intervals apart.
-WAITING_EDIT_FACTOR = 5
+# Edits that only move the clock or a waiting member's place are this many edit intervals apart.
+SLOW_EDIT_FACTOR = 5
 # Places in line up to this many jobs ahead are shown exactly; further back, roughly.
 EXACT_AHEAD = 10
 
@@ -100,18 +100,30 @@ def roughly(count: int) -> int:
     return max(step, round(count / step) * step)
 
 
+Substance = tuple[Phase, int | None]
+"""What a status says beyond the clock and the place in line: its phase and Wiro's progress
+percentage (whole percent)."""
+
+
+def substance(phase: Phase, progress: TaskProgress | None = None) -> Substance:
+    percentage = progress.percentage if progress is not None else None
+    whole = round(percentage) if phase is Phase.GENERATING and percentage is not None else None
+    return (phase, whole)
+
+
 def edit_due(
-    shown_phase: Phase | None,
-    phase: Phase,
+    shown: Substance | None,
+    current: Substance,
     edited_at: float,
     now: float,
-    waiting_interval: float,
+    slow_interval: float,
 ) -> bool:
-    """Whether a changed status text may replace the one shown now (times in POSIX seconds):
-    a waiting member's new place in line waits until ``waiting_interval`` seconds after the
-    last edit; anything else (a new phase, progress) goes out at once."""
-    if phase is Phase.WAITING and shown_phase is Phase.WAITING:
-        return now - edited_at >= waiting_interval
+    """Whether a changed status text may replace the one shown now (times in POSIX seconds).
+    ``shown``: the substance of the shown text (None: nothing shown yet). A change of substance
+    goes out at once; one that only moves the clock or the place in line waits until
+    ``slow_interval`` seconds after the last edit."""
+    if shown == current:
+        return now - edited_at >= slow_interval
     return True
 
 
@@ -135,7 +147,7 @@ class _Live:
     progress: TaskProgress | None = None
     starts_at: datetime | None = None  # waiting for the member's cooldown until then
     shown: str = ""
-    shown_phase: Phase | None = None  # the phase of the text shown (None: nothing shown yet)
+    shown_substance: Substance | None = None  # of the text shown (None: nothing shown yet)
     edited_at: float = 0.0  # POSIX time the shown text was posted or last edited
     pause: float = 0.0  # extra wait after a refused edit (grows while refusals go on)
     task: asyncio.Task[None] | None = None
@@ -154,15 +166,14 @@ class StatusBoard:
         *,
         interval: float,
         clock: Clock = utc_now,
-        waiting_interval: float | None = None,
+        slow_interval: float | None = None,
     ) -> None:
-        """``interval``: least seconds between two edits of one message; ``waiting_interval``:
-        between two edits that only move a place in line (default: `WAITING_EDIT_FACTOR`
-        intervals)."""
+        """``interval``: least seconds between two edits of one message; ``slow_interval``:
+        between two edits that only move the clock or a place in line (default:
+        `SLOW_EDIT_FACTOR` intervals)."""
         self._interval = interval
-        self._waiting_interval = (
-            WAITING_EDIT_FACTOR * interval if waiting_interval is None else waiting_interval
-        )
+        slow = SLOW_EDIT_FACTOR * interval if slow_interval is None else slow_interval
+        self._slow_interval = slow
         self._clock = clock
         self._live: dict[int, _Live] = {}
 
@@ -186,7 +197,7 @@ class StatusBoard:
         if live is None:
             live = self._live[job_id] = _Live(reply, message_id, started, renew)
             if shown:
-                live.shown, live.shown_phase = shown, phase
+                live.shown, live.shown_substance = shown, substance(phase, progress)
                 live.edited_at = self._clock().timestamp()
         live.starts_at = starts_at
         if phase is not live.phase:
@@ -225,10 +236,11 @@ class StatusBoard:
         while self._following(job_id, live):
             now = self._clock().timestamp()
             text = self.text_of(live, now)
+            current = substance(live.phase, live.progress)
             if text != live.shown and edit_due(
-                live.shown_phase, live.phase, live.edited_at, now, self._waiting_interval
+                live.shown_substance, current, live.edited_at, now, self._slow_interval
             ):
-                await self._edit(job_id, live, text, live.phase, now)
+                await self._edit(job_id, live, text, current, now)
             await asyncio.sleep(self._pause(live, now))
 
     def _pause(self, live: _Live, now: float) -> float:
@@ -251,7 +263,9 @@ class StatusBoard:
             starts_at=waiting_until,
         )
 
-    async def _edit(self, job_id: int, live: _Live, text: str, phase: Phase, now: float) -> None:
+    async def _edit(
+        self, job_id: int, live: _Live, text: str, shown: Substance, now: float
+    ) -> None:
         try:
             await live.reply.edit(live.message_id, content=text)
         except discord.NotFound:
@@ -261,7 +275,7 @@ class StatusBoard:
         except (discord.HTTPException, discord.RateLimited) as error:
             await self._refused(job_id, live, error)
             return
-        live.shown, live.shown_phase, live.edited_at = text, phase, now
+        live.shown, live.shown_substance, live.edited_at = text, shown, now
         live.pause = 0.0
 
     async def _refused(
@@ -285,4 +299,5 @@ class StatusBoard:
         if message_id is None or not self._following(job_id, live):
             self._live.pop(job_id, None)
             return
-        live.message_id, live.shown, live.shown_phase, live.pause = message_id, "", None, 0.0
+        live.message_id, live.shown, live.shown_substance = message_id, "", None
+        live.pause = 0.0
