@@ -8,7 +8,7 @@ A change of substance (a new phase, Wiro's progress percentage) is shown at the 
 pace. A change that only moves the clock ("· 14 s") or a waiting member's place in line waits
 `SLOW_EDIT_FACTOR` edit intervals (15 s with the default `STATUS_EDIT_INTERVAL` of 3 s): with
 a thousand members in line, a job finishing must not mean a thousand edits. The place in line
-is shown exactly near the front and roughly further back ("about 300 ahead of you").
+is shown exactly near the front and as a bound further back ("More than 200 ahead of you.").
 """
 
 from __future__ import annotations
@@ -90,14 +90,19 @@ def _ordinal(position: int) -> str:
         return "You're next."
     if ahead <= EXACT_AHEAD:
         return f"{ahead} ahead of you."
-    return f"about {roughly(ahead)} ahead of you."
+    return f"More than {at_least(ahead)} ahead of you."
 
 
-def roughly(count: int) -> int:
-    """``count`` rounded to one significant digit (37 -> 40, 912 -> 900): a far place in line
-    changes its text only every tenth or so of the way to the front."""
-    step = 10 ** (len(str(count)) - 1)
-    return max(step, round(count / step) * step)
+def at_least(count: int) -> int:
+    """The largest of 10, 20, 50, 100, 200, 500, 1000… below ``count`` (912 -> 500, 37 -> 20):
+    a far place in line is shown as a bound that stays true and changes rarely."""
+    bound, scale = 10, 10
+    while True:
+        for step in (2 * scale, 5 * scale, 10 * scale):
+            if step >= count:
+                return bound
+            bound = step
+        scale *= 10
 
 
 Substance = tuple[Phase, int | None]
