@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import random
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -182,3 +185,16 @@ def test_unknown_flag_lists_the_known_ones() -> None:
     with pytest.raises(OptionError) as caught:
         split_arguments("--colour red")
     assert all(flag in caught.value.message for flag in KNOWN_FLAGS)
+
+
+def test_the_telegram_front_end_never_imports_discord() -> None:
+    code = (
+        "import sys, pkgutil, importlib, bot.frontends.telegram_bot as p\n"
+        "for m in pkgutil.iter_modules(p.__path__):\n"
+        "    importlib.import_module(p.__name__ + '.' + m.name)\n"
+        "bad = [n for n in sys.modules if n.split('.')[0] in ('discord', 'cogs')"
+        " or n.startswith('bot.channel')]\n"
+        "assert not bad, bad\n"
+    )
+    root = Path(__file__).resolve().parents[1]
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60, cwd=root)

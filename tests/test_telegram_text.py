@@ -11,6 +11,7 @@ from bot.catalog import Catalog
 from bot.frontends.telegram_bot.command import parse_portrait, split_arguments
 from bot.frontends.telegram_bot.messages import (
     HistoryEntry,
+    ask_new_prompt,
     details,
     help_text,
     history_text,
@@ -137,3 +138,8 @@ def test_help_styles_history_and_refusals_are_valid_html(catalog: Catalog) -> No
     history = parsed(history_text(entries))
     assert utf16_len(history) <= MESSAGE_LIMIT and "#9" in history and "#10" not in history
     assert parsed(refusal("Steps must be <= 50 & more")) == "⚠️ Steps must be <= 50 & more"
+
+
+def test_the_edit_prompt_question_shows_the_current_prompt() -> None:
+    plain = parsed(ask_new_prompt("<x> " * 2000))
+    assert plain.startswith("✏️ Reply to this message") and utf16_len(plain) <= MESSAGE_LIMIT

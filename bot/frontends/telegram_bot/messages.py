@@ -256,3 +256,16 @@ def refusal(message: str) -> str:
 def not_yours(action: str) -> str:
     """The alert for another member pressing a button (answerCallbackQuery: 200 at most)."""
     return f"Only the member who asked can {action}."[:200]
+
+
+def ask_new_prompt(current_prompt: str) -> str:
+    """Edit prompt: the question sent with a forced reply (``ForceReply``); the member's reply
+    is the new prompt (flags allowed, as in a `/portrait` caption)."""
+    return fit_html(
+        [
+            "✏️ Reply to this message with the new prompt. The current one is:\n",
+            CODE,
+            Cut(current_prompt or "(the default prompt)"),
+            CODE_,
+        ]
+    )
