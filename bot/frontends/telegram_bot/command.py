@@ -76,13 +76,13 @@ def parse_command(text: str | None, bot_username: str) -> Command | None:
     so the caller can answer them."""
     if not text or not text.startswith("/"):
         return None
-    head, _, rest = text.partition(" ") if " " in text.split("\n", 1)[0] else text.partition("\n")
+    head, *rest = text.split(maxsplit=1)
     name, at, target = head[1:].partition("@")
     if at and target.casefold() != bot_username.casefold():
         return None
     if not name:
         return None
-    return Command(name=name.casefold(), args=rest.strip())
+    return Command(name=name.casefold(), args=rest[0].strip() if rest else "")
 
 
 def parse_portrait(
