@@ -16,6 +16,7 @@ class Profile:
     load_jobs: int = 1000
     load_rate: float = 200.0  # commands per second
     load_durations: tuple[float, float] = (5.0, 10.0)
+    load_probes: int = 200  # at most this many newcomers' commands during the load
     intake_runs: int = 20
     # Wiro publishes no nonce rule. By default the fake accepts a nonce up to a minute behind
     # the highest one seen (each nonce still only once) and the bench counts those calls;
@@ -34,5 +35,6 @@ QUICK = Profile(
     load_jobs=200,
     load_rate=100.0,
     load_durations=(2.0, 4.0),
+    load_probes=40,
     intake_runs=5,
 )

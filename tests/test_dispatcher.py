@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,7 +18,7 @@ from bot.core.catalog import Catalog
 from bot.core.jobs import FailureReason, Phase, PortraitFailed, PortraitImage
 from bot.core.jobs.delivery import DeliveryDeferred
 from bot.core.jobs.dispatcher import CancelOutcome, Dispatcher, DispatchRules
-from bot.core.jobs.ledger import Job, JobState
+from bot.core.jobs.ledger import Job, JobState, QueueEntry
 from bot.core.jobs.sqlite_ledger import LEDGER_FILENAME, SqliteLedger
 from bot.core.request.options import PortraitOptions, resolve_options, run_fields
 from bot.core.request.selfie_store import SelfieStore
@@ -113,19 +113,30 @@ async def eventually(
 
 
 class CountingLedger:
-    """The real ledger, counting the dispatcher's looks at the queue (one per scheduling pass)."""
+    """The real ledger, counting the dispatcher's looks at the queue (one per scheduling pass),
+    its reads of whole queued rows, and the rows it reads by id."""
 
     def __init__(self, inner: SqliteLedger) -> None:
         self._inner = inner
         self.passes = 0
+        self.whole_queue_reads = 0
+        self.rows_read: list[int] = []
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
 
     async def queued(self) -> list[Job]:
-        jobs = await self._inner.queued()
+        self.whole_queue_reads += 1
+        return await self._inner.queued()
+
+    async def jobs(self, job_ids: Collection[int]) -> list[Job]:
+        self.rows_read += job_ids
+        return await self._inner.jobs(job_ids)
+
+    async def queue_order(self) -> list[QueueEntry]:
+        order = await self._inner.queue_order()
         self.passes += 1
-        return jobs
+        return order
 
 
 class Clock:
@@ -292,6 +303,28 @@ async def test_jobs_run_in_queue_order_one_slot_at_a_time(harness, wiro):
     assert [r["inputImageUrl"] for r in wiro.runs] == [j.input_url for j in (first, second, third)]
     assert events.positions(third) == [2, 1]
     assert not events.failures and not events.cancels
+
+
+async def test_looking_at_the_queue_reads_the_line_in_one_query_and_each_row_once(harness, wiro):
+    wiro.scenario.duration = None
+    events = Recorder()
+    jobs = [await harness.job() for _ in range(6)]
+    dispatcher = harness.dispatcher(events, max_running=1)
+    await dispatcher.start()
+
+    await harness.task_started(jobs[0])
+    await eventually(lambda: events.positions(jobs[5]) == [5])
+    await harness.scheduling_passes(dispatcher, 3)
+    # Each look reads only the line's order; a job's row is read once, when it joins the line.
+    assert harness.ledger.whole_queue_reads == 0
+    assert sorted(harness.ledger.rows_read) == [job.id for job in jobs]
+
+    wiro.step(harness.task_of(jobs[0]).id, 100)  # the queue moves
+    await harness.task_started(jobs[1])
+    await eventually(lambda: events.positions(jobs[5]) == [5, 4])
+    await harness.scheduling_passes(dispatcher)
+    assert sorted(harness.ledger.rows_read) == [job.id for job in jobs]
+    assert [events.positions(job) for job in jobs[2:]] == [[2, 1], [3, 2], [4, 3], [5, 4]]
 
 
 async def test_a_job_waiting_for_its_cooldown_lets_others_pass_and_starts_on_time(

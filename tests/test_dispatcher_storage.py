@@ -186,7 +186,7 @@ class RacedLedger(CountingLedger):
 
 
 async def test_a_lost_compare_and_set_is_not_a_failure(harness, wiro, store, caplog):
-    caplog.set_level(logging.INFO, logger="bot.core.jobs.dispatcher")
+    caplog.set_level(logging.INFO, logger="bot.core.jobs")
     wiro.scenario.duration = None
     events = Recorder()
     job = await saved_job(harness, store)
@@ -210,7 +210,7 @@ def backoff_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
 async def test_a_full_disk_backs_off_tells_the_member_once_and_resumes(
     harness, wiro, store, caplog
 ):
-    caplog.set_level(logging.INFO, logger="bot.core.jobs.dispatcher")
+    caplog.set_level(logging.INFO, logger="bot.core.jobs")
     events = Recorder()
     job = await saved_job(harness, store)
     disk = Disk.under(harness.ledger)
@@ -236,7 +236,7 @@ async def test_a_full_disk_backs_off_tells_the_member_once_and_resumes(
 async def test_a_failure_that_cannot_be_written_is_written_later_not_retried(
     harness, wiro, store, caplog
 ):
-    caplog.set_level(logging.INFO, logger="bot.core.jobs.dispatcher")
+    caplog.set_level(logging.INFO, logger="bot.core.jobs")
     events = Recorder()
     job = await saved_job(harness, store)
     disk = Disk.under(harness.ledger)

@@ -806,6 +806,26 @@ async def test_reopening_keeps_every_job(db_path: Path, clock: Clock) -> None:
         assert [j.id for j in await reopened.unfinished()] == [queued.id, running.id]
 
 
+async def test_the_whole_line_and_rows_by_id_each_come_from_one_query(
+    ledger: SqliteLedger, clock: Clock
+) -> None:
+    late = await new_job(ledger, user_id=1, not_before=START + timedelta(seconds=30))
+    clock.advance(seconds=1)
+    jobs = [await new_job(ledger, user_id=user) for user in (2, 3, 4)]
+    await ledger.transition(jobs[1].id, JobState.CANCELLED, expected=JobState.QUEUED)
+
+    order = await ledger.queue_order()
+    assert [entry.id for entry in order] == [job.id for job in await ledger.queued()]
+    assert [entry.id for entry in order] == [jobs[0].id, jobs[2].id, late.id]
+    assert [entry.not_before for entry in order] == [None, None, late.not_before]
+    for place, entry in enumerate(order, start=1):
+        assert await ledger.queue_position(entry.id) == place
+
+    found = await ledger.jobs([jobs[2].id, 9999, late.id, late.id])
+    assert found == [await ledger.get(late.id), await ledger.get(jobs[2].id)]
+    assert await ledger.jobs([]) == []
+
+
 async def test_default_path_is_inside_the_data_dir(tmp_path: Path) -> None:
     assert SqliteLedger.default_path(tmp_path) == tmp_path / LEDGER_FILENAME
 

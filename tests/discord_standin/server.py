@@ -39,6 +39,9 @@ log = logging.getLogger("discord_standin")
 T = TypeVar("T")
 
 
+LISTEN_BACKLOG = 2048
+
+
 class DiscordStandIn:
     """``async with DiscordStandIn() as discord_server:`` serves REST at ``.api_base`` and
     the gateway at ``.gateway_url`` on 127.0.0.1 (random port) until the block exits."""
@@ -118,7 +121,9 @@ class DiscordStandIn:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", 0))
         self.port = sock.getsockname()[1]
-        await web.SockSite(self._runner, sock).start()
+        # Discord takes a burst of new connections; aiohttp's default listen backlog (128) made
+        # the kernel drop SYNs in the bench's command bursts, adding 1 s retransmits to acks.
+        await web.SockSite(self._runner, sock, backlog=LISTEN_BACKLOG).start()
         log.debug("stand-in listening on %s", self.base_url)
 
     async def stop(self) -> None:

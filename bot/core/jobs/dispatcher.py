@@ -7,13 +7,11 @@ so a restart resumes every job where it stood and never pays twice:
     QUEUED -> SUBMITTING -> (run call) -> RUNNING -> (task ends, outputs fetched) -> DELIVERING
     -> (result posted) -> DELIVERED, or KEPT when Discord would take it nowhere
 
-Wiro's concurrency error (code 96) puts a job back in the queue, in its place. The selfie is
-uploaded to Wiro only once the job is SUBMITTING, right before the run call, and its URL is in
-the ledger before the run call is made (a restart finds the task by it). A job whose database
-write fails (full disk, I/O error) is left where the ledger has it and the whole queue backs
-off, one log line per step, before anything is tried again; a compare-and-set that another
-worker won is not a failure. The chat side is reached only through `JobEvents`, so this module
-knows nothing of Discord.
+This module is the queue itself (which job starts when, cancelling, housekeeping, the workers);
+one job's submission and wait is `bot.core.jobs.submission`, how it ends
+`bot.core.jobs.endings`, and jobs no worker has (start-up, storage trouble)
+`bot.core.jobs.pickup`. A compare-and-set that another worker won is not a failure. The chat
+side is reached only through `JobEvents`, so the queue knows nothing of Discord.
 """
 
 from __future__ import annotations
@@ -22,48 +20,29 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Coroutine
-from dataclasses import dataclass, field, replace
+from collections.abc import Coroutine
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any
 
-from bot.core.catalog import Catalog
-from bot.core.jobs.backoff import WriteBackoff
-from bot.core.jobs.delivery import deliver_with_retries
-from bot.core.jobs.failures import FailureReason, PortraitFailed, explain
-from bot.core.jobs.ledger import (
-    ACTIVE_STATES,
-    Clock,
-    Job,
-    JobLedger,
-    JobState,
-    LedgerError,
-    LedgerUnavailable,
-    StaleTransition,
-    utc_now,
-)
-from bot.core.jobs.runner import (
-    JobLimits,
-    Phase,
-    PortraitImage,
-    abort_quietly,
-    download_images,
-    follow_task,
-    requested_outputs,
-)
-from bot.core.request.options import OptionError, PortraitOptions, run_fields
-from bot.core.request.selfie_store import SelfieStore
-from bot.core.result.store import ResultStore
-from bot.core.wiro import (
-    TaskOutput,
-    TaskProgress,
-    TaskRef,
-    WiroClient,
-    WiroConcurrencyLimit,
-    WiroError,
-    WiroSocket,
-)
+from bot.core.jobs.dispatch_base import DispatchRules
+from bot.core.jobs.endings import JobEndings
+from bot.core.jobs.events import JobEvents
+from bot.core.jobs.failures import FailureReason, PortraitFailed
+from bot.core.jobs.ledger import JobState, LedgerUnavailable, QueueEntry, StaleTransition
+from bot.core.jobs.pickup import STORAGE_TROUBLE, UNCONFIRMED, JobPickUp
+from bot.core.jobs.runner import abort_quietly
+from bot.core.jobs.submission import SELFIE_MISSING, JobSubmission, task_ref
+
+__all__ = [
+    "SELFIE_MISSING",
+    "STORAGE_TROUBLE",
+    "UNCONFIRMED",
+    "CancelOutcome",
+    "DispatchRules",
+    "Dispatcher",
+    "JobEvents",
+]
 
 log = logging.getLogger(__name__)
 
@@ -72,34 +51,6 @@ IDLE_CHECK_SECONDS = 5.0
 # Wake-ups within this window share one look at the queue (a burst of requests, not one each).
 COALESCE_SECONDS = 0.2
 PRUNE_EVERY = timedelta(hours=6)
-# Task/List is searched this deep for a task whose run call was cut off by a crash.
-RECONCILE_DEPTH = 50
-
-
-class JobEvents(Protocol):
-    """What the chat side shows of a job. Each method may be called again after a restart."""
-
-    async def waiting(self, job: Job, position: int) -> None: ...
-    async def progress(self, job: Job, phase: Phase) -> None: ...
-    async def generating(self, job: Job, progress: TaskProgress) -> None:
-        """How far generation is (percentage, time left), as Wiro reports it."""
-        ...
-
-    async def deliver(self, job: Job, images: tuple[PortraitImage, ...], *, last_try: bool) -> int:
-        """Post the result; returns the id of the message it was posted as. Raises
-        `DeliveryDeferred` when the post should be tried again later (never on the last try)
-        and `PortraitFailed` when no way to the member took it."""
-        ...
-
-    async def find_delivered(self, job: Job) -> int | None:
-        """The id of a result message already posted for this job, if one can be found."""
-        ...
-
-    async def failed(self, job: Job, failure: PortraitFailed) -> None: ...
-    async def cancelled(self, job: Job) -> None: ...
-    async def delayed(self, job: Job, message: str) -> None:
-        """Tell the member (privately) why their job is on hold; it goes on by itself later."""
-        ...
 
 
 class CancelOutcome(StrEnum):
@@ -109,73 +60,9 @@ class CancelOutcome(StrEnum):
     UNKNOWN = "unknown"
 
 
-@dataclass(frozen=True)
-class DispatchRules:
-    max_running: int = 1
-    busy_retry: float = 20.0  # seconds to wait after Wiro's concurrency error
-    delete_wiro_files: bool = True
-    retention: timedelta = timedelta(days=30)
-    delivery_retry: timedelta = timedelta(minutes=60)  # how long "later" answers are retried
-    delivery_first_pause: float = 2.0  # seconds before the first retry of a result post
-    job_limits: JobLimits = field(default_factory=JobLimits)
-    # Seconds the queue waits after a database write failed: doubling from the first to the cap.
-    storage_backoff: tuple[float, float] = (1.0, 60.0)
-
-
-SELFIE_MISSING = PortraitFailed(
-    FailureReason.FAILED,
-    "I no longer have your selfie for this portrait, so it was not started. "
-    "Please use /portrait again.",
-)
-STORAGE_TROUBLE = (
-    "⏳ I can't save my work right now (the bot's storage is full or failing), so your "
-    "portrait is on hold. It goes on by itself once that is fixed; nothing was lost."
-)
-UNCONFIRMED = PortraitFailed(
-    FailureReason.UNAVAILABLE,
-    "The bot restarted while it was sending your portrait to Wiro, and Wiro could not confirm "
-    "that it arrived. Nothing was started twice; please ask again.",
-)
-
-
-class Dispatcher:
-    def __init__(
-        self,
-        ledger: JobLedger,
-        wiro: WiroClient,
-        catalog: Callable[[], Catalog],
-        events: JobEvents,
-        rules: DispatchRules = DispatchRules(),
-        *,
-        selfies: SelfieStore | None = None,
-        results: ResultStore | None = None,
-        socket: WiroSocket | None = None,
-        clock: Clock = utc_now,
-    ) -> None:
-        self.ledger = ledger
-        self._wiro = wiro
-        self._catalog = catalog
-        self._events = events
-        self.rules = rules
-        self._selfies = selfies
-        self._results = results
-        self._socket = socket
-        self._clock = clock
-        self._wakeup = asyncio.Event()
-        self._workers: dict[int, asyncio.Task[None]] = {}
-        self._at_wiro: set[int] = set()  # jobs holding one of the `max_running` slots
-        self._cancel_requested: set[int] = set()
-        self._positions: dict[int, int] = {}
-        self._busy_until = 0.0
-        self._next_due: datetime | None = None  # the earliest not_before still ahead
-        self._storage = WriteBackoff(*rules.storage_backoff)
-        # Jobs whose worker stopped on a failed database write, with the failure that could
-        # not be written (if that was it); members already told their job is on hold.
-        self._stalled: dict[int, PortraitFailed | None] = {}
-        self._told_stalled: set[int] = set()
-        self._next_prune = self._clock()
-        self._loop: asyncio.Task[None] | None = None
-        self.accepting = False
+class Dispatcher(JobSubmission, JobEndings, JobPickUp):
+    """The job queue; built with `DispatcherBase`'s arguments (ledger, Wiro client, catalog,
+    `JobEvents`, `DispatchRules`, stores, socket, clock)."""
 
     # -- life cycle ------------------------------------------------------------------------
 
@@ -194,10 +81,6 @@ class Dispatcher:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         self._workers.clear()
-
-    def wake(self) -> None:
-        """A job was queued or a slot freed: look at the queue now."""
-        self._wakeup.set()
 
     # -- what members do -------------------------------------------------------------------
 
@@ -221,7 +104,7 @@ class Dispatcher:
             self._cancel_requested.add(job_id)
             return CancelOutcome.STOPPING
         if job.state is JobState.RUNNING:
-            await abort_quietly(self._wiro, _ref(job))
+            await abort_quietly(self._wiro, task_ref(job))
             return CancelOutcome.STOPPING
         return CancelOutcome.FINISHED
 
@@ -252,13 +135,26 @@ class Dispatcher:
             await asyncio.sleep(COALESCE_SECONDS)
 
     async def _schedule(self) -> None:
-        queued = [job for job in await self.ledger.queued() if job.id not in self._workers]
+        # One light query for the whole line (ids and cooldowns, no row decoding): a look at
+        # the queue costs the loop little even with a thousand jobs waiting. Full rows are read
+        # once per job, when it joins the line, in one query for all newcomers.
+        order = await self.ledger.queue_order()
+        order = [entry for entry in order if entry.id not in self._workers]
+        in_line = {entry.id for entry in order}
+        for job_id in [job_id for job_id in self._in_line if job_id not in in_line]:
+            del self._in_line[job_id]
+            self._positions.pop(job_id, None)
         # Jobs waiting for their member's cooldown neither start nor hold up the line.
-        queued, self._next_due = _due_now(queued, self._clock())
+        due, self._next_due = _due_now(order, self._clock())
+        newcomers = [entry.id for entry in due if entry.id not in self._in_line]
+        if newcomers:
+            self._in_line.update((job.id, job) for job in await self.ledger.jobs(newcomers))
+        queued = [self._in_line[entry.id] for entry in due if entry.id in self._in_line]
         if time.monotonic() >= self._busy_until:
             free = max(0, self.rules.max_running - len(self._at_wiro))
             starting, queued = queued[:free], queued[free:]
             for job in starting:
+                del self._in_line[job.id]  # its submission reads the row afresh
                 self._positions.pop(job.id, None)
                 self._at_wiro.add(job.id)
                 self._spawn(job.id, self._submit(job))
@@ -314,381 +210,12 @@ class Dispatcher:
             self._workers.pop(job_id, None)
             self.wake()
 
-    # -- one job ---------------------------------------------------------------------------
 
-    async def _submit(self, job: Job) -> None:
-        try:
-            job = await self.ledger.transition(
-                job.id, JobState.SUBMITTING, expected=JobState.QUEUED
-            )
-        except StaleTransition:
-            return  # cancelled meanwhile
-        if not job.input_url:
-            uploaded = await self._upload_selfie(job)
-            if uploaded is None:
-                return
-            job = uploaded
-        if job.id in self._cancel_requested:
-            # Cancelled during the upload: no run call. (Wiro deletes files only with a task,
-            # so the uploaded selfie stays there; the README's privacy section says so.)
-            self._cancel_requested.discard(job.id)
-            job = await self.ledger.transition(
-                job.id, JobState.QUEUED, expected=JobState.SUBMITTING, note="cancelled at upload"
-            )
-            job = await self.ledger.transition(
-                job.id, JobState.CANCELLED, expected=JobState.QUEUED, note="member cancelled"
-            )
-            await self._events.cancelled(job)
-            return
-        options = PortraitOptions.from_params(job.params["options"])
-        try:
-            fields = run_fields(options, self._catalog(), job.input_url or "")
-            ref = await self._wiro.run(fields)
-        except WiroConcurrencyLimit:
-            job = await self.ledger.transition(
-                job.id, JobState.QUEUED, expected=JobState.SUBMITTING, note="Wiro busy (96)"
-            )
-            if job.id in self._cancel_requested:
-                # Cancelled while the refused run call was in flight: it must not run later.
-                self._cancel_requested.discard(job.id)
-                job = await self.ledger.transition(
-                    job.id, JobState.CANCELLED, expected=JobState.QUEUED, note="member cancelled"
-                )
-                await self._events.cancelled(job)
-                return
-            self._busy_until = time.monotonic() + self.rules.busy_retry
-            log.info("Wiro is at its concurrency limit; job %s waits in the queue", job.id)
-            return
-        except OptionError as error:
-            await self._fail(job, PortraitFailed(FailureReason.REJECTED, error.message))
-            return
-        except WiroError as error:
-            await self._fail(job, explain(error))
-            return
-        job = await self.ledger.transition(
-            job.id,
-            JobState.RUNNING,
-            expected=JobState.SUBMITTING,
-            wiro_task_id=ref.task_id,
-            wiro_socket_token=ref.socket_token,
-        )
-        log.info("Job %s is Wiro task %s", job.id, ref.task_id)
-        if job.id in self._cancel_requested:
-            await abort_quietly(self._wiro, ref)
-        await self._follow(job)
-
-    async def _upload_selfie(self, job: Job) -> Job | None:
-        """Upload the job's saved selfie to Wiro and record its URL (before the run call: a
-        restart matches the task by it). None when the job ended here, unstarted."""
-        data = None
-        if self._selfies is not None:
-            data = await asyncio.to_thread(self._selfies.load, job.selfie_path)
-        if data is None:
-            await self._fail_unstarted(job, SELFIE_MISSING, "selfie missing")
-            return None
-        try:
-            uploaded = await self._wiro.upload_file(
-                data, filename="selfie.jpg", content_type="image/jpeg"
-            )
-        except WiroError as error:
-            await self._fail_unstarted(job, explain(error), "selfie upload failed")
-            return None
-        return await self.ledger.update(job.id, input_url=uploaded.url)
-
-    async def _fail_unstarted(self, job: Job, failure: PortraitFailed, note: str) -> None:
-        """Fail a SUBMITTING job whose run call was never made: back through the queue
-        (clearing its submission, so it costs the member no quota), then FAILED."""
-        job = await self.ledger.transition(
-            job.id, JobState.QUEUED, expected=JobState.SUBMITTING, note=note
-        )
-        self._cancel_requested.discard(job.id)
-        await self._fail(job, failure)
-
-    async def _follow(self, job: Job) -> None:
-        """Wait for the job's task at Wiro, fetch the images, then deliver them."""
-        self._cancel_requested.discard(job.id)
-        await self._events.progress(job, Phase.QUEUED)
-        limits = self.rules.job_limits
-        started = job.submitted_at or job.created_at
-        remaining = limits.timeout - (self._clock() - started).total_seconds()
-        # A job resumed after a long outage still gets a fair last look before it times out.
-        last_look = min(30.0, limits.timeout)
-        limits = replace(limits, timeout=max(remaining, last_look))
-
-        async def on_phase(phase: Phase) -> None:
-            await self._events.progress(job, phase)
-
-        async def on_progress(progress: TaskProgress) -> None:
-            await self._events.generating(job, progress)
-
-        options = PortraitOptions.from_params(job.params["options"])
-        try:
-            task = await follow_task(
-                self._wiro,
-                _ref(job),
-                limits,
-                on_phase,
-                socket=self._socket,
-                on_progress=on_progress,
-            )
-        except PortraitFailed as failure:
-            if failure.reason is FailureReason.CANCELLED:
-                await self._cancelled(job)
-            else:
-                await self._fail(job, failure)
-            return
-        finally:
-            self._at_wiro.discard(job.id)
-            self.wake()
-        await self._events.progress(job, Phase.DOWNLOADING)
-        outputs = requested_outputs(task.outputs, options.samples)
-        try:
-            images = await download_images(self._wiro, outputs, options.seed)
-        except PortraitFailed as failure:
-            await self._fail(job, failure)
-            return
-        job = await self.ledger.transition(
-            job.id,
-            JobState.DELIVERING,
-            expected=JobState.RUNNING,
-            outputs=[_output_record(output) for output in outputs],
-            cost=task.total_cost,
-        )
-        await self._deliver(job, images)
-
-    async def _deliver(self, job: Job, images: tuple[PortraitImage, ...] | None = None) -> None:
-        if images is None:
-            # Resumed after a restart: the result may have been posted just before it.
-            posted = await self._events.find_delivered(job)
-            if posted is not None:
-                await self._delivered(job, posted)
-                return
-            images = self._results.load(job.id) if self._results is not None else None
-            if images is None:
-                options = PortraitOptions.from_params(job.params["options"])
-                outputs = requested_outputs(
-                    [_task_output(record) for record in job.outputs], options.samples
-                )
-                try:
-                    images = await download_images(self._wiro, outputs, options.seed)
-                except PortraitFailed as failure:
-                    await self._fail(job, failure)
-                    return
-        if job.delivery_nonce is None:
-            # Recorded before the first post: a resend after a crash carries the same nonce.
-            job = await self.ledger.update(job.id, delivery_nonce=f"portrait-{job.id}")
-        entered = await self._entered_delivering(job)
-        ready = images
-
-        async def attempt(last_try: bool) -> int:
-            return await self._events.deliver(job, ready, last_try=last_try)
-
-        async def keep_a_copy() -> None:
-            await self._save_result(job, ready)
-
-        try:
-            message_id = await deliver_with_retries(
-                job.id,
-                attempt,
-                deadline=entered + self.rules.delivery_retry,
-                clock=self._clock,
-                first_pause=self.rules.delivery_first_pause,
-                on_deferred=keep_a_copy,
-            )
-        except PortraitFailed as failure:
-            await self._keep(job, images, failure)
-            return
-        await self._delivered(job, message_id)
-
-    async def _entered_delivering(self, job: Job) -> datetime:
-        events = await self.ledger.events(job.id)
-        times = [event.at for event in events if event.to_state is JobState.DELIVERING]
-        return times[-1] if times else job.updated_at
-
-    async def _save_result(self, job: Job, images: tuple[PortraitImage, ...]) -> bool:
-        if self._results is None:
-            return False
-        if self._results.has(job.id):
-            return True
-        try:
-            await asyncio.to_thread(self._results.save, job.id, images)
-        except OSError as error:
-            log.error("Could not keep the result of job %s on disk: %s", job.id, error)
-            return False
-        return True
-
-    async def _keep(
-        self, job: Job, images: tuple[PortraitImage, ...], failure: PortraitFailed
-    ) -> None:
-        """No way to the member took the result: keep it for `/portrait-history`."""
-        if not await self._save_result(job, images):
-            await self._fail(job, failure)
-            return
-        log.warning("Job %s could not be delivered and is kept: %s", job.id, failure.detail)
-        job = await self.ledger.transition(
-            job.id,
-            JobState.KEPT,
-            expected=JobState.DELIVERING,
-            failure_reason=failure.reason.value,
-            failure_message=failure.message,
-        )
-        await self._events.failed(job, failure)
-        await self._delete_wiro_files(job)
-
-    async def _delivered(self, job: Job, message_id: int) -> None:
-        job = await self.ledger.transition(
-            job.id, JobState.DELIVERED, expected=JobState.DELIVERING, result_message_id=message_id
-        )
-        log.info("Job %s delivered as message %s", job.id, message_id)
-        if self._results is not None:
-            self._results.delete(job.id)
-        await self._delete_wiro_files(job)
-
-    async def _cancelled(self, job: Job) -> None:
-        job = await self.ledger.transition(job.id, JobState.CANCELLED, note="cancelled at Wiro")
-        await self._events.cancelled(job)
-        await self._delete_wiro_files(job)
-
-    async def _fail(self, job: Job, failure: PortraitFailed) -> None:
-        level = logging.ERROR if failure.owner_should_act else logging.INFO
-        log.log(level, "Job %s failed: %s", job.id, failure.detail)
-        try:
-            job = await self.ledger.transition(
-                job.id,
-                JobState.FAILED,
-                expected=ACTIVE_STATES,  # one that ended meanwhile is not failed again
-                failure_reason=failure.reason.value,
-                failure_message=failure.message,
-                failure_detail=failure.detail,
-            )
-        except LedgerUnavailable:
-            self._stalled[job.id] = failure  # written (and told) once the storage works
-            raise
-        await self._events.failed(job, failure)
-        await self._delete_wiro_files(job)
-
-    async def _delete_wiro_files(self, job: Job) -> None:
-        """Selfies must not linger on a public URL once a task is over."""
-        if not (self.rules.delete_wiro_files and job.wiro_socket_token):
-            return
-        try:
-            await self._wiro.delete_inputs_outputs(job.wiro_socket_token)
-        except WiroError as error:
-            log.warning("Could not delete the files of Wiro task %s: %s", job.wiro_task_id, error)
-
-    # -- start-up --------------------------------------------------------------------------
-
-    async def _resume(self) -> None:
-        for job in await self.ledger.unfinished():
-            await self._pick_up(job)
-
-    async def _pick_up(self, job: Job) -> None:
-        """Go on with a job no worker has (after a restart, or a failed database write)."""
-        if job.state is JobState.SUBMITTING and not job.input_url:
-            # Stopped before its selfie was uploaded: nothing reached Wiro, nothing was paid.
-            await self.ledger.transition(
-                job.id, JobState.QUEUED, expected=JobState.SUBMITTING, note="not started"
-            )
-            return
-        if job.state is JobState.SUBMITTING:
-            job = await self._reconcile(job)
-        if job.state is JobState.RUNNING:
-            log.info("Resuming job %s (Wiro task %s)", job.id, job.wiro_task_id)
-            self._at_wiro.add(job.id)
-            self._spawn(job.id, self._follow(job))
-        elif job.state is JobState.DELIVERING:
-            log.info("Resuming the delivery of job %s", job.id)
-            self._spawn(job.id, self._deliver(job))
-
-    # -- storage trouble -------------------------------------------------------------------
-
-    async def _pick_up_stalled(self) -> None:
-        """After a back-off: go on with the jobs whose worker stopped on a failed write."""
-        for job_id, failure in sorted(self._stalled.items()):
-            job = await self.ledger.get(job_id)
-            if job is not None and job.is_active and job_id not in self._workers:
-                if failure is not None:  # its failure could not be written: write it now
-                    self._spawn(job_id, self._fail(job, failure))
-                else:
-                    await self._pick_up(job)
-            del self._stalled[job_id]  # (kept when picking it up failed: tried again later)
-
-    async def _storage_failed(self, job_id: int | None, error: LedgerUnavailable) -> None:
-        """A database write failed: the queue waits (doubling each time, to a cap) before
-        anything is tried again, and the member of the job is told once."""
-        if job_id is not None:
-            self._stalled.setdefault(job_id, None)
-        wait = self._storage.failed()
-        if wait is not None:
-            cause = error.__cause__ or error
-            log.warning("The job database cannot be written (%s); jobs wait %g s", cause, wait)
-        if job_id is None or job_id in self._told_stalled:
-            return
-        self._told_stalled.add(job_id)
-        with contextlib.suppress(LedgerError):  # reading may fail too: then nobody is told
-            job = await self.ledger.get(job_id)
-            if job is not None:
-                await self._events.delayed(job, STORAGE_TROUBLE)
-
-    def _storage_works(self) -> None:
-        if self._storage.recovered():
-            log.info("The job database can be written again")
-
-    async def _reconcile(self, job: Job) -> Job:
-        """A crash cut the run call short: find its task at Wiro instead of running again."""
-        try:
-            tasks = await self._wiro.list_tasks(limit=RECONCILE_DEPTH)
-        except WiroError as error:
-            log.warning("Cannot confirm job %s with Wiro's task list: %s", job.id, error)
-            tasks = []
-        match = next(
-            (t for t in tasks if t.raw.get("parameters", {}).get("inputImageUrl") == job.input_url),
-            None,
-        )
-        if match is None:
-            job = await self.ledger.transition(
-                job.id, JobState.UNCONFIRMED, expected=JobState.SUBMITTING
-            )
-            log.warning("Job %s could not be confirmed at Wiro; the member is told", job.id)
-            await self._events.failed(job, UNCONFIRMED)
-            return job
-        log.info("Job %s found at Wiro as task %s after a restart", job.id, match.id)
-        return await self.ledger.transition(
-            job.id,
-            JobState.RUNNING,
-            expected=JobState.SUBMITTING,
-            wiro_task_id=match.id,
-            wiro_socket_token=match.socket_token,
-        )
-
-
-def _due_now(queued: list[Job], now: datetime) -> tuple[list[Job], datetime | None]:
+def _due_now(order: list[QueueEntry], now: datetime) -> tuple[list[QueueEntry], datetime | None]:
     """The jobs that may start now, in queue order, and the earliest start still to come."""
-    later = [job.not_before for job in queued if job.not_before and job.not_before > now]
-    due = [job for job in queued if not (job.not_before and job.not_before > now)]
+    later = [entry.not_before for entry in order if entry.not_before and entry.not_before > now]
+    due = [entry for entry in order if not (entry.not_before and entry.not_before > now)]
     return due, min(later, default=None)
-
-
-def _ref(job: Job) -> TaskRef:
-    return TaskRef(task_id=job.wiro_task_id or "", socket_token=job.wiro_socket_token or "")
-
-
-def _output_record(output: TaskOutput) -> dict[str, object]:
-    return {
-        "url": output.url,
-        "name": output.name,
-        "content_type": output.content_type,
-        "size": output.size,
-    }
-
-
-def _task_output(record: dict[str, Any]) -> TaskOutput:
-    return TaskOutput(
-        name=str(record.get("name", "")),
-        url=str(record.get("url", "")),
-        content_type=str(record.get("content_type", "")),
-        size=int(record.get("size", 0) or 0),
-    )
 
 
 def _unexpected() -> PortraitFailed:

@@ -245,6 +245,14 @@ class JobEvent:
     note: str
 
 
+@dataclass(frozen=True)
+class QueueEntry:
+    """A QUEUED job's place in line, without the rest of its row (cheap to read in bulk)."""
+
+    id: int
+    not_before: datetime | None  # the job waits for its member's cooldown until then
+
+
 # ====================================================================== interface
 
 
@@ -307,6 +315,15 @@ class JobLedger(Protocol):
         """QUEUED jobs in queue order: when each became due (``not_before``, else
         ``created_at``), then id. A requeued job keeps its place. Jobs not due yet are included;
         the dispatcher skips them."""
+        ...
+
+    async def queue_order(self) -> list[QueueEntry]:
+        """Every QUEUED job's id (and ``not_before``) in :meth:`queued` order, in one query;
+        a job's 1-based position is its index + 1."""
+        ...
+
+    async def jobs(self, job_ids: Collection[int]) -> list[Job]:
+        """The jobs with these ids (unknown ids are left out), in id order, in one query."""
         ...
 
     async def queue_position(self, job_id: int) -> int | None:

@@ -53,6 +53,7 @@ from bot.core.jobs.ledger import (
     JobState,
     LedgerError,
     LedgerUnavailable,
+    QueueEntry,
     StaleTransition,
     can_transition,
     utc_now,
@@ -440,6 +441,25 @@ class SqliteLedger(JobLedger):
             (JobState.QUEUED.value,),
         )
 
+    async def queue_order(self) -> list[QueueEntry]:
+        rows = await self._fetch(
+            f"SELECT id, not_before FROM jobs WHERE state = ? ORDER BY {_DUE}, id",
+            (JobState.QUEUED.value,),
+        )
+        return [QueueEntry(row[0], _from_optional_time(row[1])) for row in rows]
+
+    async def jobs(self, job_ids: Collection[int]) -> list[Job]:
+        wanted = sorted(set(job_ids))
+        found: list[Job] = []
+        # SQLite caps the number of parameters of one statement; stay well under it.
+        for start in range(0, len(wanted), _IDS_PER_QUERY):
+            chunk = wanted[start : start + _IDS_PER_QUERY]
+            marks = ", ".join("?" * len(chunk))
+            found += await self._jobs(
+                f"SELECT * FROM jobs WHERE id IN ({marks}) ORDER BY id", chunk
+            )
+        return found
+
     async def queue_position(self, job_id: int) -> int | None:
         this_due, ahead_due = _due("this."), _due("ahead.")
         rows = await self._fetch(
@@ -598,6 +618,7 @@ def _due(table: str = "") -> str:
 
 
 _DUE = _due()
+_IDS_PER_QUERY = 500
 
 
 # Fields a state needs before a job may enter it (checked against the row plus the new values).

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
@@ -76,6 +77,15 @@ def build_services(
     )
 
 
+def _freeze_startup_objects() -> None:
+    """Keep what start-up built (modules, discord.py, the catalog: most of the heap) out of the
+    garbage collector's full passes, which otherwise stall the event loop for 100 ms and more
+    with a thousand jobs in flight (the bench's profile). Garbage is collected first, so
+    nothing unreachable is kept; objects made from here on are collected as usual."""
+    gc.collect()
+    gc.freeze()
+
+
 class PortraitBot(commands.Bot):
     def __init__(
         self, services: Services, *, force_sync: bool = False, sync_only: bool = False
@@ -128,6 +138,7 @@ class PortraitBot(commands.Bot):
             force=self._force_sync,
         )
         if not self._sync_only:
+            _freeze_startup_objects()
             await self.dispatcher.start()
 
     async def on_ready(self) -> None:

@@ -76,11 +76,14 @@ class JobMessages:
             content=text, view=status_view(job.id), allowed_mentions=discord.AllowedMentions.none()
         )
         self._status_ids[job.id] = message.id
-        self._show(job, Phase.WAITING, position)
+        self._show(job, Phase.WAITING, position, shown=text)
         return message.id
 
     async def waiting(self, job: Job, position: int) -> None:
-        self._show(job, Phase.WAITING, position)
+        # Called for every waiting job whose place changed, at each move of the queue: for a
+        # status already followed this only notes the place (shown at the waiting pace).
+        if not self.board.move(job.id, position):
+            self._show(job, Phase.WAITING, position)
 
     async def progress(self, job: Job, phase: Phase) -> None:
         self._show(job, phase)
@@ -94,6 +97,7 @@ class JobMessages:
         phase: Phase,
         position: int | None = None,
         progress: TaskProgress | None = None,
+        shown: str = "",
     ) -> None:
         message_id = self._status_id(job)
         if message_id is not None:
@@ -107,6 +111,7 @@ class JobMessages:
                 progress=progress,
                 starts_at=job.not_before,
                 renew=lambda: self._renew_status(job, message_id),
+                shown=shown,
             )
 
     async def _renew_status(self, job: Job, old_id: int) -> int | None:

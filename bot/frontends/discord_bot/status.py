@@ -3,6 +3,12 @@
 One board keeps every live status message in step with its job, editing each at most once per
 interval (Discord rate-limits edits, and nobody reads faster), each on its own. A message the
 member deleted is simply dropped: that is their choice, not an error.
+
+A change of substance (a new phase, Wiro's progress percentage) is shown at the board's own
+pace. A change that only moves the clock ("· 14 s") or a waiting member's place in line waits
+`SLOW_EDIT_FACTOR` edit intervals (15 s with the default `STATUS_EDIT_INTERVAL` of 3 s): with
+a thousand members in line, a job finishing must not mean a thousand edits. The place in line
+is shown exactly near the front and as a bound further back ("More than 200 ahead of you.").
 """
 
 from __future__ import annotations
@@ -28,6 +34,10 @@ log = logging.getLogger(__name__)
 OLD_MESSAGE_AGE = 3600.0
 OLD_MESSAGE_INTERVAL = 60.0
 MAX_PAUSE = 120.0  # the longest wait after refused edits, unless Discord asks for longer
+# Edits that only move the clock or a waiting member's place are this many edit intervals apart.
+SLOW_EDIT_FACTOR = 5
+# Places in line up to this many jobs ahead are shown exactly; further back, roughly.
+EXACT_AHEAD = 10
 
 _STEPS = (
     (Phase.WAITING, "Waiting in line"),
@@ -75,7 +85,51 @@ def _progress_bar(progress: TaskProgress, width: int = 20) -> str:
 
 
 def _ordinal(position: int) -> str:
-    return "You're next." if position == 1 else f"{position - 1} ahead of you."
+    ahead = position - 1
+    if ahead == 0:
+        return "You're next."
+    if ahead <= EXACT_AHEAD:
+        return f"{ahead} ahead of you."
+    return f"More than {at_least(ahead)} ahead of you."
+
+
+def at_least(count: int) -> int:
+    """The largest of 10, 20, 50, 100, 200, 500, 1000… below ``count`` (912 -> 500, 37 -> 20):
+    a far place in line is shown as a bound that stays true and changes rarely."""
+    bound, scale = 10, 10
+    while True:
+        for step in (2 * scale, 5 * scale, 10 * scale):
+            if step >= count:
+                return bound
+            bound = step
+        scale *= 10
+
+
+Substance = tuple[Phase, int | None]
+"""What a status says beyond the clock and the place in line: its phase and Wiro's progress
+percentage (whole percent)."""
+
+
+def substance(phase: Phase, progress: TaskProgress | None = None) -> Substance:
+    percentage = progress.percentage if progress is not None else None
+    whole = round(percentage) if phase is Phase.GENERATING and percentage is not None else None
+    return (phase, whole)
+
+
+def edit_due(
+    shown: Substance | None,
+    current: Substance,
+    edited_at: float,
+    now: float,
+    slow_interval: float,
+) -> bool:
+    """Whether a changed status text may replace the one shown now (times in POSIX seconds).
+    ``shown``: the substance of the shown text (None: nothing shown yet). A change of substance
+    goes out at once; one that only moves the clock or the place in line waits until
+    ``slow_interval`` seconds after the last edit."""
+    if shown == current:
+        return now - edited_at >= slow_interval
+    return True
 
 
 def _elapsed(seconds: float) -> str:
@@ -98,6 +152,8 @@ class _Live:
     progress: TaskProgress | None = None
     starts_at: datetime | None = None  # waiting for the member's cooldown until then
     shown: str = ""
+    shown_substance: Substance | None = None  # of the text shown (None: nothing shown yet)
+    edited_at: float = 0.0  # POSIX time the shown text was posted or last edited
     pause: float = 0.0  # extra wait after a refused edit (grows while refusals go on)
     task: asyncio.Task[None] | None = None
 
@@ -110,8 +166,19 @@ class StatusBoard:
     """Each job's status message is edited by its own task, so a slow, rate-limited or
     refused edit delays only that message."""
 
-    def __init__(self, *, interval: float, clock: Clock = utc_now) -> None:
+    def __init__(
+        self,
+        *,
+        interval: float,
+        clock: Clock = utc_now,
+        slow_interval: float | None = None,
+    ) -> None:
+        """``interval``: least seconds between two edits of one message; ``slow_interval``:
+        between two edits that only move the clock or a place in line (default:
+        `SLOW_EDIT_FACTOR` intervals)."""
         self._interval = interval
+        slow = SLOW_EDIT_FACTOR * interval if slow_interval is None else slow_interval
+        self._slow_interval = slow
         self._clock = clock
         self._live: dict[int, _Live] = {}
 
@@ -127,11 +194,16 @@ class StatusBoard:
         progress: TaskProgress | None = None,
         renew: Renew | None = None,
         starts_at: datetime | None = None,
+        shown: str = "",
     ) -> None:
-        """Follow a job's status message (again, after a restart) and show its phase."""
+        """Follow a job's status message (again, after a restart) and show its phase.
+        ``shown``: the text the message was just posted with (not edited in again)."""
         live = self._live.get(job_id)
         if live is None:
             live = self._live[job_id] = _Live(reply, message_id, started, renew)
+            if shown:
+                live.shown, live.shown_substance = shown, substance(phase, progress)
+                live.edited_at = self._clock().timestamp()
         live.starts_at = starts_at
         if phase is not live.phase:
             live.progress = None
@@ -140,6 +212,15 @@ class StatusBoard:
             live.progress = progress
         if live.task is None or live.task.done():
             live.task = asyncio.create_task(self._follow(job_id, live), name=f"status-{job_id}")
+
+    def move(self, job_id: int, position: int) -> bool:
+        """A followed waiting job's new place in line (shown at the waiting pace); False when
+        the board does not follow it waiting (then `show` it)."""
+        live = self._live.get(job_id)
+        if live is None or live.phase is not Phase.WAITING:
+            return False
+        live.position = position
+        return True
 
     def forget(self, job_id: int) -> None:
         live = self._live.pop(job_id, None)
@@ -160,8 +241,11 @@ class StatusBoard:
         while self._following(job_id, live):
             now = self._clock().timestamp()
             text = self.text_of(live, now)
-            if text != live.shown:
-                await self._edit(job_id, live, text)
+            current = substance(live.phase, live.progress)
+            if text != live.shown and edit_due(
+                live.shown_substance, current, live.edited_at, now, self._slow_interval
+            ):
+                await self._edit(job_id, live, text, current, now)
             await asyncio.sleep(self._pause(live, now))
 
     def _pause(self, live: _Live, now: float) -> float:
@@ -184,7 +268,9 @@ class StatusBoard:
             starts_at=waiting_until,
         )
 
-    async def _edit(self, job_id: int, live: _Live, text: str) -> None:
+    async def _edit(
+        self, job_id: int, live: _Live, text: str, shown: Substance, now: float
+    ) -> None:
         try:
             await live.reply.edit(live.message_id, content=text)
         except discord.NotFound:
@@ -194,7 +280,7 @@ class StatusBoard:
         except (discord.HTTPException, discord.RateLimited) as error:
             await self._refused(job_id, live, error)
             return
-        live.shown = text
+        live.shown, live.shown_substance, live.edited_at = text, shown, now
         live.pause = 0.0
 
     async def _refused(
@@ -218,4 +304,5 @@ class StatusBoard:
         if message_id is None or not self._following(job_id, live):
             self._live.pop(job_id, None)
             return
-        live.message_id, live.shown, live.pause = message_id, "", 0.0
+        live.message_id, live.shown, live.shown_substance = message_id, "", None
+        live.pause = 0.0

@@ -1,0 +1,233 @@
+"""Commands in a Telegram message's text or caption, and ``/portrait`` flags as options.
+
+A command is the first word when it starts with ``/``: ``/portrait`` or ``/portrait@BotName``
+(Bot API: in groups with privacy mode on the bot receives ``/cmd`` and ``/cmd@BotName``; a
+command addressed to another bot is not for us). ``/portrait`` takes free text (the prompt)
+and flags, ``--flag value`` or ``--flag=value``. A value with spaces goes in double quotes
+(``"..."``, also the curly quotes phones type); apostrophes are ordinary letters, so "a
+knight's portrait" needs no quoting. Phones with smart punctuation turn ``--`` into an em or
+en dash: those start a flag too. ``--model`` and ``--lora`` also take an unquoted name of
+several words when those words name a catalog entry. The values then go through
+`bot.core.request.options.resolve_options`, so ranges and name matching are exactly Discord's.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from bot.core.catalog import Catalog
+from bot.core.request.options import OptionError, PortraitOptions, resolve_options
+
+PORTRAIT = "portrait"
+COMMANDS = ("start", "help", "styles", "history", "cancel", PORTRAIT)
+
+# Flag (as typed, lower case) -> resolve_options keyword.
+_FLAGS = {
+    "model": "model",
+    "lora": "lora",
+    "lora-scale": "lora_scale",
+    "negative": "negative_prompt",
+    "steps": "steps",
+    "guidance": "guidance",
+    "likeness": "likeness",
+    "samples": "samples",
+    "seed": "seed",
+    "scheduler": "scheduler",
+}
+_ALIASES = {
+    "lora_scale": "lora-scale",
+    "negative-prompt": "negative",
+    "negative_prompt": "negative",
+}
+KNOWN_FLAGS = tuple(f"--{name}" for name in _FLAGS)
+_DECIMAL_FLAGS = {"lora-scale", "guidance", "likeness"}
+_NAME_FLAGS = {"model", "lora"}
+_FLAG_STARTS = ("--", "—", "–")  # "--", em dash, en dash (smart punctuation)
+_QUOTES = {'"': '"', "“": "”", "„": "“", "«": "»"}  # quotes phones type
+
+
+@dataclass(frozen=True)
+class Command:
+    """A command addressed to this bot: ``name`` lower case without ``/`` and ``@BotName``,
+    ``args`` the rest of the text (stripped)."""
+
+    name: str
+    args: str
+
+
+@dataclass(frozen=True)
+class PortraitRequest:
+    """The outcome of ``/portrait`` arguments: ``options`` or ``error`` (for the member)."""
+
+    options: PortraitOptions | None = None
+    error: str | None = None
+
+
+class _Token(str):
+    """A word of the arguments; ``quoted`` when it was in quotes (never a flag then)."""
+
+    quoted: bool = False
+
+
+def parse_command(text: str | None, bot_username: str) -> Command | None:
+    """The command at the start of ``text``; None when there is none, or it names another
+    bot (``/portrait@OtherBot``). Unknown commands addressed to us are returned as they are,
+    so the caller can answer them."""
+    if not text or not text.startswith("/"):
+        return None
+    head, *rest = text.split(maxsplit=1)
+    name, at, target = head[1:].partition("@")
+    if at and target.casefold() != bot_username.casefold():
+        return None
+    if not name:
+        return None
+    return Command(name=name.casefold(), args=rest[0].strip() if rest else "")
+
+
+def parse_portrait(
+    args: str, catalog: Catalog, *, rng: random.Random | None = None
+) -> PortraitRequest:
+    """``/portrait`` arguments as checked options with the catalog's defaults filled in, or
+    the member-facing reason they can't be used. No network, no Wiro call."""
+    try:
+        prompt, values = split_arguments(args, catalog)
+        _check_names(values, catalog)
+        options = resolve_options(catalog, prompt=prompt or None, rng=rng, **values)
+    except OptionError as error:
+        return PortraitRequest(error=error.message)
+    return PortraitRequest(options=options)
+
+
+def split_arguments(args: str, catalog: Catalog | None = None) -> tuple[str, dict[str, str]]:
+    """The prompt (the free text, words joined by one space) and each flag's value as text,
+    keyed by `resolve_options`'s keyword. Raises `OptionError` for an unknown or repeated flag,
+    a flag without a value or an unclosed quote."""
+    tokens = _tokens(args)
+    prompt: list[str] = []
+    values: dict[str, str] = {}
+    index = 0
+    while index < len(tokens):
+        token = tokens[index]
+        index += 1
+        flag = _flag_name(token)
+        if flag is None:
+            prompt.append(str(token))
+            continue
+        flag, eq, inline = flag.partition("=")
+        canonical = _ALIASES.get(flag, flag)
+        if canonical not in _FLAGS:
+            raise OptionError(
+                f"I don't know the option --{_short(flag)}. The options are: "
+                f"{', '.join(KNOWN_FLAGS)}."
+            )
+        keyword = _FLAGS[canonical]
+        if keyword in values:
+            raise OptionError(f"--{canonical} is given twice; keep one.")
+        if eq:
+            value = inline
+        elif index < len(tokens) and _flag_name(tokens[index]) is None:
+            value, index = _value(canonical, tokens, index, catalog)
+        else:
+            value = ""
+        if not value.strip():
+            raise OptionError(
+                f"--{canonical} needs a value, like --{canonical} {_example(canonical)}."
+            )
+        if canonical in _DECIMAL_FLAGS:
+            value = value.replace(",", ".")
+        values[keyword] = value
+    return " ".join(prompt), values
+
+
+def _check_names(values: dict[str, str], catalog: Catalog) -> None:
+    """Unknown model or LoRA names, refused with a hint that fits Telegram (Discord's own
+    message points at its autocomplete)."""
+    for keyword, what, lookup in (
+        ("model", "model", catalog.model),
+        ("lora", "LoRA", catalog.lora),
+    ):
+        name = values.get(keyword)
+        if name is not None and lookup(name) is None:
+            raise OptionError(
+                f'I don\'t know a {what} called "{_short(" ".join(name.split()), 60)}". '
+                "Send /styles to see the names you can use."
+            )
+
+
+def _tokens(args: str) -> list[_Token]:
+    """Whitespace-separated words; double quotes (straight or curly) group words and are
+    removed. Raises `OptionError` for a quote that is never closed."""
+    tokens: list[_Token] = []
+    current: list[str] = []
+    quoted = False
+    closing: str | None = None
+    for char in args:
+        if closing is not None:
+            if char == closing or (closing != '"' and char == '"'):
+                closing = None
+            else:
+                current.append(char)
+        elif char in _QUOTES and not current:
+            closing, quoted = _QUOTES[char], True
+        elif char.isspace():
+            if current or quoted:
+                tokens.append(_make_token("".join(current), quoted))
+            current, quoted = [], False
+        else:
+            current.append(char)
+    if closing is not None:
+        raise OptionError('A quote (") is not closed; put one at the end of the quoted text.')
+    if current or quoted:
+        tokens.append(_make_token("".join(current), quoted))
+    return tokens
+
+
+def _make_token(text: str, quoted: bool) -> _Token:
+    token = _Token(text)
+    token.quoted = quoted
+    return token
+
+
+def _flag_name(token: _Token) -> str | None:
+    """``"steps"`` for ``--steps`` (or with a dash phones substitute), lower case; None for
+    anything else (a quoted word is never a flag; a lone ``--`` is text)."""
+    if token.quoted:
+        return None
+    for start in _FLAG_STARTS:
+        if token.startswith(start) and len(token) > len(start) and token[len(start)].isalpha():
+            name, eq, value = token[len(start) :].partition("=")
+            return name.casefold() + eq + value
+    return None
+
+
+def _value(flag: str, tokens: list[_Token], index: int, catalog: Catalog | None) -> tuple[str, int]:
+    """The value after a flag and the index after it. ``--model``/``--lora`` take the longest
+    run of unquoted words that names a catalog entry; otherwise one word."""
+    first = tokens[index]
+    if flag in _NAME_FLAGS and catalog is not None and not first.quoted:
+        lookup = catalog.model if flag == "model" else catalog.lora
+        end = index
+        while end < len(tokens) and _flag_name(tokens[end]) is None and not tokens[end].quoted:
+            end += 1
+        for stop in range(end, index + 1, -1):  # longest first; one word is the fallback
+            name = " ".join(tokens[index:stop])
+            if lookup(name) is not None:
+                return name, stop
+    return str(first), index + 1
+
+
+def _example(flag: str) -> str:
+    return {
+        "model": "DreamShaper-XL",
+        "lora": "Pixel",
+        "negative": '"blurry, text"',
+        "scheduler": "EulerAncestralDiscreteScheduler",
+        "lora-scale": "0.5",
+        "guidance": "5",
+        "likeness": "0.8",
+    }.get(flag, "20" if flag == "steps" else "1" if flag == "samples" else "42")
+
+
+def _short(text: str, limit: int = 30) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
