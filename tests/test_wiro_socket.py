@@ -269,10 +269,10 @@ async def test_a_silent_socket_hands_over_to_the_schedule_after_the_watchdog(fak
         assert (await asyncio.wait_for(waiting, 3)).succeeded
 
 
-async def test_a_socket_that_never_speaks_leaves_polling_as_it_was(fake_wiro, socket):
+async def test_a_socket_that_never_speaks_hands_over_to_polling(fake_wiro, socket):
     fake_wiro.scenario.socket = "silent"
-    fake_wiro.scenario.duration = 0.2
-    async with make_client(fake_wiro, PollSchedule.constant(0.02)) as client:
+    fake_wiro.scenario.duration = 0.4
+    async with make_client(fake_wiro, PollSchedule.constant(0.02, watchdog=0.1)) as client:
         ref = await client.run(FIELDS)
         task = await client.wait(ref, socket=socket, timeout=5)
     assert task.succeeded

@@ -2,8 +2,11 @@
 
 Rules (fact sheet §3, §5, §7):
 
-* poll on a :class:`PollSchedule` (2 s for the first 15 s, 5 s until 60 s, then
-  10 s, as Wiro's MCP client does);
+* poll on a :class:`PollSchedule`: by default adaptive (:class:`~bot.wiro.pacing.PollPlan`:
+  once at 2 s, sparsely until shortly before the task's forecast end, densely around it,
+  backing off 2/5/10 s when it overruns); ``PollSchedule(adaptive=False)`` is Wiro's MCP
+  client's 2 s for the first 15 s, 5 s until 60 s, then 10 s, and
+  ``PollSchedule.constant(s)`` a fixed interval (tests); non-adaptive schedules poll at once;
 * report a change whenever the status or the generation progress changes;
 * ``task_postprocess_end`` with ``pexit == "0"`` and outputs is success; any
   other ``task_postprocess_end`` is :class:`WiroTaskFailed`; ``task_cancel`` is
@@ -22,20 +25,25 @@ Rules (fact sheet §3, §5, §7):
   killing it is the caller's decision.
 
 With a :class:`~bot.wiro.socket.WiroSocket` the socket is a hint, never the
-truth: every state (and so the end) still comes from ``/Task/Detail``, but
+truth: the end (success, failure, cancel) only ever comes from ``/Task/Detail``, but
 
-* a socket message with a status not heard before, or a terminal one,
-  triggers a poll at once (so delivery starts when the task ends, not at the
-  next tick), unless the last poll failed: its backoff holds; a return to an
-  earlier status (``task_error`` stderr lines between ``task_output`` lines,
-  a requeue) does so at most every ``schedule.fast`` seconds; repeated
-  ``task_output`` progress messages only feed ``on_progress``;
-* while the subscription is connected and its task was heard of within
-  ``schedule.watchdog`` seconds, polls relax to every ``watchdog`` seconds;
-  when the socket is silent longer, or not connected, the normal schedule
-  applies (a dropped connection wakes the wait at once);
-* after a terminal socket message that ``/Task/Detail`` does not confirm yet,
-  polls come at least every ``schedule.fast`` seconds.
+* while the subscription is connected, planned polls wait until the socket has been
+  silent for longer than its next event can take: until the end of the forecast window,
+  at least ``schedule.silence_min`` and at most ``schedule.watchdog`` seconds after it last
+  spoke (or connected). A socket that talks until the end thus costs one ``/Task/Detail``
+  call per task, the one that confirms the end; a silent socket hands over to the plan;
+* a terminal socket message (``task_postprocess_end``, ``task_cancel``) triggers a poll at
+  once (unless the last poll failed: its backoff holds), then every ``schedule.dense``
+  seconds until ``/Task/Detail`` confirms it;
+* a dropped connection hands over to the plan at once; a reconnection polls once at once
+  (the events sent while it was down are lost);
+* other statuses announced on the socket cost no poll: they are yielded as a copy of the
+  last polled task carrying the announced status, when the member-facing stage
+  (queued, generating, finishing) changes; progress messages only feed ``on_progress``.
+* Whether Wiro replays the events of a task that ended before the subscription is unknown
+  [U]: a fresh task is subscribed within milliseconds of its run call, so that window is
+  tiny, and a silent socket is caught by the watchdog; a task followed again after a
+  restart (``started_ago``) is polled at once.
 
 ``on_progress`` receives :class:`~bot.wiro.socket.TaskProgress` values in
 increasing order (a requeued task starts again from zero): from the socket's
@@ -60,8 +68,9 @@ from .errors import (
     WiroTaskFailed,
     WiroTimeout,
 )
-from .socket import Subscription, TaskProgress, WiroSocket
-from .task import CANCELLED_STATUS, ERROR_STATUS, Task, TaskRef
+from .pacing import DEFAULT_FORECAST, PollPlan, TaskForecast
+from .socket import SocketEvent, Subscription, TaskProgress, WiroSocket
+from .task import CANCELLED_STATUS, ERROR_STATUS, Stage, Task, TaskRef
 
 __all__ = [
     "DEFAULT_FAILURE_BUDGET",
@@ -99,12 +108,15 @@ OnProgress = Callable[[TaskProgress], Awaitable[None] | None]
 
 @dataclass(frozen=True)
 class PollSchedule:
-    """How long to sleep between two polls, by time since the wait began.
+    """When to poll: an adaptive :class:`~bot.wiro.pacing.PollPlan` (``adaptive``, the
+    default: ``early``, ``sparse``, ``dense``, ``dense_polls``, ``min_spread``, ``overrun``
+    are its parameters), or else by time since the wait began (``fast`` until
+    ``fast_until``, ``medium`` until ``medium_until``, then ``slow``: Wiro's MCP client).
 
-    ``watchdog``: with a live, talking socket, the longest pause between polls
-    (and how long the socket may stay silent before the normal schedule returns).
-    ``failure_backoff``: the least pause after a failed poll, doubled for each further
-    failure in a row up to ``failure_backoff_max`` (times a 0.8-1.2 jitter).
+    ``watchdog`` and ``silence_min``: the most and least seconds a connected socket may stay
+    silent before polls resume. ``dense`` is also the pause between polls confirming an end
+    the socket announced. ``failure_backoff``: the least pause after a failed poll, doubled
+    for each further failure in a row up to ``failure_backoff_max`` (times a 0.8-1.2 jitter).
     """
 
     fast: float = 2.0
@@ -112,16 +124,37 @@ class PollSchedule:
     medium: float = 5.0
     medium_until: float = 60.0
     slow: float = 10.0
-    watchdog: float = 20.0
+    watchdog: float = 10.0
+    silence_min: float = 2.0
     failure_backoff: float = 1.0
     failure_backoff_max: float = 15.0
+    adaptive: bool = True
+    early: float = 2.0
+    sparse: float = 30.0
+    dense: float = 0.5
+    dense_polls: int = 5
+    min_spread: float = 1.0
+    overrun: tuple[float, ...] = (2.0, 5.0, 10.0)
 
     def interval(self, elapsed: float) -> float:
+        """The pause of a non-adaptive schedule, ``elapsed`` seconds into the wait."""
         if elapsed < self.fast_until:
             return self.fast
         if elapsed < self.medium_until:
             return self.medium
         return self.slow
+
+    def plan(self, forecast: TaskForecast) -> PollPlan:
+        """The adaptive plan for a task with this forecast."""
+        return PollPlan(
+            forecast,
+            early=self.early,
+            sparse=self.sparse,
+            dense=self.dense,
+            dense_polls=self.dense_polls,
+            min_spread=self.min_spread,
+            overrun=self.overrun,
+        )
 
     def backoff(self, failures: int) -> float:
         """The pause after the ``failures``-th failed poll in a row (1, 2, ...)."""
@@ -130,15 +163,19 @@ class PollSchedule:
 
     @classmethod
     def constant(cls, interval: float, *, watchdog: float = 20.0) -> PollSchedule:
-        """The same interval throughout (handy in tests: ``PollSchedule.constant(0.01)``);
-        failed polls back off from ``interval`` to eight times it (at most 15 s)."""
+        """The same interval throughout, from the start (handy in tests:
+        ``PollSchedule.constant(0.01)``); failed polls back off from ``interval`` to eight
+        times it (at most 15 s); a connected socket may be silent ``watchdog`` seconds."""
         return cls(
             fast=interval,
             medium=interval,
             slow=interval,
             watchdog=watchdog,
+            silence_min=min(interval, watchdog),
             failure_backoff=interval,
             failure_backoff_max=max(interval, min(15.0, 8 * interval)),
+            adaptive=False,
+            dense=interval,
         )
 
 
@@ -199,36 +236,66 @@ async def watch_task(
     failure_budget: float = DEFAULT_FAILURE_BUDGET,
     socket: WiroSocket | None = None,
     on_progress: OnProgress | None = None,
+    forecast: TaskForecast | None = None,
+    started_ago: float = 0.0,
 ) -> AsyncIterator[Task]:
     """Yield the task each time it changes; the last one yielded has succeeded.
 
     Raises :class:`WiroTaskFailed`, :class:`WiroTaskCancelled`,
     :class:`WiroTimeout`, or the last polling error. A failed or cancelled end
     state is not yielded: it is on the exception's ``task``. ``socket`` and
-    ``on_progress``: see the module docstring.
+    ``on_progress``: see the module docstring. ``forecast``: the task's expected
+    length (:data:`~bot.wiro.pacing.DEFAULT_FORECAST` when None), for an adaptive
+    ``schedule``. ``started_ago``: seconds the task has already run (a wait resumed
+    after a restart: its state is unknown, so the first poll comes at once).
     """
     loop = asyncio.get_running_loop()
     started = loop.time()
     deadline = started + timeout
+    pacer = _Pacer(schedule, forecast or DEFAULT_FORECAST, started - max(0.0, started_ago))
     last_key: tuple[str, float | None] | None = None
+    last_stage: Stage | None = None
     last_task: Task | None = None
     error_since: float | None = None
     failures = 0
     failing_since: float | None = None
+    back_off = 0.0
     progress = _ProgressReporter(ref.task_id, on_progress)
     subscription = socket.subscribe(ref) if socket is not None else None
-    socket_status: str | None = None
-    socket_statuses: set[str] = set()
-    unconfirmed_end = False
+    listener = _Listener(subscription, started) if subscription is not None else None
+    poll_now = not schedule.adaptive or started_ago > 0
 
     try:
         while True:
+            # Sleep until the poll is due, waking for socket news (which may bring it forward).
+            while not poll_now:
+                now = loop.time()
+                cap = None if error_since is None else error_since + error_grace
+                due = pacer.due(listener, back_off, cap)
+                pause = min(due, deadline) - now
+                if pause <= 0:
+                    break
+                if listener is None:
+                    await asyncio.sleep(pause)
+                    continue
+                for event in await listener.wait(pause):
+                    if event.progress is not None:
+                        progress.from_socket = True
+                        await progress.report(event.progress)
+                    hint = _stage_hint(event.status)
+                    if hint is not None and hint != last_stage:
+                        # The member's phase may follow the socket; the end never does.
+                        last_stage, last_key = hint, (event.status, None)
+                        yield _hinted(last_task, ref, event.status)
+            poll_now = False
+
             remaining = deadline - loop.time()
             task: Task | None = None
             back_off = 0.0
             try:
                 if remaining <= 0:
                     raise TimeoutError
+                pacer.polled(loop.time(), listener)
                 async with asyncio.timeout(remaining):
                     task = await fetch(ref)
                 failures, failing_since = 0, None
@@ -270,7 +337,7 @@ async def watch_task(
                 await progress.from_task(task)
                 key = _change_key(task)
                 if key != last_key:
-                    last_key = key
+                    last_key, last_stage = key, task.stage
                     yield task
                 if task.succeeded:
                     return
@@ -286,72 +353,132 @@ async def watch_task(
                         )
                 else:
                     error_since = None
-
-            now = loop.time()
-            if now >= deadline:
+            if loop.time() >= deadline:
                 raise _timed_out(ref, timeout, last_task)
-            delay = max(schedule.interval(now - started), back_off)
-            cap = None if error_since is None else max(0.0, error_since + error_grace - now)
-            if subscription is None:
-                if cap is not None:
-                    delay = min(delay, cap)
-                await asyncio.sleep(max(0.0, min(delay, deadline - now)))
-                continue
-
-            # With the socket: sleep until the poll is due, waking for socket news. News makes
-            # the poll urgent, but never sooner than the backoff after a failed poll.
-            base, urgent = now, False
-            while True:
-                due = base + back_off
-                if not urgent:
-                    due = base + _socket_delay(
-                        delay, schedule, subscription, base, back_off, unconfirmed_end, cap
-                    )
-                pause = min(due, deadline) - loop.time()
-                if pause <= 0:
-                    break
-                for event in await subscription.wait(pause):
-                    if event.progress is not None:
-                        progress.from_socket = True
-                        await progress.report(event.progress)
-                    if event.terminal:
-                        unconfirmed_end = True
-                    # A new status is worth a poll now; a status seen before (stderr lines
-                    # between progress lines, a requeue) only after schedule.fast seconds.
-                    if event.terminal or (
-                        event.status != socket_status
-                        and (
-                            event.status not in socket_statuses
-                            or loop.time() - base >= schedule.fast
-                        )
-                    ):
-                        urgent = True
-                    socket_status = event.status
-                    socket_statuses.add(event.status)
     finally:
         if subscription is not None:
             subscription.close()
 
 
-def _socket_delay(
-    delay: float,
-    schedule: PollSchedule,
-    subscription: Subscription,
-    base: float,
-    back_off: float,
-    unconfirmed_end: bool,
-    cap: float | None,
-) -> float:
-    """The pause after a poll at ``base``, given what the socket is doing now."""
-    heard = subscription.last_event_at
-    if subscription.connected and heard is not None and schedule.watchdog > delay:
-        # Relaxed until the socket has been silent for a watchdog period.
-        delay = min(schedule.watchdog, max(delay, heard + schedule.watchdog - base))
-    if unconfirmed_end:
-        delay = min(delay, max(schedule.fast, back_off))
-    if cap is not None:
-        delay = min(delay, cap)
-    return delay
+class _Listener:
+    """What the wait knows of its socket subscription: when it last spoke (or connected),
+    whether it announced the end, and whether a reconnect calls for a catch-up poll (events
+    sent while it was down are lost: Wiro replays nothing we know of)."""
+
+    def __init__(self, subscription: Subscription, started: float) -> None:
+        self.subscription = subscription
+        self.connected = False
+        self.ever_connected = False
+        self.quiet_since = started  # the last word from the socket, or its (re)connection
+        self.dropped_at: float | None = None
+        self.catch_up = False
+        self.ended_at: float | None = None  # when the socket announced the end
+
+    def heard_at(self) -> float:
+        last = self.subscription.last_event_at
+        return self.quiet_since if last is None else max(last, self.quiet_since)
+
+    async def wait(self, pause: float) -> list[SocketEvent]:
+        events = await self.subscription.wait(pause)
+        now = asyncio.get_running_loop().time()
+        self.observe(now)
+        if self.ended_at is None and any(event.terminal for event in events):
+            self.ended_at = now
+        return events
+
+    def observe(self, now: float) -> None:
+        connected = self.subscription.connected
+        if connected == self.connected:
+            return
+        self.connected = connected
+        if connected:
+            self.quiet_since = now
+            self.catch_up = self.ever_connected
+            self.ever_connected = True
+        else:
+            self.dropped_at = now
+
+
+class _Pacer:
+    """When the next poll is due, in ``loop.time()`` terms."""
+
+    def __init__(self, schedule: PollSchedule, forecast: TaskForecast, task_start: float) -> None:
+        self.schedule = schedule
+        self.plan = schedule.plan(forecast) if schedule.adaptive else None
+        self.task_start = task_start
+        self.last_poll: float | None = None
+        self.plan_from = -1.0  # planned polls at or before this (task seconds) are spent
+
+    def polled(self, now: float, listener: _Listener | None) -> None:
+        self.last_poll = now
+        self.plan_from = now - self.task_start
+        if listener is not None:
+            listener.catch_up = False
+
+    def due(self, listener: _Listener | None, back_off: float, cap: float | None) -> float:
+        if self.plan is not None:
+            if listener is not None and listener.dropped_at is not None:
+                # Dropped: planned polls missed while the socket was trusted stay missed.
+                self.plan_from = max(self.plan_from, listener.dropped_at - self.task_start)
+                listener.dropped_at = None
+            due = self.task_start + self.plan.next_poll(self.plan_from)
+        elif self.last_poll is None:
+            due = self.task_start
+        else:
+            due = self.last_poll + self.schedule.interval(self.last_poll - self.task_start)
+        if listener is not None:
+            listener.observe(asyncio.get_running_loop().time())
+            if listener.catch_up:
+                due = self.task_start  # now: what happened while it was down is unknown
+            elif listener.connected:
+                heard = listener.heard_at()
+                due = max(due, heard + self._quiet(heard))
+            ended = listener.ended_at
+            if ended is not None:
+                # Announced on the socket: confirm now, and again until Task/Detail agrees.
+                if self.last_poll is None or self.last_poll < ended:
+                    due = ended
+                else:
+                    due = min(due, self.last_poll + self.schedule.dense)
+        if cap is not None:
+            due = min(due, cap)
+        if back_off and self.last_poll is not None:
+            due = max(due, self.last_poll + back_off)
+        return due
+
+    def _quiet(self, heard: float) -> float:
+        """How long a connected socket may stay silent before a watchdog poll: until the end
+        of the window the task should end in (its next event cannot come later), within
+        ``silence_min`` and ``watchdog`` seconds."""
+        if self.plan is None:
+            return self.schedule.watchdog
+        window_end = self.task_start + self.plan.window[1]
+        return min(self.schedule.watchdog, max(self.schedule.silence_min, window_end - heard))
+
+
+def _stage_hint(status: str) -> Stage | None:
+    """The member-facing stage a socket status implies (lifecycle statuses of a running task;
+    the socket's ``task_error`` is a stderr line, not a state)."""
+    if status not in _RUNNING_STATUSES:
+        return None
+    return Task.from_api({"status": status}).stage
+
+
+_RUNNING_STATUSES = _BEFORE_GENERATION | {
+    "task_output",
+    "task_output_full",
+    "task_end",
+    "task_postprocess_start",
+}
+
+
+def _hinted(last: Task | None, ref: TaskRef, status: str) -> Task:
+    """The last polled task (or a bare one) with the status the socket announced."""
+    raw: dict[str, object] = (
+        dict(last.raw) if last is not None else {"id": ref.task_id, "socketaccesstoken": ""}
+    )
+    raw["status"] = status
+    return Task.from_api(raw)
 
 
 async def wait_for_task(
