@@ -43,6 +43,7 @@ from bot.jobs.ledger import (
     StaleTransition,
     utc_now,
 )
+from bot.jobs.lengths import TaskLengthModel
 from bot.jobs.runner import (
     JobLimits,
     Phase,
@@ -151,6 +152,7 @@ class Dispatcher:
         results: ResultStore | None = None,
         socket: WiroSocket | None = None,
         clock: Clock = utc_now,
+        lengths: TaskLengthModel | None = None,
     ) -> None:
         self.ledger = ledger
         self._wiro = wiro
@@ -161,6 +163,8 @@ class Dispatcher:
         self._results = results
         self._socket = socket
         self._clock = clock
+        # Task lengths learned from finished jobs: polls gather around a task's expected end.
+        self.lengths = lengths or TaskLengthModel()
         self._wakeup = asyncio.Event()
         self._workers: dict[int, asyncio.Task[None]] = {}
         self._at_wiro: set[int] = set()  # jobs holding one of the `max_running` slots
@@ -181,6 +185,8 @@ class Dispatcher:
 
     async def start(self) -> None:
         """Pick up every unfinished job, then keep the queue moving."""
+        finished = await self.ledger.recent_task_lengths(self.lengths.recent_limit)
+        self.lengths.load(finished)
         await self._resume()
         self.accepting = True
         self._loop = asyncio.create_task(self._schedule_forever(), name="dispatcher")
@@ -332,6 +338,7 @@ class Dispatcher:
         try:
             fields = run_fields(options, self._catalog(), job.input_url or "")
             ref = await self._wiro.run(fields)
+            ran_at = time.monotonic()
         except WiroConcurrencyLimit:
             job = await self.ledger.transition(
                 job.id, JobState.QUEUED, expected=JobState.SUBMITTING, note="Wiro busy (96)"
@@ -363,7 +370,7 @@ class Dispatcher:
         log.info("Job %s is Wiro task %s", job.id, ref.task_id)
         if job.id in self._cancel_requested:
             await abort_quietly(self._wiro, ref)
-        await self._follow(job)
+        await self._follow(job, ran_at=ran_at)
 
     async def _upload_selfie(self, job: Job) -> Job | None:
         """Upload the job's saved selfie to Wiro and record its URL (before the run call: a
@@ -392,13 +399,16 @@ class Dispatcher:
         self._cancel_requested.discard(job.id)
         await self._fail(job, failure)
 
-    async def _follow(self, job: Job) -> None:
-        """Wait for the job's task at Wiro, fetch the images, then deliver them."""
+    async def _follow(self, job: Job, *, ran_at: float | None = None) -> None:
+        """Wait for the job's task at Wiro, fetch the images, then deliver them. ``ran_at``:
+        the ``time.monotonic()`` the run call answered; None for a job resumed after a
+        restart (its task's length is then not learned from)."""
         self._cancel_requested.discard(job.id)
         await self._events.progress(job, Phase.QUEUED)
         limits = self.rules.job_limits
         started = job.submitted_at or job.created_at
-        remaining = limits.timeout - (self._clock() - started).total_seconds()
+        age = max(0.0, (self._clock() - started).total_seconds())
+        remaining = limits.timeout - age
         # A job resumed after a long outage still gets a fair last look before it times out.
         last_look = min(30.0, limits.timeout)
         limits = replace(limits, timeout=max(remaining, last_look))
@@ -418,6 +428,8 @@ class Dispatcher:
                 on_phase,
                 socket=self._socket,
                 on_progress=on_progress,
+                forecast=self.lengths.forecast(options),
+                started_ago=0.0 if ran_at is not None else age,
             )
         except PortraitFailed as failure:
             if failure.reason is FailureReason.CANCELLED:
@@ -428,6 +440,10 @@ class Dispatcher:
         finally:
             self._at_wiro.discard(job.id)
             self.wake()
+        task_seconds = None
+        if ran_at is not None:
+            task_seconds = time.monotonic() - ran_at
+            self.lengths.add(options, task_seconds)
         await self._events.progress(job, Phase.DOWNLOADING)
         outputs = requested_outputs(task.outputs, options.samples)
         try:
@@ -441,6 +457,7 @@ class Dispatcher:
             expected=JobState.RUNNING,
             outputs=[_output_record(output) for output in outputs],
             cost=task.total_cost,
+            task_seconds=task_seconds,
         )
         await self._deliver(job, images)
 

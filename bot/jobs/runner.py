@@ -22,6 +22,7 @@ from bot.wiro import (
     OnProgress,
     Stage,
     Task,
+    TaskForecast,
     TaskOutput,
     TaskRef,
     WiroClient,
@@ -155,13 +156,16 @@ async def follow_task(
     *,
     socket: WiroSocket | None = None,
     on_progress: OnProgress | None = None,
+    forecast: TaskForecast | None = None,
+    started_ago: float = 0.0,
 ) -> Task:
     """Wait for a task to succeed; `PortraitFailed` otherwise. A task the bot gives up on (the
     timeout, polls failing for `limits.poll_failure_budget` seconds, a `task_error` that
     outlived its grace) is stopped at Wiro: nobody would collect it, and it would still be
     billed. Only a task that ended by itself (cancelled, or failed) is left alone. With `socket`,
     Wiro's WebSocket gives progress and an early word of the end (always confirmed by
-    Task/Detail)."""
+    Task/Detail). `forecast`: the task's expected length (polls gather around its end);
+    `started_ago`: seconds the task has already run (resumed after a restart)."""
 
     async def on_change(task: Task) -> None:
         phase = _PHASE_OF_STAGE.get(task.stage)
@@ -177,6 +181,8 @@ async def follow_task(
             socket=socket,
             on_progress=on_progress,
             failure_budget=limits.poll_failure_budget,
+            forecast=forecast,
+            started_ago=started_ago,
         )
     except WiroError as error:
         ended_by_itself = isinstance(error, WiroTaskCancelled) or (

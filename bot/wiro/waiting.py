@@ -492,6 +492,8 @@ async def wait_for_task(
     failure_budget: float = DEFAULT_FAILURE_BUDGET,
     socket: WiroSocket | None = None,
     on_progress: OnProgress | None = None,
+    forecast: TaskForecast | None = None,
+    started_ago: float = 0.0,
 ) -> Task:
     """Poll until the task succeeds and return it; raise like :func:`watch_task`.
 
@@ -510,6 +512,8 @@ async def wait_for_task(
         failure_budget=failure_budget,
         socket=socket,
         on_progress=on_progress,
+        forecast=forecast,
+        started_ago=started_ago,
     )
     try:
         async for task in updates:
