@@ -754,7 +754,7 @@ async def test_a_finished_job_teaches_its_task_length_and_a_restart_remembers_it
     await first.start()
     done = await harness.reaches(job, JobState.DELIVERED)
 
-    assert done.task_seconds is not None and done.task_seconds >= 0.2
+    assert done.task_seconds is not None and done.task_seconds > 0.1  # a 0.2 s task
     assert first.lengths.forecast(options).basis == "scaled"  # one job: not yet "learned"
     await first.stop()
     restarted = harness.dispatcher(Recorder())

@@ -7,6 +7,7 @@ from bot.catalog import Catalog
 from bot.jobs.lengths import TaskLengthModel
 from bot.request.options import resolve_options
 from bot.wiro import DEFAULT_FORECAST, PollPlan, PollSchedule, TaskForecast
+from bot.wiro.waiting import EndTiming
 
 CATALOG = Catalog.bundled()
 
@@ -113,3 +114,10 @@ def test_the_ledger_history_loads_newest_first_and_skips_what_it_cannot_read():
     model.min_exact = 2
     # per_shape=2 keeps the newest two: 12 and 10 (99 is older, -1 is not a length)
     assert model.forecast(options()).expected == 11.0
+
+
+def test_the_end_is_placed_by_the_socket_else_between_the_last_two_polls():
+    assert EndTiming().ended_at is None
+    assert EndTiming(running_at=6.0, confirmed_at=9.5).ended_at == 7.75  # not 9.5: no stretch
+    assert EndTiming(confirmed_at=9.5).ended_at == 9.5
+    assert EndTiming(running_at=2.0, announced_at=8.01, confirmed_at=8.02).ended_at == 8.01

@@ -65,6 +65,7 @@ from bot.wiro import (
     WiroError,
     WiroSocket,
 )
+from bot.wiro.waiting import EndTiming
 
 log = logging.getLogger(__name__)
 
@@ -420,6 +421,7 @@ class Dispatcher:
             await self._events.generating(job, progress)
 
         options = PortraitOptions.from_params(job.params["options"])
+        timing = EndTiming()
         try:
             task = await follow_task(
                 self._wiro,
@@ -430,6 +432,7 @@ class Dispatcher:
                 on_progress=on_progress,
                 forecast=self.lengths.forecast(options),
                 started_ago=0.0 if ran_at is not None else age,
+                timing=timing,
             )
         except PortraitFailed as failure:
             if failure.reason is FailureReason.CANCELLED:
@@ -442,7 +445,7 @@ class Dispatcher:
             self.wake()
         task_seconds = None
         if ran_at is not None:
-            task_seconds = time.monotonic() - ran_at
+            task_seconds = (timing.ended_at or time.monotonic()) - ran_at
             self.lengths.add(options, task_seconds)
         await self._events.progress(job, Phase.DOWNLOADING)
         outputs = requested_outputs(task.outputs, options.samples)

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from bot.catalog import Catalog
 from bot.jobs.failures import FailureReason, PortraitFailed, explain
 from bot.jobs.images import DecodedImage, NotAnImage, decode_output
+from bot.jobs.lengths import TaskLengthModel
 from bot.request.options import PortraitOptions, run_fields
 from bot.request.selfie import PreparedSelfie
 from bot.wiro import (
@@ -32,7 +33,7 @@ from bot.wiro import (
     WiroTaskFailed,
 )
 from bot.wiro.outputs import OutputRefused
-from bot.wiro.waiting import DEFAULT_FAILURE_BUDGET
+from bot.wiro.waiting import DEFAULT_FAILURE_BUDGET, EndTiming
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +131,9 @@ async def make_portrait(
         on_started(ref)
     await report(Phase.QUEUED)
     try:
-        task = await follow_task(wiro, ref, limits, report)
+        # No history here: the prior, scaled to the steps and samples asked for.
+        forecast = TaskLengthModel().forecast(options)
+        task = await follow_task(wiro, ref, limits, report, forecast=forecast)
         await report(Phase.DOWNLOADING)
         images = await download_images(
             wiro, requested_outputs(task.outputs, options.samples), options.seed
@@ -158,6 +161,7 @@ async def follow_task(
     on_progress: OnProgress | None = None,
     forecast: TaskForecast | None = None,
     started_ago: float = 0.0,
+    timing: EndTiming | None = None,
 ) -> Task:
     """Wait for a task to succeed; `PortraitFailed` otherwise. A task the bot gives up on (the
     timeout, polls failing for `limits.poll_failure_budget` seconds, a `task_error` that
@@ -165,7 +169,8 @@ async def follow_task(
     billed. Only a task that ended by itself (cancelled, or failed) is left alone. With `socket`,
     Wiro's WebSocket gives progress and an early word of the end (always confirmed by
     Task/Detail). `forecast`: the task's expected length (polls gather around its end);
-    `started_ago`: seconds the task has already run (resumed after a restart)."""
+    `started_ago`: seconds the task has already run (resumed after a restart); `timing` is
+    filled in with when the end was seen."""
 
     async def on_change(task: Task) -> None:
         phase = _PHASE_OF_STAGE.get(task.stage)
@@ -183,6 +188,7 @@ async def follow_task(
             failure_budget=limits.poll_failure_budget,
             forecast=forecast,
             started_ago=started_ago,
+            timing=timing,
         )
     except WiroError as error:
         ended_by_itself = isinstance(error, WiroTaskCancelled) or (

@@ -43,6 +43,7 @@ from .socket import WiroSocket
 from .task import Task, TaskRef, UploadedFile
 from .waiting import (
     DEFAULT_FAILURE_BUDGET,
+    EndTiming,
     OnChange,
     OnProgress,
     PollSchedule,
@@ -245,6 +246,7 @@ class WiroClient:
         failure_budget: float = DEFAULT_FAILURE_BUDGET,
         forecast: TaskForecast | None = None,
         started_ago: float = 0.0,
+        timing: EndTiming | None = None,
     ) -> Task:
         """Poll until the task succeeds and return it (see :mod:`bot.wiro.waiting`).
 
@@ -252,7 +254,8 @@ class WiroClient:
         Wiro's WebSocket; ``on_progress`` gets each new generation progress;
         ``failure_budget``: seconds of failed polls in a row before giving up;
         ``forecast``: the task's expected length, which the poll plan centres on;
-        ``started_ago``: seconds the task has run already (a resumed wait polls at once)."""
+        ``started_ago``: seconds the task has run already (a resumed wait polls at once);
+        ``timing``: filled in with when the end was seen."""
         return await wait_for_task(
             self.task_detail,
             ref,
@@ -265,6 +268,7 @@ class WiroClient:
             on_progress=on_progress,
             forecast=forecast,
             started_ago=started_ago,
+            timing=timing,
         )
 
     def watch(

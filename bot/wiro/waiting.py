@@ -30,8 +30,11 @@ truth: the end (success, failure, cancel) only ever comes from ``/Task/Detail``,
 * while the subscription is connected, planned polls wait until the socket has been
   silent for longer than its next event can take: until the end of the forecast window,
   at least ``schedule.silence_min`` and at most ``schedule.watchdog`` seconds after it last
-  spoke (or connected). A socket that talks until the end thus costs one ``/Task/Detail``
-  call per task, the one that confirms the end; a silent socket hands over to the plan;
+  spoke; a subscription that has not said a word yet is trusted ``schedule.first_word``
+  seconds from its connection (Wiro's first status change follows the run within seconds
+  unless its queue is long). A socket that talks until the end thus costs one
+  ``/Task/Detail`` call per task, the one that confirms the end; a silent one hands over to
+  the plan;
 * a terminal socket message (``task_postprocess_end``, ``task_cancel``) triggers a poll at
   once (unless the last poll failed: its backoff holds), then every ``schedule.dense``
   seconds until ``/Task/Detail`` confirms it;
@@ -74,6 +77,7 @@ from .task import CANCELLED_STATUS, ERROR_STATUS, Stage, Task, TaskRef
 
 __all__ = [
     "DEFAULT_FAILURE_BUDGET",
+    "EndTiming",
     "OnChange",
     "OnProgress",
     "PollSchedule",
@@ -114,7 +118,8 @@ class PollSchedule:
     ``fast_until``, ``medium`` until ``medium_until``, then ``slow``: Wiro's MCP client).
 
     ``watchdog`` and ``silence_min``: the most and least seconds a connected socket may stay
-    silent before polls resume. ``dense`` is also the pause between polls confirming an end
+    silent before polls resume; ``first_word``: how long a subscription that has said
+    nothing yet is trusted. ``dense`` is also the pause between polls confirming an end
     the socket announced. ``failure_backoff``: the least pause after a failed poll, doubled
     for each further failure in a row up to ``failure_backoff_max`` (times a 0.8-1.2 jitter).
     """
@@ -126,6 +131,7 @@ class PollSchedule:
     slow: float = 10.0
     watchdog: float = 10.0
     silence_min: float = 2.0
+    first_word: float = 5.0
     failure_backoff: float = 1.0
     failure_backoff_max: float = 15.0
     adaptive: bool = True
@@ -172,11 +178,35 @@ class PollSchedule:
             slow=interval,
             watchdog=watchdog,
             silence_min=min(interval, watchdog),
+            first_word=watchdog,
             failure_backoff=interval,
             failure_backoff_max=max(interval, min(15.0, 8 * interval)),
             adaptive=False,
             dense=interval,
         )
+
+
+@dataclass
+class EndTiming:
+    """When a wait saw its task end, in ``loop.time()`` (``time.monotonic()``) seconds; the
+    wait fills it in. ``running_at``: the last poll that found the task running;
+    ``announced_at``: the socket's terminal message; ``confirmed_at``: the poll that found
+    the end."""
+
+    running_at: float | None = None
+    announced_at: float | None = None
+    confirmed_at: float | None = None
+
+    @property
+    def ended_at(self) -> float | None:
+        """The best estimate of the end: the socket's word, else halfway between the last
+        poll that found it running and the one that found it ended (so a length learned
+        from a sparse plan is not stretched by its polling gap)."""
+        if self.announced_at is not None:
+            return self.announced_at
+        if self.confirmed_at is None or self.running_at is None:
+            return self.confirmed_at
+        return (self.running_at + self.confirmed_at) / 2
 
 
 def _change_key(task: Task) -> tuple[str, float | None]:
@@ -238,6 +268,7 @@ async def watch_task(
     on_progress: OnProgress | None = None,
     forecast: TaskForecast | None = None,
     started_ago: float = 0.0,
+    timing: EndTiming | None = None,
 ) -> AsyncIterator[Task]:
     """Yield the task each time it changes; the last one yielded has succeeded.
 
@@ -247,7 +278,8 @@ async def watch_task(
     ``on_progress``: see the module docstring. ``forecast``: the task's expected
     length (:data:`~bot.wiro.pacing.DEFAULT_FORECAST` when None), for an adaptive
     ``schedule``. ``started_ago``: seconds the task has already run (a wait resumed
-    after a restart: its state is unknown, so the first poll comes at once).
+    after a restart: its state is unknown, so the first poll comes at once). ``timing``: filled
+    in with when the end was seen.
     """
     loop = asyncio.get_running_loop()
     started = loop.time()
@@ -264,6 +296,7 @@ async def watch_task(
     subscription = socket.subscribe(ref) if socket is not None else None
     listener = _Listener(subscription, started) if subscription is not None else None
     poll_now = not schedule.adaptive or started_ago > 0
+    timing = timing if timing is not None else EndTiming()
 
     try:
         while True:
@@ -295,10 +328,17 @@ async def watch_task(
             try:
                 if remaining <= 0:
                     raise TimeoutError
-                pacer.polled(loop.time(), listener)
+                asked_at = loop.time()
+                pacer.polled(asked_at, listener)
                 async with asyncio.timeout(remaining):
                     task = await fetch(ref)
                 failures, failing_since = 0, None
+                if task.is_terminal:
+                    timing.confirmed_at = asked_at
+                    if listener is not None:
+                        timing.announced_at = listener.ended_at
+                else:
+                    timing.running_at = asked_at
             except TimeoutError:
                 raise _timed_out(ref, timeout, last_task) from None
             except _TRANSIENT as exc:
@@ -431,8 +471,12 @@ class _Pacer:
             if listener.catch_up:
                 due = self.task_start  # now: what happened while it was down is unknown
             elif listener.connected:
-                heard = listener.heard_at()
-                due = max(due, heard + self._quiet(heard))
+                if listener.subscription.last_event_at is None:
+                    quiet = min(self.schedule.first_word, self.schedule.watchdog)
+                    due = max(due, listener.quiet_since + quiet)
+                else:
+                    heard = listener.heard_at()
+                    due = max(due, heard + self._quiet(heard))
             ended = listener.ended_at
             if ended is not None:
                 # Announced on the socket: confirm now, and again until Task/Detail agrees.
@@ -494,6 +538,7 @@ async def wait_for_task(
     on_progress: OnProgress | None = None,
     forecast: TaskForecast | None = None,
     started_ago: float = 0.0,
+    timing: EndTiming | None = None,
 ) -> Task:
     """Poll until the task succeeds and return it; raise like :func:`watch_task`.
 
@@ -514,6 +559,7 @@ async def wait_for_task(
         on_progress=on_progress,
         forecast=forecast,
         started_ago=started_ago,
+        timing=timing,
     )
     try:
         async for task in updates:
