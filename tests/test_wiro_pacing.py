@@ -116,8 +116,14 @@ def test_the_ledger_history_loads_newest_first_and_skips_what_it_cannot_read():
     assert model.forecast(options()).expected == 11.0
 
 
-def test_the_end_is_placed_by_the_socket_else_between_the_last_two_polls():
+def test_the_end_is_placed_by_the_socket_else_within_the_last_two_polls():
     assert EndTiming().ended_at is None
-    assert EndTiming(running_at=6.0, confirmed_at=9.5).ended_at == 7.75  # not 9.5: no stretch
     assert EndTiming(confirmed_at=9.5).ended_at == 9.5
     assert EndTiming(running_at=2.0, announced_at=8.01, confirmed_at=8.02).ended_at == 8.01
+    # No forecast: halfway between the last poll that found it running and the first that
+    # found it ended, not the latter (a sparse gap must not stretch the learned length).
+    assert EndTiming(running_at=6.0, confirmed_at=9.5).ended_at == 7.75
+    # With one: the forecast end, moved into those bounds.
+    assert EndTiming(running_at=2.0, confirmed_at=31.0, expected_at=32.0).ended_at == 31.0
+    assert EndTiming(running_at=33.0, confirmed_at=35.0, expected_at=32.0).ended_at == 33.0
+    assert EndTiming(running_at=29.5, confirmed_at=30.0, expected_at=29.8).ended_at == 29.8

@@ -43,7 +43,7 @@ class TaskLengthModel:
     a learned forecast.
     """
 
-    def __init__(self, *, per_shape: int = 20, recent: int = 200, min_exact: int = 3) -> None:
+    def __init__(self, *, per_shape: int = 9, recent: int = 200, min_exact: int = 3) -> None:
         self.min_exact = min_exact
         self._per_shape = per_shape
         self._by_shape: dict[_Shape, deque[float]] = {}

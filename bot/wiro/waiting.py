@@ -189,24 +189,29 @@ class PollSchedule:
 @dataclass
 class EndTiming:
     """When a wait saw its task end, in ``loop.time()`` (``time.monotonic()``) seconds; the
-    wait fills it in. ``running_at``: the last poll that found the task running;
-    ``announced_at``: the socket's terminal message; ``confirmed_at``: the poll that found
-    the end."""
+    wait fills it in. ``running_at``: the last moment the task was known to be running (the
+    last poll that found it so, else its start); ``announced_at``: the socket's terminal
+    message; ``confirmed_at``: the poll that found the end; ``expected_at``: when the
+    forecast put the end."""
 
     running_at: float | None = None
     announced_at: float | None = None
     confirmed_at: float | None = None
+    expected_at: float | None = None
 
     @property
     def ended_at(self) -> float | None:
-        """The best estimate of the end: the socket's word, else halfway between the last
-        poll that found it running and the one that found it ended (so a length learned
-        from a sparse plan is not stretched by its polling gap)."""
+        """The best estimate of the end: the socket's word; else, as polls only bound it
+        (after ``running_at``, by ``confirmed_at``), the forecast end moved into those bounds,
+        or their middle without a forecast. A length learned this way is not stretched by a
+        sparse poll gap, and a forecast that was wrong moves towards the truth."""
         if self.announced_at is not None:
             return self.announced_at
         if self.confirmed_at is None or self.running_at is None:
             return self.confirmed_at
-        return (self.running_at + self.confirmed_at) / 2
+        if self.expected_at is None:
+            return (self.running_at + self.confirmed_at) / 2
+        return min(max(self.expected_at, self.running_at), self.confirmed_at)
 
 
 def _change_key(task: Task) -> tuple[str, float | None]:
@@ -297,6 +302,9 @@ async def watch_task(
     listener = _Listener(subscription, started) if subscription is not None else None
     poll_now = not schedule.adaptive or started_ago > 0
     timing = timing if timing is not None else EndTiming()
+    timing.running_at = pacer.task_start
+    if pacer.plan is not None:
+        timing.expected_at = pacer.task_start + pacer.plan.forecast.expected
 
     try:
         while True:
