@@ -189,14 +189,15 @@ class PollSchedule:
     def constant(cls, interval: float, *, watchdog: float = 20.0) -> PollSchedule:
         """The same interval throughout, from the start (handy in tests:
         ``PollSchedule.constant(0.01)``); failed polls back off from ``interval`` to eight
-        times it (at most 15 s); a connected socket may be silent ``watchdog`` seconds."""
+        times it (at most 15 s); a connected socket may be silent ``watchdog`` seconds once
+        it has spoken (before that, ``interval``)."""
         return cls(
             fast=interval,
             medium=interval,
             slow=interval,
             watchdog=watchdog,
             silence_min=min(interval, watchdog),
-            first_word=watchdog,
+            first_word=interval,
             failure_backoff=interval,
             failure_backoff_max=max(interval, min(15.0, 8 * interval)),
             adaptive=False,
