@@ -574,3 +574,20 @@ async def test_after_a_drop_the_plan_polls_until_the_socket_is_back(fake_wiro, s
 def socket_heard(socket: WiroSocket, task_id: str) -> bool:
     """Whether the socket has delivered anything for the task (its subscription spoke)."""
     return any(sub.ref.task_id == task_id and sub.last_event_at is not None for sub in socket._subs)
+
+
+async def test_a_task_error_before_generation_is_looked_up_and_fails_after_its_grace(
+    fake_wiro, socket
+):
+    fake_wiro.scenario.duration = None
+    async with make_client(fake_wiro, QUIET) as client:
+        ref = await client.run(FIELDS)
+        waiting = asyncio.create_task(
+            client.wait(ref, socket=socket, forecast=FAR, timeout=10, error_grace=0.3)
+        )
+        await until(lambda: fake_wiro.socket_subscriptions == 1)
+        fake_wiro.set_status(ref.task_id, "task_error")  # persisted, and pushed on the socket
+        with pytest.raises(WiroTaskFailed):
+            await asyncio.wait_for(waiting, 3)
+    # One poll to learn it is a state, not a stderr line; one when its grace ran out.
+    assert fake_wiro.calls["/Task/Detail"] == 2

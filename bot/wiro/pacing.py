@@ -218,6 +218,10 @@ class SocketListener:
         self.dropped_at: float | None = None
         self.catch_up = False
         self.ended_at: float | None = None  # when the socket announced the end
+        # A task_error message before generation began: maybe a persisted pre-execution
+        # failure (fact sheet §3), which only Task/Detail can tell from a stderr line.
+        self.error_at: float | None = None
+        self.generating = False
 
     def heard_at(self) -> float:
         last = self.subscription.last_event_at
@@ -229,6 +233,11 @@ class SocketListener:
         self.observe(now)
         if self.ended_at is None and any(event.terminal for event in events):
             self.ended_at = now
+        for event in events:
+            if event.status in _GENERATING:
+                self.generating = True
+            elif event.status == "task_error" and not self.generating:
+                self.error_at = now
         return events
 
     def observe(self, now: float) -> None:
@@ -282,6 +291,11 @@ class Pacer:
                 else:
                     heard = listener.heard_at()
                     due = max(due, heard + self._quiet(heard))
+            error = listener.error_at
+            if error is not None and (self.last_poll is None or self.last_poll < error):
+                # Soon, but no more than one poll per silence_min for a stream of them.
+                since = -math.inf if self.last_poll is None else self.last_poll
+                due = min(due, max(error, since + self.schedule.silence_min))
             ended = listener.ended_at
             if ended is not None:
                 # Announced on the socket: confirm now, and again until Task/Detail agrees.
@@ -303,3 +317,10 @@ class Pacer:
             return self.schedule.watchdog
         window_end = self.task_start + self.plan.window[1]
         return min(self.schedule.watchdog, max(self.schedule.silence_min, window_end - heard))
+
+
+# Statuses of a task that has started generating: a task_error message after one of these is
+# a stderr line, not a failure.
+_GENERATING = frozenset(
+    {"task_start", "task_output", "task_output_full", "task_end", "task_postprocess_start"}
+)

@@ -40,6 +40,9 @@ truth: the end (success, failure, cancel) only ever comes from ``/Task/Detail``,
   seconds until ``/Task/Detail`` confirms it;
 * a dropped connection hands over to the plan at once; a reconnection polls once at once
   (the events sent while it was down are lost);
+* a ``task_error`` message before generation began may be a persisted pre-execution failure
+  (or a stderr line: the socket cannot tell), so it brings a poll forward, at most one per
+  ``schedule.silence_min`` seconds; after generation began it is a stderr line;
 * other statuses announced on the socket cost no poll: they are yielded as a copy of the
   last polled task carrying the announced status, when the member-facing stage
   (queued, generating, finishing) changes; progress messages only feed ``on_progress``.
