@@ -123,7 +123,19 @@ def test_the_end_is_placed_by_the_socket_else_within_the_last_two_polls():
     # No forecast: halfway between the last poll that found it running and the first that
     # found it ended, not the latter (a sparse gap must not stretch the learned length).
     assert EndTiming(running_at=6.0, confirmed_at=9.5).ended_at == 7.75
-    # With one: the forecast end, moved into those bounds.
-    assert EndTiming(running_at=2.0, confirmed_at=31.0, expected_at=32.0).ended_at == 31.0
-    assert EndTiming(running_at=33.0, confirmed_at=35.0, expected_at=32.0).ended_at == 33.0
-    assert EndTiming(running_at=29.5, confirmed_at=30.0, expected_at=29.8).ended_at == 29.8
+    # With a forecast: its mean cut to those bounds. The prior (13 ± 7 s) and polls at 6 s
+    # (running) and 9.5 s (ended) place an 8 s task at 7.9 s; a 30 s one seen between 27
+    # and 37 s at 29.5 s; a good forecast stays put.
+    prior = {"expected_at": 13.0, "spread": 7.0}
+    assert EndTiming(running_at=6.0, confirmed_at=9.5, **prior).ended_at == pytest.approx(
+        7.86, abs=0.01
+    )
+    assert EndTiming(running_at=27.0, confirmed_at=37.0, **prior).ended_at == pytest.approx(
+        29.5, abs=0.1
+    )
+    learned = {"expected_at": 30.5, "spread": 0.4}
+    assert EndTiming(running_at=2.0, confirmed_at=31.0, **learned).ended_at == pytest.approx(
+        30.42, abs=0.01
+    )
+    # A forecast far off: the nearer bound.
+    assert EndTiming(running_at=50.0, confirmed_at=52.0, **learned).ended_at == 50.0

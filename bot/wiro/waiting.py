@@ -62,6 +62,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import math
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
@@ -117,27 +118,48 @@ class EndTiming:
     """When a wait saw its task end, in ``loop.time()`` (``time.monotonic()``) seconds; the
     wait fills it in. ``running_at``: the last moment the task was known to be running (the
     last poll that found it so, else its start); ``announced_at``: the socket's terminal
-    message; ``confirmed_at``: the poll that found the end; ``expected_at``: when the
-    forecast put the end."""
+    message; ``confirmed_at``: the poll that found the end; ``expected_at`` and ``spread``:
+    the forecast's end and how far off it may be."""
 
     running_at: float | None = None
     announced_at: float | None = None
     confirmed_at: float | None = None
     expected_at: float | None = None
+    spread: float = 0.0
 
     @property
     def ended_at(self) -> float | None:
         """The best estimate of the end: the socket's word; else, as polls only bound it
-        (after ``running_at``, by ``confirmed_at``), the forecast end moved into those bounds,
-        or their middle without a forecast. A length learned this way is not stretched by a
-        sparse poll gap, and a forecast that was wrong moves towards the truth."""
+        (after ``running_at``, by ``confirmed_at``), the forecast (a normal law, its spread
+        as one standard deviation) cut to those bounds: its mean. Without a forecast, their
+        middle. So a length learned from a sparse plan is neither stretched by a poll gap
+        nor stuck on a wrong forecast."""
         if self.announced_at is not None:
             return self.announced_at
-        if self.confirmed_at is None or self.running_at is None:
-            return self.confirmed_at
-        if self.expected_at is None:
-            return (self.running_at + self.confirmed_at) / 2
-        return min(max(self.expected_at, self.running_at), self.confirmed_at)
+        low, high = self.running_at, self.confirmed_at
+        if high is None or low is None:
+            return high
+        if self.expected_at is None or self.spread <= 0:
+            return (low + high) / 2
+        return _truncated_mean(self.expected_at, self.spread, low, high)
+
+
+def _truncated_mean(mean: float, sd: float, low: float, high: float) -> float:
+    """The mean of a normal law (``mean``, ``sd``) cut to [low, high]."""
+    a, b = (low - mean) / sd, (high - mean) / sd
+    mass = _cdf(b) - _cdf(a)
+    if mass < 1e-9:  # the forecast was far off: the nearer bound
+        return low if mean < low else high
+    estimate = mean + sd * (_pdf(a) - _pdf(b)) / mass
+    return min(max(estimate, low), high)
+
+
+def _pdf(x: float) -> float:
+    return math.exp(-x * x / 2) / math.sqrt(2 * math.pi)
+
+
+def _cdf(x: float) -> float:
+    return (1 + math.erf(x / math.sqrt(2))) / 2
 
 
 def _change_key(task: Task) -> tuple[str, float | None]:
@@ -231,6 +253,7 @@ async def watch_task(
     timing.running_at = pacer.task_start
     if pacer.plan is not None:
         timing.expected_at = pacer.task_start + pacer.plan.forecast.expected
+        timing.spread = pacer.plan.forecast.spread
 
     try:
         while True:
