@@ -11,8 +11,11 @@ class Profile:
     ack_burst: int = 200  # commands sent at once
     ack_stress: int = 1000  # a second, larger burst (0: none)
     delivery_jobs: int = 60
-    delivery_durations: tuple[float, float] = (4.0, 30.0)  # fake task length, uniform
-    calls_durations: tuple[float, ...] = (10.0, 60.0)
+    # Fake task length: Wiro's length for one model, step count and sample count is steady, so
+    # each task lasts this many seconds, give or take `delivery_jitter` (a share, uniform).
+    delivery_length: float = 30.0
+    delivery_jitter: float = 0.05
+    calls_durations: tuple[float, ...] = (30.0,)
     load_jobs: int = 1000
     load_rate: float = 200.0  # commands per second
     load_durations: tuple[float, float] = (5.0, 10.0)
@@ -30,8 +33,7 @@ QUICK = Profile(
     ack_burst=50,
     ack_stress=0,
     delivery_jobs=12,
-    delivery_durations=(2.0, 8.0),
-    calls_durations=(10.0,),
+    delivery_length=8.0,
     load_jobs=200,
     load_rate=100.0,
     load_durations=(2.0, 4.0),

@@ -19,6 +19,7 @@ from bot.core.jobs import FailureReason, Phase, PortraitFailed, PortraitImage
 from bot.core.jobs.delivery import DeliveryDeferred
 from bot.core.jobs.dispatcher import CancelOutcome, Dispatcher, DispatchRules
 from bot.core.jobs.ledger import Job, JobState, QueueEntry
+from bot.core.jobs.lengths import TaskLengthModel
 from bot.core.jobs.sqlite_ledger import LEDGER_FILENAME, SqliteLedger
 from bot.core.request.options import PortraitOptions, resolve_options, run_fields
 from bot.core.request.selfie_store import SelfieStore
@@ -791,3 +792,41 @@ async def test_a_run_call_cut_off_by_a_crash_is_found_at_wiro_not_run_again(harn
     assert unconfirmed.wiro_task_id is None
     await eventually(lambda: [job_id for job_id, _ in events.failures] == [lost.id])
     assert wiro.calls[RUN] == 1  # neither job was run a second time
+
+
+# ====================================================================== task lengths
+
+
+async def test_a_finished_job_teaches_its_task_length_and_a_restart_remembers_it(harness, wiro):
+    wiro.scenario.duration = 0.2
+    job = await harness.job()
+    options = PortraitOptions.from_params(job.params["options"])
+    first = harness.dispatcher(Recorder())
+    assert first.lengths.forecast(options).basis == "prior"
+    await first.start()
+    done = await harness.reaches(job, JobState.DELIVERED)
+
+    assert done.task_seconds is not None and done.task_seconds > 0.1  # a 0.2 s task
+    assert first.lengths.forecast(options).basis == "scaled"  # one job: not yet "learned"
+    await first.stop()
+    restarted = harness.dispatcher(Recorder())
+    restarted.lengths = TaskLengthModel(min_exact=1)
+    await restarted.start()
+    forecast = restarted.lengths.forecast(options)
+    assert (forecast.basis, forecast.expected) == ("learned", done.task_seconds)
+
+
+async def test_a_resumed_task_teaches_no_length(harness, wiro):
+    wiro.scenario.duration = None
+    job = await harness.job()
+    first = harness.dispatcher(Recorder())
+    await first.start()
+    task = await harness.task_started(job)
+    await harness.reaches(job, JobState.RUNNING)
+    await first.stop()
+    wiro.step(task.id, 100)
+    restarted = harness.dispatcher(Recorder())
+    await restarted.start()
+    done = await harness.reaches(job, JobState.DELIVERED)
+    # Its start was before the restart: the length seen now would be wrong.
+    assert done.task_seconds is None

@@ -15,7 +15,9 @@ import pytest
 from bot.core.wiro import (
     PollSchedule,
     SocketEvent,
+    Stage,
     Task,
+    TaskForecast,
     TaskProgress,
     TaskRef,
     WiroClient,
@@ -269,10 +271,10 @@ async def test_a_silent_socket_hands_over_to_the_schedule_after_the_watchdog(fak
         assert (await asyncio.wait_for(waiting, 3)).succeeded
 
 
-async def test_a_socket_that_never_speaks_leaves_polling_as_it_was(fake_wiro, socket):
+async def test_a_socket_that_never_speaks_hands_over_to_polling(fake_wiro, socket):
     fake_wiro.scenario.socket = "silent"
-    fake_wiro.scenario.duration = 0.2
-    async with make_client(fake_wiro, PollSchedule.constant(0.02)) as client:
+    fake_wiro.scenario.duration = 0.4
+    async with make_client(fake_wiro, PollSchedule.constant(0.02, watchdog=0.1)) as client:
         ref = await client.run(FIELDS)
         task = await client.wait(ref, socket=socket, timeout=5)
     assert task.succeeded
@@ -472,3 +474,122 @@ async def test_a_closed_socket_ends_subscriptions_and_leaves_polling(fake_wiro):
         assert [event async for event in subscription] == []
         assert socket.subscribe(ref).closed
         assert (await client.wait(ref, socket=socket, timeout=5)).succeeded
+
+
+# --- the adaptive plan with the socket: how many /Task/Detail calls ------------------------
+
+# The production plan on a small time scale, for a task expected in a minute: a poll every
+# 0.1 s (REGULAR) or none for 20 s (QUIET), while a connected socket may stay silent 0.5 s.
+REGULAR = PollSchedule(early=0.05, sparse=0.1, dense=0.01, watchdog=0.5, silence_min=0.05)
+QUIET = PollSchedule(early=20.0, dense=0.01, watchdog=0.5, silence_min=0.05)
+FAR = TaskForecast(expected=60.0, spread=1.0, basis="learned")
+
+
+async def test_a_socket_announced_success_costs_one_task_detail(fake_wiro, socket):
+    fake_wiro.scenario.duration = None
+    async with make_client(fake_wiro, REGULAR) as client:
+        ref = await client.run(FIELDS)
+        seen: list[str] = []
+        waiting = asyncio.create_task(
+            client.wait(
+                ref,
+                socket=socket,
+                forecast=FAR,
+                timeout=10,
+                on_change=lambda t: seen.append(t.status),
+            )
+        )
+        await until(lambda: fake_wiro.socket_subscriptions == 1)
+        for _ in range(END):  # the whole life, one status at a time, each heard on the socket
+            fake_wiro.step(ref.task_id)
+            await asyncio.sleep(0.01)
+        task = await asyncio.wait_for(waiting, 3)
+    assert task.succeeded
+    assert fake_wiro.calls["/Task/Detail"] == 1  # the confirmation of the end, nothing else
+    # The member's phase still follows the socket: queued, generating, finishing, done.
+    stages = [Task.from_api({"status": status}).stage for status in seen]
+    assert stages == [Stage.QUEUED, Stage.GENERATING, Stage.FINISHING, Stage.DONE]
+
+
+async def test_the_watchdog_polls_once_the_socket_falls_silent(fake_wiro, socket):
+    fake_wiro.scenario.duration = None
+    async with make_client(fake_wiro, REGULAR) as client:
+        ref = await client.run(FIELDS)
+        waiting = asyncio.create_task(client.wait(ref, socket=socket, forecast=FAR, timeout=10))
+        await until(lambda: fake_wiro.socket_subscriptions == 1)
+        fake_wiro.step(ref.task_id, 5)
+        await until(lambda: socket_heard(socket, ref.task_id))
+        fake_wiro.scenario.socket = "silent"
+        fake_wiro.step(ref.task_id, END)  # the end is never announced
+        task = await asyncio.wait_for(waiting, 3)
+    assert task.succeeded
+    assert fake_wiro.calls["/Task/Detail"] == 1  # after 0.5 s of silence, the plan's
+
+
+async def test_a_task_that_ended_before_the_subscription_is_found_by_the_watchdog(
+    fake_wiro, socket
+):
+    fake_wiro.scenario.duration = None
+    async with make_client(fake_wiro, REGULAR) as client:
+        ref = await client.run(FIELDS)
+        fake_wiro.step(ref.task_id, END)  # whether Wiro would replay this is unknown
+        task = await asyncio.wait_for(client.wait(ref, socket=socket, forecast=FAR), 3)
+    assert task.succeeded
+    assert fake_wiro.calls["/Task/Detail"] == 1
+
+
+async def test_a_reconnect_polls_once_for_what_was_missed(fake_wiro, socket):
+    fake_wiro.scenario.duration = None
+    async with make_client(fake_wiro, QUIET) as client:
+        ref = await client.run(FIELDS)
+        waiting = asyncio.create_task(client.wait(ref, socket=socket, forecast=FAR, timeout=10))
+        await until(lambda: fake_wiro.socket_subscriptions == 1)
+        fake_wiro.step(ref.task_id, 5)
+        await until(lambda: socket_heard(socket, ref.task_id))
+        assert fake_wiro.socket_drop() == 1
+        fake_wiro.step(ref.task_id, END)  # while the socket is down: never sent
+        task = await asyncio.wait_for(waiting, 3)
+    assert task.succeeded
+    assert fake_wiro.socket_connections == 2
+    assert fake_wiro.calls["/Task/Detail"] == 1  # the catch-up poll after the reconnect
+
+
+async def test_after_a_drop_the_plan_polls_until_the_socket_is_back(fake_wiro, socket):
+    fake_wiro.scenario.duration = None
+    schedule = PollSchedule(early=0.01, sparse=0.05, dense=0.01, watchdog=30, silence_min=30)
+    soon = TaskForecast(expected=0.3, spread=0.05, basis="learned")
+    async with make_client(fake_wiro, schedule) as client:
+        ref = await client.run(FIELDS)
+        waiting = asyncio.create_task(client.wait(ref, socket=socket, forecast=soon, timeout=10))
+        await until(lambda: fake_wiro.socket_subscriptions == 1)
+        fake_wiro.step(ref.task_id, 5)
+        await until(lambda: socket_heard(socket, ref.task_id))
+        before = fake_wiro.calls["/Task/Detail"]
+        fake_wiro.scenario.socket = "refuse"
+        fake_wiro.socket_drop()
+        await until(lambda: fake_wiro.calls["/Task/Detail"] >= before + 3)  # the plan's polls
+        fake_wiro.step(ref.task_id, END)
+        task = await asyncio.wait_for(waiting, 3)
+    assert task.succeeded
+
+
+def socket_heard(socket: WiroSocket, task_id: str) -> bool:
+    """Whether the socket has delivered anything for the task (its subscription spoke)."""
+    return any(sub.ref.task_id == task_id and sub.last_event_at is not None for sub in socket._subs)
+
+
+async def test_a_task_error_before_generation_is_looked_up_and_fails_after_its_grace(
+    fake_wiro, socket
+):
+    fake_wiro.scenario.duration = None
+    async with make_client(fake_wiro, QUIET) as client:
+        ref = await client.run(FIELDS)
+        waiting = asyncio.create_task(
+            client.wait(ref, socket=socket, forecast=FAR, timeout=10, error_grace=0.3)
+        )
+        await until(lambda: fake_wiro.socket_subscriptions == 1)
+        fake_wiro.set_status(ref.task_id, "task_error")  # persisted, and pushed on the socket
+        with pytest.raises(WiroTaskFailed):
+            await asyncio.wait_for(waiting, 3)
+    # One poll to learn it is a state, not a stderr line; one when its grace ran out.
+    assert fake_wiro.calls["/Task/Detail"] == 2

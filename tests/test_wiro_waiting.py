@@ -8,6 +8,7 @@ from bot.core.wiro import (
     PollSchedule,
     Stage,
     Task,
+    TaskForecast,
     TaskRef,
     WiroClient,
     WiroNotFound,
@@ -16,6 +17,7 @@ from bot.core.wiro import (
     WiroTaskFailed,
     WiroTimeout,
 )
+from bot.core.wiro.waiting import wait_for_task
 from tests.fakewiro import SUCCESS_TIMELINE
 
 FIELDS = {"prompt": "a portrait", "inputImageUrl": "https://example.com/me.jpg"}
@@ -269,3 +271,25 @@ async def test_a_vanished_task_ends_the_wait_at_once(fake_wiro, client):
     with pytest.raises(WiroNotFound):
         await client.wait(TaskRef(task_id="404", socket_token="gone"), timeout=5)
     assert fake_wiro.calls["/Task/Detail"] == 1
+
+
+async def test_a_resumed_wait_polls_at_once_whatever_the_plan(fake_wiro, client):
+    fake_wiro.scenario.duration = None
+    ref = await client.run(FIELDS)
+    fake_wiro.step(ref.task_id, len(SUCCESS_TIMELINE))
+    late = PollSchedule(early=60.0)  # a fresh task would first be asked about after a minute
+    task = await wait_for_task(client.task_detail, ref, schedule=late, timeout=5, started_ago=30.0)
+    assert task.succeeded
+    assert fake_wiro.calls["/Task/Detail"] == 1
+
+
+async def test_polling_alone_follows_the_plan_and_stops_at_the_end(fake_wiro, client):
+    fake_wiro.scenario.duration = 0.3
+    plan = PollSchedule(early=0.05, sparse=0.1, dense=0.05, min_spread=0.05)
+    forecast = TaskForecast(expected=0.3, spread=0.05, basis="learned")
+    ref = await client.run(FIELDS)
+    task = await wait_for_task(client.task_detail, ref, schedule=plan, forecast=forecast, timeout=5)
+    assert task.succeeded
+    # 0.05 (early), 0.15 (sparse), then 0.25, 0.3, 0.35 (the window), then overrun polls;
+    # a 5 ms constant schedule makes about 60
+    assert 3 <= fake_wiro.calls["/Task/Detail"] <= 7

@@ -19,6 +19,7 @@ from bot.core.jobs.backoff import WriteBackoff
 from bot.core.jobs.events import JobEvents
 from bot.core.jobs.failures import PortraitFailed
 from bot.core.jobs.ledger import Clock, Job, JobLedger, utc_now
+from bot.core.jobs.lengths import TaskLengthModel
 from bot.core.jobs.runner import JobLimits
 from bot.core.request.selfie_store import SelfieStore
 from bot.core.result.store import ResultStore
@@ -55,6 +56,7 @@ class DispatcherBase:
         results: ResultStore | None = None,
         socket: WiroSocket | None = None,
         clock: Clock = utc_now,
+        lengths: TaskLengthModel | None = None,
     ) -> None:
         self.ledger = ledger
         self._wiro = wiro
@@ -65,6 +67,8 @@ class DispatcherBase:
         self._results = results
         self._socket = socket
         self._clock = clock
+        # Task lengths learned from finished jobs: polls gather around a task's expected end.
+        self.lengths = lengths or TaskLengthModel()
         self._wakeup = asyncio.Event()
         self._workers: dict[int, asyncio.Task[None]] = {}
         self._at_wiro: set[int] = set()  # jobs holding one of the `max_running` slots

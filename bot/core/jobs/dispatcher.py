@@ -68,6 +68,8 @@ class Dispatcher(JobSubmission, JobEndings, JobPickUp):
 
     async def start(self) -> None:
         """Pick up every unfinished job, then keep the queue moving."""
+        finished = await self.ledger.recent_task_lengths(self.lengths.recent_limit)
+        self.lengths.load(finished)
         await self._resume()
         self.accepting = True
         self._loop = asyncio.create_task(self._schedule_forever(), name="dispatcher")

@@ -106,6 +106,7 @@ UPDATABLE_FIELDS: frozenset[str] = frozenset(
         "selfie_expires_at",
         "not_before",
         "delivery_nonce",
+        "task_seconds",
     }
 )
 
@@ -223,6 +224,9 @@ class Job:
     not_before: datetime | None
     failure_detail: str = ""  # "" unless failed: Wiro's raw reason, for the owner and history
     delivery_nonce: str | None = None  # sent with the result post, recorded before it
+    # Seconds from the run call's answer to the end the bot saw (a task that succeeded in one
+    # go, not resumed after a restart): what the poll plan learns task lengths from.
+    task_seconds: float | None = None
 
     @property
     def is_final(self) -> bool:
@@ -366,6 +370,11 @@ class JobLedger(Protocol):
         """Final jobs still holding a ``selfie_path`` whose ``selfie_expires_at`` is at/before
         now. An unfinished job keeps its selfie whatever the time: it is uploaded to Wiro only
         when the job starts."""
+        ...
+
+    async def recent_task_lengths(self, limit: int = 200) -> list[tuple[dict[str, Any], float]]:
+        """The ``(params, task_seconds)`` of the newest ``limit`` jobs that recorded a task
+        length, newest first."""
         ...
 
     async def prune(self, older_than: datetime) -> int:

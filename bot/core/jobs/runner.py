@@ -15,12 +15,14 @@ from enum import StrEnum
 from bot.core.catalog import Catalog
 from bot.core.jobs.failures import FailureReason, PortraitFailed, explain
 from bot.core.jobs.images import DecodedImage, NotAnImage, decode_output
+from bot.core.jobs.lengths import TaskLengthModel
 from bot.core.request.options import PortraitOptions, run_fields
 from bot.core.request.selfie import PreparedSelfie
 from bot.core.wiro import (
     OnProgress,
     Stage,
     Task,
+    TaskForecast,
     TaskOutput,
     TaskRef,
     WiroClient,
@@ -30,7 +32,7 @@ from bot.core.wiro import (
     WiroTaskFailed,
 )
 from bot.core.wiro.outputs import OutputRefused, url_for_log
-from bot.core.wiro.waiting import DEFAULT_FAILURE_BUDGET
+from bot.core.wiro.waiting import DEFAULT_FAILURE_BUDGET, EndTiming
 
 log = logging.getLogger(__name__)
 
@@ -128,7 +130,9 @@ async def make_portrait(
         on_started(ref)
     await report(Phase.QUEUED)
     try:
-        task = await follow_task(wiro, ref, limits, report)
+        # No history here: the prior, scaled to the steps and samples asked for.
+        forecast = TaskLengthModel().forecast(options)
+        task = await follow_task(wiro, ref, limits, report, forecast=forecast)
         await report(Phase.DOWNLOADING)
         images = await download_images(
             wiro, requested_outputs(task.outputs, options.samples), options.seed
@@ -154,13 +158,18 @@ async def follow_task(
     *,
     socket: WiroSocket | None = None,
     on_progress: OnProgress | None = None,
+    forecast: TaskForecast | None = None,
+    started_ago: float = 0.0,
+    timing: EndTiming | None = None,
 ) -> Task:
     """Wait for a task to succeed; `PortraitFailed` otherwise. A task the bot gives up on (the
     timeout, polls failing for `limits.poll_failure_budget` seconds, a `task_error` that
     outlived its grace) is stopped at Wiro: nobody would collect it, and it would still be
     billed. Only a task that ended by itself (cancelled, or failed) is left alone. With `socket`,
     Wiro's WebSocket gives progress and an early word of the end (always confirmed by
-    Task/Detail)."""
+    Task/Detail). `forecast`: the task's expected length (polls gather around its end);
+    `started_ago`: seconds the task has already run (resumed after a restart); `timing` is
+    filled in with when the end was seen."""
 
     async def on_change(task: Task) -> None:
         phase = _PHASE_OF_STAGE.get(task.stage)
@@ -176,6 +185,9 @@ async def follow_task(
             socket=socket,
             on_progress=on_progress,
             failure_budget=limits.poll_failure_budget,
+            forecast=forecast,
+            started_ago=started_ago,
+            timing=timing,
         )
     except WiroError as error:
         ended_by_itself = isinstance(error, WiroTaskCancelled) or (

@@ -480,6 +480,16 @@ class SqliteLedger(JobLedger):
             (user_id, limit),
         )
 
+    async def recent_task_lengths(self, limit: int = 200) -> list[tuple[dict[str, Any], float]]:
+        if limit <= 0:
+            return []
+        rows = await self._fetch(
+            "SELECT params, task_seconds FROM jobs WHERE task_seconds IS NOT NULL "
+            "ORDER BY id DESC LIMIT ?",
+            (limit,),
+        )
+        return [(json.loads(row["params"]), float(row["task_seconds"])) for row in rows]
+
     async def count_active(self, user_id: int) -> int:
         rows = await self._fetch(
             f"SELECT COUNT(*) FROM jobs WHERE user_id = ? "
@@ -608,6 +618,7 @@ def _job_from_row(row: sqlite3.Row) -> Job:
         not_before=_from_optional_time(row["not_before"]),
         failure_detail=row["failure_detail"],
         delivery_nonce=row["delivery_nonce"],
+        task_seconds=row["task_seconds"],
     )
 
 
@@ -765,6 +776,7 @@ _ENCODERS: Mapping[str, Callable[[str, Any], Any]] = {
     "selfie_expires_at": _optional(_time),
     "not_before": _optional(_time),
     "delivery_nonce": _optional(_text),
+    "task_seconds": _optional(_float),
 }
 if set(_ENCODERS) != UPDATABLE_FIELDS:  # pragma: no cover - a programming error
     raise RuntimeError("every updatable job field needs exactly one encoder")

@@ -25,6 +25,7 @@ from bot.core.jobs.runner import (
 )
 from bot.core.request.options import OptionError, PortraitOptions, run_fields
 from bot.core.wiro import TaskOutput, TaskProgress, TaskRef, WiroConcurrencyLimit, WiroError
+from bot.core.wiro.waiting import EndTiming
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +61,7 @@ class JobSubmission(DispatcherBase):
         try:
             fields = run_fields(options, self._catalog(), job.input_url or "")
             ref = await self._wiro.run(fields)
+            ran_at = time.monotonic()
         except WiroConcurrencyLimit:
             job = await self.ledger.transition(
                 job.id, JobState.QUEUED, expected=JobState.SUBMITTING, note="Wiro busy (96)"
@@ -87,7 +89,7 @@ class JobSubmission(DispatcherBase):
         log.info("Job %s is Wiro task %s", job.id, ref.task_id)
         if job.id in self._cancel_requested:
             await abort_quietly(self._wiro, ref)
-        await self._follow(job)
+        await self._follow(job, ran_at=ran_at)
 
     async def _upload_selfie(self, job: Job) -> Job | None:
         """Upload the job's saved selfie to Wiro and record its URL (before the run call: a
@@ -124,13 +126,16 @@ class JobSubmission(DispatcherBase):
         self._cancel_requested.discard(job.id)
         await self._fail(job, failure)
 
-    async def _follow(self, job: Job) -> None:
-        """Wait for the job's task at Wiro, fetch the images, then deliver them."""
+    async def _follow(self, job: Job, *, ran_at: float | None = None) -> None:
+        """Wait for the job's task at Wiro, fetch the images, then deliver them. ``ran_at``:
+        the ``time.monotonic()`` the run call answered; None for a job resumed after a
+        restart (its task's length is then not learned from)."""
         self._cancel_requested.discard(job.id)
         await self._events.progress(job, Phase.QUEUED)
         limits = self.rules.job_limits
         started = job.submitted_at or job.created_at
-        remaining = limits.timeout - (self._clock() - started).total_seconds()
+        age = max(0.0, (self._clock() - started).total_seconds())
+        remaining = limits.timeout - age
         # A job resumed after a long outage still gets a fair last look before it times out.
         last_look = min(30.0, limits.timeout)
         limits = replace(limits, timeout=max(remaining, last_look))
@@ -142,6 +147,7 @@ class JobSubmission(DispatcherBase):
             await self._events.generating(job, progress)
 
         options = PortraitOptions.from_params(job.params["options"])
+        timing = EndTiming()
         try:
             task = await follow_task(
                 self._wiro,
@@ -150,6 +156,9 @@ class JobSubmission(DispatcherBase):
                 on_phase,
                 socket=self._socket,
                 on_progress=on_progress,
+                forecast=self.lengths.forecast(options),
+                started_ago=0.0 if ran_at is not None else age,
+                timing=timing,
             )
         except PortraitFailed as failure:
             if failure.reason is FailureReason.CANCELLED:
@@ -160,6 +169,10 @@ class JobSubmission(DispatcherBase):
         finally:
             self._at_wiro.discard(job.id)
             self.wake()
+        task_seconds = None
+        if ran_at is not None:
+            task_seconds = (timing.ended_at or time.monotonic()) - ran_at
+            self.lengths.add(options, task_seconds)
         await self._events.progress(job, Phase.DOWNLOADING)
         outputs = requested_outputs(task.outputs, options.samples)
         try:
@@ -173,6 +186,7 @@ class JobSubmission(DispatcherBase):
             expected=JobState.RUNNING,
             outputs=[_output_record(output) for output in outputs],
             cost=task.total_cost,
+            task_seconds=task_seconds,
         )
         await self._deliver(job, images)
 

@@ -23,22 +23,26 @@ from .errors import (
     WiroValidationError,
 )
 from .outputs import OutputHosts, OutputRefused
+from .pacing import DEFAULT_FORECAST, PollPlan, TaskForecast
 from .socket import SocketEvent, Subscription, TaskProgress, WiroSocket
 from .task import Stage, Task, TaskOutput, TaskRef, UploadedFile
 from .waiting import OnChange, OnProgress, PollSchedule
 
 __all__ = [
     "DEFAULT_BASE_URL",
+    "DEFAULT_FORECAST",
     "TOOL_SLUG",
     "OnChange",
     "OnProgress",
     "OutputHosts",
     "OutputRefused",
+    "PollPlan",
     "PollSchedule",
     "SocketEvent",
     "Stage",
     "Subscription",
     "Task",
+    "TaskForecast",
     "TaskOutput",
     "TaskProgress",
     "TaskRef",

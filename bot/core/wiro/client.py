@@ -37,11 +37,13 @@ from .errors import (
     WiroServerError,
 )
 from .outputs import OutputHosts, fetch_output, guarded_session
+from .pacing import TaskForecast
 from .signing import auth_headers
 from .socket import WiroSocket
 from .task import Task, TaskRef, UploadedFile
 from .waiting import (
     DEFAULT_FAILURE_BUDGET,
+    EndTiming,
     OnChange,
     OnProgress,
     PollSchedule,
@@ -242,12 +244,18 @@ class WiroClient:
         socket: WiroSocket | None = None,
         on_progress: OnProgress | None = None,
         failure_budget: float = DEFAULT_FAILURE_BUDGET,
+        forecast: TaskForecast | None = None,
+        started_ago: float = 0.0,
+        timing: EndTiming | None = None,
     ) -> Task:
         """Poll until the task succeeds and return it (see :mod:`bot.core.wiro.waiting`).
 
         With ``socket`` (a shared :class:`WiroSocket`) the task is also followed over
         Wiro's WebSocket; ``on_progress`` gets each new generation progress;
-        ``failure_budget``: seconds of failed polls in a row before giving up."""
+        ``failure_budget``: seconds of failed polls in a row before giving up;
+        ``forecast``: the task's expected length, which the poll plan centres on;
+        ``started_ago``: seconds the task has run already (a resumed wait polls at once);
+        ``timing``: filled in with when the end was seen."""
         return await wait_for_task(
             self.task_detail,
             ref,
@@ -258,6 +266,9 @@ class WiroClient:
             failure_budget=failure_budget,
             socket=socket,
             on_progress=on_progress,
+            forecast=forecast,
+            started_ago=started_ago,
+            timing=timing,
         )
 
     def watch(
@@ -269,6 +280,7 @@ class WiroClient:
         socket: WiroSocket | None = None,
         on_progress: OnProgress | None = None,
         failure_budget: float = DEFAULT_FAILURE_BUDGET,
+        forecast: TaskForecast | None = None,
     ) -> AsyncIterator[Task]:
         """Iterate over the task's changes; the last item has succeeded, else it raises."""
         return watch_task(
@@ -280,6 +292,7 @@ class WiroClient:
             failure_budget=failure_budget,
             socket=socket,
             on_progress=on_progress,
+            forecast=forecast,
         )
 
     async def download(self, url: str, *, max_bytes: int = 50 * 1024 * 1024) -> bytes:

@@ -28,7 +28,9 @@ Rules:
 * socket tokens never reach the logs (we log task ids).
 
 Whether Wiro replays past events for a task that ended before ``task_info``
-is unknown [U], so a caller must always poll once after subscribing.
+is unknown [U], so a caller must not rely on hearing of an end that came first:
+:mod:`bot.core.wiro.waiting` trusts a subscription that has said nothing only for a few
+seconds, and polls at once when following a task again after a restart.
 """
 
 from __future__ import annotations

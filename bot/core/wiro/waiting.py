@@ -2,8 +2,11 @@
 
 Rules (fact sheet §3, §5, §7):
 
-* poll on a :class:`PollSchedule` (2 s for the first 15 s, 5 s until 60 s, then
-  10 s, as Wiro's MCP client does);
+* poll on a :class:`PollSchedule`: by default adaptive (:class:`~bot.core.wiro.pacing.PollPlan`:
+  once at 2 s, sparsely until shortly before the task's forecast end, densely around it,
+  backing off 2/5/10 s when it overruns); ``PollSchedule(adaptive=False)`` is Wiro's MCP
+  client's 2 s for the first 15 s, 5 s until 60 s, then 10 s, and
+  ``PollSchedule.constant(s)`` a fixed interval (tests); non-adaptive schedules poll at once;
 * report a change whenever the status or the generation progress changes;
 * ``task_postprocess_end`` with ``pexit == "0"`` and outputs is success; any
   other ``task_postprocess_end`` is :class:`WiroTaskFailed`; ``task_cancel`` is
@@ -22,20 +25,31 @@ Rules (fact sheet §3, §5, §7):
   killing it is the caller's decision.
 
 With a :class:`~bot.core.wiro.socket.WiroSocket` the socket is a hint, never the
-truth: every state (and so the end) still comes from ``/Task/Detail``, but
+truth: the end (success, failure, cancel) only ever comes from ``/Task/Detail``, but
 
-* a socket message with a status not heard before, or a terminal one,
-  triggers a poll at once (so delivery starts when the task ends, not at the
-  next tick), unless the last poll failed: its backoff holds; a return to an
-  earlier status (``task_error`` stderr lines between ``task_output`` lines,
-  a requeue) does so at most every ``schedule.fast`` seconds; repeated
-  ``task_output`` progress messages only feed ``on_progress``;
-* while the subscription is connected and its task was heard of within
-  ``schedule.watchdog`` seconds, polls relax to every ``watchdog`` seconds;
-  when the socket is silent longer, or not connected, the normal schedule
-  applies (a dropped connection wakes the wait at once);
-* after a terminal socket message that ``/Task/Detail`` does not confirm yet,
-  polls come at least every ``schedule.fast`` seconds.
+* while the subscription is connected, planned polls wait until the socket has been
+  silent for longer than its next event can take: until the end of the forecast window,
+  at least ``schedule.silence_min`` and at most ``schedule.watchdog`` seconds after it last
+  spoke; a subscription that has not said a word yet is trusted ``schedule.first_word``
+  seconds from its connection (Wiro's first status change follows the run within seconds
+  unless its queue is long). A socket that talks until the end thus costs one
+  ``/Task/Detail`` call per task, the one that confirms the end; a silent one hands over to
+  the plan;
+* a terminal socket message (``task_postprocess_end``, ``task_cancel``) triggers a poll at
+  once (unless the last poll failed: its backoff holds), then every ``schedule.dense``
+  seconds until ``/Task/Detail`` confirms it;
+* a dropped connection hands over to the plan at once; a reconnection polls once at once
+  (the events sent while it was down are lost);
+* a ``task_error`` message before generation began may be a persisted pre-execution failure
+  (or a stderr line: the socket cannot tell), so it brings a poll forward, at most one per
+  ``schedule.silence_min`` seconds; after generation began it is a stderr line;
+* other statuses announced on the socket cost no poll: they are yielded as a copy of the
+  last polled task carrying the announced status, when the member-facing stage
+  (queued, generating, finishing) changes; progress messages only feed ``on_progress``.
+* Whether Wiro replays the events of a task that ended before the subscription is unknown
+  [U]: a fresh task is subscribed within milliseconds of its run call, so that window is
+  tiny, and a silent socket is caught by the watchdog; a task followed again after a
+  restart (``started_ago``) is polled at once.
 
 ``on_progress`` receives :class:`~bot.core.wiro.socket.TaskProgress` values in
 increasing order (a requeued task starts again from zero): from the socket's
@@ -48,7 +62,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-import random
+import math
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
@@ -60,11 +74,13 @@ from .errors import (
     WiroTaskFailed,
     WiroTimeout,
 )
-from .socket import Subscription, TaskProgress, WiroSocket
-from .task import CANCELLED_STATUS, ERROR_STATUS, Task, TaskRef
+from .pacing import DEFAULT_FORECAST, Pacer, PollSchedule, SocketListener, TaskForecast
+from .socket import TaskProgress, WiroSocket
+from .task import CANCELLED_STATUS, ERROR_STATUS, Stage, Task, TaskRef
 
 __all__ = [
     "DEFAULT_FAILURE_BUDGET",
+    "EndTiming",
     "OnChange",
     "OnProgress",
     "PollSchedule",
@@ -97,49 +113,53 @@ OnChange = Callable[[Task], Awaitable[None] | None]
 OnProgress = Callable[[TaskProgress], Awaitable[None] | None]
 
 
-@dataclass(frozen=True)
-class PollSchedule:
-    """How long to sleep between two polls, by time since the wait began.
+@dataclass
+class EndTiming:
+    """When a wait saw its task end, in ``loop.time()`` (``time.monotonic()``) seconds; the
+    wait fills it in. ``running_at``: the last moment the task was known to be running (the
+    last poll that found it so, else its start); ``announced_at``: the socket's terminal
+    message; ``confirmed_at``: the poll that found the end; ``expected_at`` and ``spread``:
+    the forecast's end and how far off it may be."""
 
-    ``watchdog``: with a live, talking socket, the longest pause between polls
-    (and how long the socket may stay silent before the normal schedule returns).
-    ``failure_backoff``: the least pause after a failed poll, doubled for each further
-    failure in a row up to ``failure_backoff_max`` (times a 0.8-1.2 jitter).
-    """
+    running_at: float | None = None
+    announced_at: float | None = None
+    confirmed_at: float | None = None
+    expected_at: float | None = None
+    spread: float = 0.0
 
-    fast: float = 2.0
-    fast_until: float = 15.0
-    medium: float = 5.0
-    medium_until: float = 60.0
-    slow: float = 10.0
-    watchdog: float = 20.0
-    failure_backoff: float = 1.0
-    failure_backoff_max: float = 15.0
+    @property
+    def ended_at(self) -> float | None:
+        """The best estimate of the end: the socket's word; else, as polls only bound it
+        (after ``running_at``, by ``confirmed_at``), the forecast (a normal law, its spread
+        as one standard deviation) cut to those bounds: its mean. Without a forecast, their
+        middle. So a length learned from a sparse plan is neither stretched by a poll gap
+        nor stuck on a wrong forecast."""
+        if self.announced_at is not None:
+            return self.announced_at
+        low, high = self.running_at, self.confirmed_at
+        if high is None or low is None:
+            return high
+        if self.expected_at is None or self.spread <= 0:
+            return (low + high) / 2
+        return _truncated_mean(self.expected_at, self.spread, low, high)
 
-    def interval(self, elapsed: float) -> float:
-        if elapsed < self.fast_until:
-            return self.fast
-        if elapsed < self.medium_until:
-            return self.medium
-        return self.slow
 
-    def backoff(self, failures: int) -> float:
-        """The pause after the ``failures``-th failed poll in a row (1, 2, ...)."""
-        base = self.failure_backoff * 2 ** max(0, failures - 1)
-        return min(base, self.failure_backoff_max) * random.uniform(0.8, 1.2)
+def _truncated_mean(mean: float, sd: float, low: float, high: float) -> float:
+    """The mean of a normal law (``mean``, ``sd``) cut to [low, high]."""
+    a, b = (low - mean) / sd, (high - mean) / sd
+    mass = _cdf(b) - _cdf(a)
+    if mass < 1e-9:  # the forecast was far off: the nearer bound
+        return low if mean < low else high
+    estimate = mean + sd * (_pdf(a) - _pdf(b)) / mass
+    return min(max(estimate, low), high)
 
-    @classmethod
-    def constant(cls, interval: float, *, watchdog: float = 20.0) -> PollSchedule:
-        """The same interval throughout (handy in tests: ``PollSchedule.constant(0.01)``);
-        failed polls back off from ``interval`` to eight times it (at most 15 s)."""
-        return cls(
-            fast=interval,
-            medium=interval,
-            slow=interval,
-            watchdog=watchdog,
-            failure_backoff=interval,
-            failure_backoff_max=max(interval, min(15.0, 8 * interval)),
-        )
+
+def _pdf(x: float) -> float:
+    return math.exp(-x * x / 2) / math.sqrt(2 * math.pi)
+
+
+def _cdf(x: float) -> float:
+    return (1 + math.erf(x / math.sqrt(2))) / 2
 
 
 def _change_key(task: Task) -> tuple[str, float | None]:
@@ -199,39 +219,83 @@ async def watch_task(
     failure_budget: float = DEFAULT_FAILURE_BUDGET,
     socket: WiroSocket | None = None,
     on_progress: OnProgress | None = None,
+    forecast: TaskForecast | None = None,
+    started_ago: float = 0.0,
+    timing: EndTiming | None = None,
 ) -> AsyncIterator[Task]:
     """Yield the task each time it changes; the last one yielded has succeeded.
 
     Raises :class:`WiroTaskFailed`, :class:`WiroTaskCancelled`,
     :class:`WiroTimeout`, or the last polling error. A failed or cancelled end
     state is not yielded: it is on the exception's ``task``. ``socket`` and
-    ``on_progress``: see the module docstring.
+    ``on_progress``: see the module docstring. ``forecast``: the task's expected
+    length (:data:`~bot.core.wiro.pacing.DEFAULT_FORECAST` when None), for an adaptive
+    ``schedule``. ``started_ago``: seconds the task has already run (a wait resumed
+    after a restart: its state is unknown, so the first poll comes at once). ``timing``: filled
+    in with when the end was seen.
     """
     loop = asyncio.get_running_loop()
     started = loop.time()
     deadline = started + timeout
+    pacer = Pacer(schedule, forecast or DEFAULT_FORECAST, started - max(0.0, started_ago))
     last_key: tuple[str, float | None] | None = None
+    last_stage: Stage | None = None
     last_task: Task | None = None
     error_since: float | None = None
     failures = 0
     failing_since: float | None = None
+    back_off = 0.0
     progress = _ProgressReporter(ref.task_id, on_progress)
     subscription = socket.subscribe(ref) if socket is not None else None
-    socket_status: str | None = None
-    socket_statuses: set[str] = set()
-    unconfirmed_end = False
+    listener = SocketListener(subscription, started) if subscription is not None else None
+    poll_now = not schedule.adaptive or started_ago > 0
+    timing = timing if timing is not None else EndTiming()
+    timing.running_at = pacer.task_start
+    if pacer.plan is not None:
+        timing.expected_at = pacer.task_start + pacer.plan.forecast.expected
+        timing.spread = pacer.plan.forecast.spread
 
     try:
         while True:
+            # Sleep until the poll is due, waking for socket news (which may bring it forward).
+            while not poll_now:
+                now = loop.time()
+                cap = None if error_since is None else error_since + error_grace
+                due = pacer.due(listener, back_off, cap)
+                pause = min(due, deadline) - now
+                if pause <= 0:
+                    break
+                if listener is None:
+                    await asyncio.sleep(pause)
+                    continue
+                for event in await listener.wait(pause):
+                    if event.progress is not None:
+                        progress.from_socket = True
+                        await progress.report(event.progress)
+                    hint = _stage_hint(event.status)
+                    if hint is not None and hint != last_stage:
+                        # The member's phase may follow the socket; the end never does.
+                        last_stage, last_key = hint, (event.status, None)
+                        yield _hinted(last_task, ref, event.status)
+            poll_now = False
+
             remaining = deadline - loop.time()
             task: Task | None = None
             back_off = 0.0
             try:
                 if remaining <= 0:
                     raise TimeoutError
+                asked_at = loop.time()
+                pacer.polled(asked_at, listener)
                 async with asyncio.timeout(remaining):
                     task = await fetch(ref)
                 failures, failing_since = 0, None
+                if task.is_terminal:
+                    timing.confirmed_at = asked_at
+                    if listener is not None:
+                        timing.announced_at = listener.ended_at
+                else:
+                    timing.running_at = asked_at
             except TimeoutError:
                 raise _timed_out(ref, timeout, last_task) from None
             except _TRANSIENT as exc:
@@ -270,7 +334,7 @@ async def watch_task(
                 await progress.from_task(task)
                 key = _change_key(task)
                 if key != last_key:
-                    last_key = key
+                    last_key, last_stage = key, task.stage
                     yield task
                 if task.succeeded:
                     return
@@ -286,72 +350,36 @@ async def watch_task(
                         )
                 else:
                     error_since = None
-
-            now = loop.time()
-            if now >= deadline:
+            if loop.time() >= deadline:
                 raise _timed_out(ref, timeout, last_task)
-            delay = max(schedule.interval(now - started), back_off)
-            cap = None if error_since is None else max(0.0, error_since + error_grace - now)
-            if subscription is None:
-                if cap is not None:
-                    delay = min(delay, cap)
-                await asyncio.sleep(max(0.0, min(delay, deadline - now)))
-                continue
-
-            # With the socket: sleep until the poll is due, waking for socket news. News makes
-            # the poll urgent, but never sooner than the backoff after a failed poll.
-            base, urgent = now, False
-            while True:
-                due = base + back_off
-                if not urgent:
-                    due = base + _socket_delay(
-                        delay, schedule, subscription, base, back_off, unconfirmed_end, cap
-                    )
-                pause = min(due, deadline) - loop.time()
-                if pause <= 0:
-                    break
-                for event in await subscription.wait(pause):
-                    if event.progress is not None:
-                        progress.from_socket = True
-                        await progress.report(event.progress)
-                    if event.terminal:
-                        unconfirmed_end = True
-                    # A new status is worth a poll now; a status seen before (stderr lines
-                    # between progress lines, a requeue) only after schedule.fast seconds.
-                    if event.terminal or (
-                        event.status != socket_status
-                        and (
-                            event.status not in socket_statuses
-                            or loop.time() - base >= schedule.fast
-                        )
-                    ):
-                        urgent = True
-                    socket_status = event.status
-                    socket_statuses.add(event.status)
     finally:
         if subscription is not None:
             subscription.close()
 
 
-def _socket_delay(
-    delay: float,
-    schedule: PollSchedule,
-    subscription: Subscription,
-    base: float,
-    back_off: float,
-    unconfirmed_end: bool,
-    cap: float | None,
-) -> float:
-    """The pause after a poll at ``base``, given what the socket is doing now."""
-    heard = subscription.last_event_at
-    if subscription.connected and heard is not None and schedule.watchdog > delay:
-        # Relaxed until the socket has been silent for a watchdog period.
-        delay = min(schedule.watchdog, max(delay, heard + schedule.watchdog - base))
-    if unconfirmed_end:
-        delay = min(delay, max(schedule.fast, back_off))
-    if cap is not None:
-        delay = min(delay, cap)
-    return delay
+def _stage_hint(status: str) -> Stage | None:
+    """The member-facing stage a socket status implies (lifecycle statuses of a running task;
+    the socket's ``task_error`` is a stderr line, not a state)."""
+    if status not in _RUNNING_STATUSES:
+        return None
+    return Task.from_api({"status": status}).stage
+
+
+_RUNNING_STATUSES = _BEFORE_GENERATION | {
+    "task_output",
+    "task_output_full",
+    "task_end",
+    "task_postprocess_start",
+}
+
+
+def _hinted(last: Task | None, ref: TaskRef, status: str) -> Task:
+    """The last polled task (or a bare one) with the status the socket announced."""
+    raw: dict[str, object] = (
+        dict(last.raw) if last is not None else {"id": ref.task_id, "socketaccesstoken": ""}
+    )
+    raw["status"] = status
+    return Task.from_api(raw)
 
 
 async def wait_for_task(
@@ -365,6 +393,9 @@ async def wait_for_task(
     failure_budget: float = DEFAULT_FAILURE_BUDGET,
     socket: WiroSocket | None = None,
     on_progress: OnProgress | None = None,
+    forecast: TaskForecast | None = None,
+    started_ago: float = 0.0,
+    timing: EndTiming | None = None,
 ) -> Task:
     """Poll until the task succeeds and return it; raise like :func:`watch_task`.
 
@@ -383,6 +414,9 @@ async def wait_for_task(
         failure_budget=failure_budget,
         socket=socket,
         on_progress=on_progress,
+        forecast=forecast,
+        started_ago=started_ago,
+        timing=timing,
     )
     try:
         async for task in updates:
