@@ -31,6 +31,9 @@ __all__ = ["TaskLengthModel"]
 # The part of a task that does not grow with steps × samples (queue, download of the input,
 # loading the model, post-processing), in seconds: an assumption, Wiro publishes none.
 FIXED_OVERHEAD = 4.0
+# The least half-width of a learned window, as a share of the expected length: a GPU task's
+# time varies by a few per cent even on one machine, and more with Wiro's queue.
+MIN_RELATIVE_SPREAD = 0.05
 PRIOR_UNITS = 20  # DEFAULT_FORECAST is for 20 steps at 1 sample
 _Shape = tuple[str, int, int]  # model id, steps, samples
 
@@ -76,7 +79,11 @@ class TaskLengthModel:
         exact = self._by_shape.get(shape)
         if exact is not None and len(exact) >= self.min_exact:
             low, high = _range(list(exact))
-            return TaskForecast(statistics.median(exact), (high - low) / 2, "learned")
+            expected = statistics.median(exact)
+            # A few alike tasks can agree more closely than the next one will: the window is
+            # never narrower than the spread of their extremes, nor than MIN_RELATIVE_SPREAD.
+            spread = max(expected - low, high - expected, MIN_RELATIVE_SPREAD * expected)
+            return TaskForecast(expected, spread, "learned")
         units = _units(shape)
         same_model = [(s, x) for s, x in self._recent if s[0] == shape[0]]
         pool = same_model or list(self._recent)

@@ -93,12 +93,13 @@ class PollPlan:
     def times(self) -> list[float]:
         """Every poll up to the end of the window, ascending (the overrun follows)."""
         start, end = self.window
-        step = max(self.dense, (end - start) / (self.dense_polls - 1))
-        count = max(1, math.floor((end - start) / step + 1e-9) + 1)
-        dense = [start + k * step for k in range(count)]
-        before: list[float] = []
+        # The window's polls close its slices (start, start+step], ... (end-step, end]: an end
+        # anywhere in it is seen at most `step` later, and none is spent on its very start.
+        step = max(self.dense, (end - start) / self.dense_polls)
+        count = max(1, math.floor((end - start) / step + 1e-9))
+        dense = [start + k * step for k in range(1, count + 1)]
+        before = [self.early] if dense[0] > self.early + 1e-9 else []
         if start - self.early > self.dense / 2:
-            before.append(self.early)
             gaps = math.ceil((start - self.early) / self.sparse - 1e-9)
             before += [self.early + (start - self.early) * k / gaps for k in range(1, gaps)]
         return before + dense
