@@ -23,6 +23,7 @@ from bot.core.request.options import (
     resolve_options,
 )
 from bot.core.request.selfie import PreparedSelfie, SelfieRejected, prepare_selfie
+from bot.frontends.discord_bot.address import requester
 from bot.frontends.discord_bot.app import PortraitBot
 from bot.frontends.discord_bot.history import HISTORY_LENGTH, history_embed
 from bot.frontends.discord_bot.kept import history_view
@@ -145,7 +146,9 @@ class PortraitCog(commands.Cog):
     )
     async def portrait_history(self, interaction: discord.Interaction) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        jobs = await self.services.ledger.recent_for_user(interaction.user.id, limit=HISTORY_LENGTH)
+        jobs = await self.services.ledger.recent_for(
+            requester(interaction.user.id), limit=HISTORY_LENGTH
+        )
         await interaction.edit_original_response(
             embed=history_embed(jobs, self.services.catalog), view=history_view(jobs)
         )

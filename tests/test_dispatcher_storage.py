@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -82,12 +82,11 @@ async def saved_job(harness: Harness, store: SelfieStore, keep: timedelta = time
     """A job as `/portrait` leaves it: the selfie saved on the bot's disk, nothing at Wiro."""
     options = resolve_options(CATALOG, prompt="a portrait", seed=7)
     return await harness.ledger.create(
-        user_id=1001,
-        guild_id=2002,
-        channel_id=3003,
-        interaction_id=4004,
-        interaction_token="interaction-token",
-        token_expires_at=datetime.now(UTC) + timedelta(minutes=15),
+        platform="discord",
+        requester="discord:1001",
+        scope="discord:guild:2002",
+        reply_address={"channel_id": 3003, "interaction_id": 4004},
+        reply_secret="interaction-token",
         params={"options": options.to_params(), "member_name": "Ana"},
         selfie_path=store.save(selfie_jpeg()),
         selfie_expires_at=harness.clock() + keep,

@@ -32,8 +32,8 @@ class DeliveryDeferred(Exception):
         self.retry_after = retry_after
 
 
-Attempt = Callable[[bool], Awaitable[int]]
-"""One try at posting: given whether it is the last try, returns the message id, raises
+Attempt = Callable[[bool], Awaitable[str]]
+"""One try at posting: given whether it is the last try, returns the message reference, raises
 `DeliveryDeferred` (never on the last try) or `PortraitFailed` (no way took it)."""
 
 
@@ -45,8 +45,8 @@ async def deliver_with_retries(
     clock: Clock,
     first_pause: float = FIRST_PAUSE,
     on_deferred: Callable[[], Awaitable[None]] | None = None,
-) -> int:
-    """Try `attempt` until it posts or the deadline passes; returns the message id.
+) -> str:
+    """Try `attempt` until it posts or the deadline passes; returns the message reference.
     ``on_deferred`` runs once, at the first "later" (the dispatcher keeps the images then)."""
     pause = first_pause
     deferred = False

@@ -49,14 +49,14 @@ class JobEndings(DispatcherBase):
         entered = await self._entered_delivering(job)
         ready = images
 
-        async def attempt(last_try: bool) -> int:
+        async def attempt(last_try: bool) -> str:
             return await self._events.deliver(job, ready, last_try=last_try)
 
         async def keep_a_copy() -> None:
             await self._save_result(job, ready)
 
         try:
-            message_id = await deliver_with_retries(
+            message_ref = await deliver_with_retries(
                 job.id,
                 attempt,
                 deadline=entered + self.rules.delivery_retry,
@@ -67,7 +67,7 @@ class JobEndings(DispatcherBase):
         except PortraitFailed as failure:
             await self._keep(job, images, failure)
             return
-        await self._delivered(job, message_id)
+        await self._delivered(job, message_ref)
 
     async def _entered_delivering(self, job: Job) -> datetime:
         events = await self.ledger.events(job.id)
@@ -104,11 +104,11 @@ class JobEndings(DispatcherBase):
         await self._events.failed(job, failure)
         await self._delete_wiro_files(job)
 
-    async def _delivered(self, job: Job, message_id: int) -> None:
+    async def _delivered(self, job: Job, message_ref: str) -> None:
         job = await self.ledger.transition(
-            job.id, JobState.DELIVERED, expected=JobState.DELIVERING, result_message_id=message_id
+            job.id, JobState.DELIVERED, expected=JobState.DELIVERING, result_message_ref=message_ref
         )
-        log.info("Job %s delivered as message %s", job.id, message_id)
+        log.info("Job %s delivered as message %s", job.id, message_ref)
         if self._results is not None:
             self._results.delete(job.id)
         await self._delete_wiro_files(job)

@@ -21,14 +21,14 @@ class JobEvents(Protocol):
         """How far generation is (percentage, time left), as Wiro reports it."""
         ...
 
-    async def deliver(self, job: Job, images: tuple[PortraitImage, ...], *, last_try: bool) -> int:
-        """Post the result; returns the id of the message it was posted as. Raises
+    async def deliver(self, job: Job, images: tuple[PortraitImage, ...], *, last_try: bool) -> str:
+        """Post the result; returns the reference (text id) of the message it was posted as. Raises
         `DeliveryDeferred` when the post should be tried again later (never on the last try)
         and `PortraitFailed` when no way to the member took it."""
         ...
 
-    async def find_delivered(self, job: Job) -> int | None:
-        """The id of a result message already posted for this job, if one can be found."""
+    async def find_delivered(self, job: Job) -> str | None:
+        """The reference of a result message already posted for this job, if one can be found."""
         ...
 
     async def failed(self, job: Job, failure: PortraitFailed) -> None: ...

@@ -1,6 +1,6 @@
 """The job ledger: every portrait job as a row that outlives the process.
 
-Discord-free and Wiro-free: this module holds the types, the state machine and the
+Platform-free and Wiro-free: this module holds the types, the state machine and the
 :class:`JobLedger` interface. :mod:`bot.core.jobs.sqlite_ledger` stores it in an embedded SQLite
 file; a server database for several bot processes can implement the same interface later.
 
@@ -9,7 +9,7 @@ States make the money safe. The allowed transitions (:data:`TRANSITIONS`)::
     QUEUED      -> SUBMITTING, FAILED, CANCELLED
     SUBMITTING  -> RUNNING, QUEUED (Wiro refused the run: busy), FAILED, UNCONFIRMED
     RUNNING     -> DELIVERING, FAILED, CANCELLED
-    DELIVERING  -> DELIVERED, KEPT (Discord refused it everywhere), FAILED
+    DELIVERING  -> DELIVERED, KEPT (the platform refused it everywhere), FAILED
     KEPT        -> DELIVERING (the member's "Send again" claims it; back to KEPT if not posted)
     DELIVERED, FAILED, CANCELLED, UNCONFIRMED: final, no way out
 
@@ -19,7 +19,7 @@ with Wiro's task list (RUNNING when found, UNCONFIRMED when not) and never runs 
 The only way back to the queue is SUBMITTING → QUEUED, for a run call Wiro refused outright
 (its concurrency limit); it counts one more ``attempts`` and keeps its place in the queue.
 A job enters RUNNING only with its ``wiro_task_id`` and DELIVERED only with the
-``result_message_id`` it was posted as, so a restart can tell a posted result from one still
+``result_message_ref`` it was posted as, so a restart can tell a posted result from one still
 to post. A member's Cancel reaches a job while QUEUED or RUNNING; once the run call is in
 flight (SUBMITTING) or the result is being posted (DELIVERING) the job runs to its end.
 """
@@ -88,16 +88,16 @@ TRANSITIONS: Mapping[JobState, frozenset[JobState]] = MappingProxyType(
 )
 
 # Fields that `update` (and `create` / `transition`, alongside their own) may set. Everything
-# else is owned by the ledger (id, state, timestamps, attempts) or fixed at creation (who asked,
-# where, the interaction, the parameters).
+# else is owned by the ledger (id, state, timestamps, attempts) or fixed at creation (the
+# platform, who asked, the quota scope, the reply address and its secret, the parameters).
 UPDATABLE_FIELDS: frozenset[str] = frozenset(
     {
         "wiro_task_id",
         "wiro_socket_token",
         "input_url",
         "outputs",
-        "status_message_id",
-        "result_message_id",
+        "status_message_ref",
+        "result_message_ref",
         "failure_reason",
         "failure_message",
         "failure_detail",
@@ -187,17 +187,24 @@ class StaleTransition(LedgerError):
 class Job:
     """One row of the ledger. Every datetime is timezone-aware UTC.
 
-    Secrets and personal links stay out of ``repr``: the interaction token (it can post as the
-    bot), the task's socket token and the public URL of the uploaded selfie.
+    Who asked and where to answer are platform-neutral: ``platform`` names the front end
+    (``"discord"``, ``"telegram"``); ``requester`` is a key no two platforms share
+    (``"discord:<user id>"``, ``"telegram:<user id>"``), the member's quotas count by it;
+    ``scope`` is where a shared quota counts (``"discord:guild:<id>"``, ``"discord:dm:<user
+    id>"``, ``"telegram:chat:<id>"``); ``reply_address`` is the front end's own JSON object
+    saying where to answer, and ``reply_secret`` its secret part (such as Discord's interaction
+    token), never written to logs. Message references are the front end's text ids.
+
+    Secrets and personal links stay out of ``repr``: the reply secret (it can post as the bot),
+    the task's socket token and the public URL of the uploaded selfie.
     """
 
     id: int
-    user_id: int
-    guild_id: int | None
-    channel_id: int
-    interaction_id: int
-    interaction_token: str = field(repr=False)
-    token_expires_at: datetime
+    platform: str
+    requester: str
+    scope: str
+    reply_address: dict[str, Any]
+    reply_secret: str = field(repr=False)
     params: dict[str, Any]
     state: JobState
     created_at: datetime
@@ -211,8 +218,8 @@ class Job:
     wiro_socket_token: str | None = field(repr=False)
     input_url: str | None = field(repr=False)
     outputs: list[dict[str, Any]]  # url, name, content_type, size
-    status_message_id: int | None
-    result_message_id: int | None
+    status_message_ref: str | None
+    result_message_ref: str | None
     failure_reason: str  # "" unless failed
     failure_message: str  # "" unless failed
     cost: float | None  # as Wiro reported it
@@ -270,16 +277,17 @@ class JobLedger(Protocol):
     async def create(
         self,
         *,
-        user_id: int,
-        guild_id: int | None,
-        channel_id: int,
-        interaction_id: int,
-        interaction_token: str,
-        token_expires_at: datetime,
+        platform: str,
+        requester: str,
+        scope: str,
+        reply_address: Mapping[str, Any],
+        reply_secret: str,
         params: Mapping[str, Any],
         **fields: Any,
     ) -> Job:
-        """A new QUEUED job (``fields``: any of :data:`UPDATABLE_FIELDS`)."""
+        """A new QUEUED job (``fields``: any of :data:`UPDATABLE_FIELDS`). ``platform``,
+        ``requester`` and ``scope`` must be non-empty text; ``reply_address`` a JSON-able
+        mapping (see :class:`Job`)."""
         ...
 
     async def get(self, job_id: int) -> Job | None: ...
@@ -334,16 +342,16 @@ class JobLedger(Protocol):
         """1-based place among QUEUED jobs, in :meth:`queued` order; None when not queued."""
         ...
 
-    async def recent_for_user(self, user_id: int, limit: int = 10) -> list[Job]:
-        """The member's newest jobs, newest first."""
+    async def recent_for(self, requester: str, limit: int = 10) -> list[Job]:
+        """The requester's newest jobs, newest first."""
         ...
 
-    async def count_active(self, user_id: int) -> int:
-        """How many of the member's jobs are in :data:`ACTIVE_STATES`."""
+    async def count_active(self, requester: str) -> int:
+        """How many of the requester's jobs are in :data:`ACTIVE_STATES`."""
         ...
 
     async def count_since(
-        self, *, since: datetime, user_id: int | None = None, guild_id: int | None = None
+        self, *, since: datetime, requester: str | None = None, scope: str | None = None
     ) -> int:
         """Jobs created after ``since`` that count against a quota (a rolling window
         ``(since, now]``: a job stops counting exactly when the window has moved past it, the
@@ -356,13 +364,13 @@ class JobLedger(Protocol):
         ...
 
     async def oldest_since(
-        self, *, since: datetime, user_id: int | None = None, guild_id: int | None = None
+        self, *, since: datetime, requester: str | None = None, scope: str | None = None
     ) -> datetime | None:
         """``created_at`` of the oldest job :meth:`count_since` counts: when one frees up."""
         ...
 
-    async def last_due_at(self, user_id: int) -> datetime | None:
-        """When the member's latest request was (or will be) due to start: the latest of every
+    async def last_due_at(self, requester: str) -> datetime | None:
+        """When the requester's latest request was (or will be) due to start: the latest of every
         job's ``not_before`` or, without one, ``created_at`` (the cooldown counts from it)."""
         ...
 

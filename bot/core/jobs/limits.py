@@ -41,13 +41,22 @@ def relative_time(moment: datetime) -> str:
 
 
 async def check_fair_use(
-    ledger: JobLedger, rules: FairUse, *, user_id: int, guild_id: int | None, now: datetime
+    ledger: JobLedger,
+    rules: FairUse,
+    *,
+    requester: str,
+    quota_scope: str | None,
+    now: datetime,
 ) -> datetime | None:
     """When the member's new job may start: None for now, or the end of their cooldown
     (`member_cooldown` seconds after their previous request was, or will be, due to start, so
     quick requests become jobs spaced by the cooldown). Raises `LimitReached` for the first
-    limit that refuses: active jobs, then the member's and the server's daily quota."""
-    active = await ledger.count_active(user_id)
+    limit that refuses: active jobs, then the member's and the shared scope's daily quota.
+
+    `requester` is the ledger's requester key; `quota_scope` the scope whose shared daily
+    quota (`guild_daily_quota`) applies, such as a server, or None when the request is the
+    member's own (a DM) and only their own limits apply."""
+    active = await ledger.count_active(requester)
     if active >= rules.member_max_active:
         ongoing = "a portrait" if active == 1 else f"{active} portraits"
         raise LimitReached(
@@ -56,23 +65,23 @@ async def check_fair_use(
         )
     since = now - DAY
     if rules.member_daily_quota > 0:
-        used = await ledger.count_since(since=since, user_id=user_id)
+        used = await ledger.count_since(since=since, requester=requester)
         if used >= rules.member_daily_quota:
-            oldest = await ledger.oldest_since(since=since, user_id=user_id)
+            oldest = await ledger.oldest_since(since=since, requester=requester)
             raise LimitReached(
                 f"You've reached your limit of {_portraits(rules.member_daily_quota)} "
                 "for the last 24 hours. "
                 f"Your next one is available {relative_time((oldest or now) + DAY)}."
             )
-    if rules.guild_daily_quota > 0 and guild_id is not None:
-        used = await ledger.count_since(since=since, guild_id=guild_id)
+    if rules.guild_daily_quota > 0 and quota_scope is not None:
+        used = await ledger.count_since(since=since, scope=quota_scope)
         if used >= rules.guild_daily_quota:
-            oldest = await ledger.oldest_since(since=since, guild_id=guild_id)
+            oldest = await ledger.oldest_since(since=since, scope=quota_scope)
             raise LimitReached(
                 f"This server has used its {_portraits(rules.guild_daily_quota)} for the last "
                 f"24 hours. More are available {relative_time((oldest or now) + DAY)}."
             )
-    last = await ledger.last_due_at(user_id)
+    last = await ledger.last_due_at(requester)
     if last is not None and rules.member_cooldown > 0:
         ready = last + timedelta(seconds=rules.member_cooldown)
         if ready > now:

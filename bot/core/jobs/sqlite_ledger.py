@@ -183,7 +183,7 @@ def _database_error(error: sqlite3.Error) -> LedgerError:
 
 def _create_owner_only(path: Path) -> None:
     """Create the database file 0600 before SQLite does (its -wal and -shm files take the
-    database's mode); tighten an existing one. It holds interaction tokens and file URLs."""
+    database's mode); tighten an existing one. It holds reply secrets and file URLs."""
     os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
     owner_only(path)
 
@@ -290,23 +290,21 @@ class SqliteLedger(JobLedger):
     async def create(
         self,
         *,
-        user_id: int,
-        guild_id: int | None,
-        channel_id: int,
-        interaction_id: int,
-        interaction_token: str,
-        token_expires_at: datetime,
+        platform: str,
+        requester: str,
+        scope: str,
+        reply_address: Mapping[str, Any],
+        reply_secret: str,
         params: Mapping[str, Any],
         **fields: Any,
     ) -> Job:
         now = self._now()
         values: dict[str, Any] = {
-            "user_id": _int("user_id", user_id),
-            "guild_id": _optional(_int)("guild_id", guild_id),
-            "channel_id": _int("channel_id", channel_id),
-            "interaction_id": _int("interaction_id", interaction_id),
-            "interaction_token": _text("interaction_token", interaction_token),
-            "token_expires_at": _time("token_expires_at", token_expires_at),
+            "platform": _key("platform", platform),
+            "requester": _key("requester", requester),
+            "scope": _key("scope", scope),
+            "reply_address": _json_object("reply_address", reply_address),
+            "reply_secret": _text("reply_secret", reply_secret),
             "params": _json_object("params", params),
             "state": JobState.QUEUED.value,
             "created_at": now,
@@ -472,12 +470,12 @@ class SqliteLedger(JobLedger):
         position = int(rows[0][0])
         return position or None
 
-    async def recent_for_user(self, user_id: int, limit: int = 10) -> list[Job]:
+    async def recent_for(self, requester: str, limit: int = 10) -> list[Job]:
         if limit <= 0:
             return []
         return await self._jobs(
-            "SELECT * FROM jobs WHERE user_id = ? ORDER BY created_at DESC, id DESC LIMIT ?",
-            (user_id, limit),
+            "SELECT * FROM jobs WHERE requester = ? ORDER BY created_at DESC, id DESC LIMIT ?",
+            (_key("requester", requester), limit),
         )
 
     async def recent_task_lengths(self, limit: int = 200) -> list[tuple[dict[str, Any], float]]:
@@ -490,31 +488,33 @@ class SqliteLedger(JobLedger):
         )
         return [(json.loads(row["params"]), float(row["task_seconds"])) for row in rows]
 
-    async def count_active(self, user_id: int) -> int:
+    async def count_active(self, requester: str) -> int:
         rows = await self._fetch(
-            f"SELECT COUNT(*) FROM jobs WHERE user_id = ? "
+            f"SELECT COUNT(*) FROM jobs WHERE requester = ? "
             f"AND state IN ({_states_sql(ACTIVE_STATES)})",
-            (user_id,),
+            (_key("requester", requester),),
         )
         return int(rows[0][0])
 
     async def count_since(
-        self, *, since: datetime, user_id: int | None = None, guild_id: int | None = None
+        self, *, since: datetime, requester: str | None = None, scope: str | None = None
     ) -> int:
-        where, args = _quota_filter(since, user_id, guild_id)
+        where, args = _quota_filter(since, requester, scope)
         rows = await self._fetch(f"SELECT COUNT(*) FROM jobs WHERE {where}", args)
         return int(rows[0][0])
 
     async def oldest_since(
-        self, *, since: datetime, user_id: int | None = None, guild_id: int | None = None
+        self, *, since: datetime, requester: str | None = None, scope: str | None = None
     ) -> datetime | None:
-        where, args = _quota_filter(since, user_id, guild_id)
+        where, args = _quota_filter(since, requester, scope)
         rows = await self._fetch(f"SELECT MIN(created_at) FROM jobs WHERE {where}", args)
         value = rows[0][0]
         return _from_time(value) if value is not None else None
 
-    async def last_due_at(self, user_id: int) -> datetime | None:
-        rows = await self._fetch(f"SELECT MAX({_DUE}) FROM jobs WHERE user_id = ?", (user_id,))
+    async def last_due_at(self, requester: str) -> datetime | None:
+        rows = await self._fetch(
+            f"SELECT MAX({_DUE}) FROM jobs WHERE requester = ?", (_key("requester", requester),)
+        )
         value = rows[0][0]
         return _from_time(value) if value is not None else None
 
@@ -591,12 +591,11 @@ async def _add_event(
 def _job_from_row(row: sqlite3.Row) -> Job:
     return Job(
         id=row["id"],
-        user_id=row["user_id"],
-        guild_id=row["guild_id"],
-        channel_id=row["channel_id"],
-        interaction_id=row["interaction_id"],
-        interaction_token=row["interaction_token"],
-        token_expires_at=_from_time(row["token_expires_at"]),
+        platform=row["platform"],
+        requester=row["requester"],
+        scope=row["scope"],
+        reply_address=json.loads(row["reply_address"]),
+        reply_secret=row["reply_secret"],
         params=json.loads(row["params"]),
         state=JobState(row["state"]),
         created_at=_from_time(row["created_at"]),
@@ -608,8 +607,8 @@ def _job_from_row(row: sqlite3.Row) -> Job:
         wiro_socket_token=row["wiro_socket_token"],
         input_url=row["input_url"],
         outputs=json.loads(row["outputs"]),
-        status_message_id=row["status_message_id"],
-        result_message_id=row["result_message_id"],
+        status_message_ref=row["status_message_ref"],
+        result_message_ref=row["result_message_ref"],
         failure_reason=row["failure_reason"],
         failure_message=row["failure_message"],
         cost=row["cost"],
@@ -635,7 +634,7 @@ _IDS_PER_QUERY = 500
 # Fields a state needs before a job may enter it (checked against the row plus the new values).
 _REQUIRED_ON_ENTRY: Mapping[JobState, str] = {
     JobState.RUNNING: "wiro_task_id",
-    JobState.DELIVERED: "result_message_id",
+    JobState.DELIVERED: "result_message_ref",
 }
 
 
@@ -664,7 +663,7 @@ def _states_sql(states: Collection[JobState]) -> str:
 
 
 def _quota_filter(
-    since: datetime, user_id: int | None, guild_id: int | None
+    since: datetime, requester: str | None, scope: str | None
 ) -> tuple[str, tuple[Any, ...]]:
     # A job counts unless it is final without a run call ever begun for it (submitted_at is
     # set on SUBMITTING and cleared only when Wiro refused the run and the job was requeued).
@@ -673,12 +672,12 @@ def _quota_filter(
         f"(submitted_at IS NOT NULL OR state IN ({_states_sql(ACTIVE_STATES)}))",
     ]
     args: list[Any] = [_time("since", since)]
-    if user_id is not None:
-        clauses.append("user_id = ?")
-        args.append(_int("user_id", user_id))
-    if guild_id is not None:
-        clauses.append("guild_id = ?")
-        args.append(_int("guild_id", guild_id))
+    if requester is not None:
+        clauses.append("requester = ?")
+        args.append(_key("requester", requester))
+    if scope is not None:
+        clauses.append("scope = ?")
+        args.append(_key("scope", scope))
     return " AND ".join(clauses), tuple(args)
 
 
@@ -699,10 +698,12 @@ def _from_optional_time(text: str | None) -> datetime | None:
     return _from_time(text) if text is not None else None
 
 
-def _int(what: str, value: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{what} must be an int, not {type(value).__name__}")
-    return value
+def _key(what: str, value: str) -> str:
+    """Non-empty text: a platform name, a requester or a scope key."""
+    text = _text(what, value)
+    if not text:
+        raise ValueError(f"{what} must not be empty")
+    return text
 
 
 def _text(what: str, value: str) -> str:
@@ -766,8 +767,8 @@ _ENCODERS: Mapping[str, Callable[[str, Any], Any]] = {
     "wiro_socket_token": _optional(_text),
     "input_url": _optional(_text),
     "outputs": _json_outputs,
-    "status_message_id": _optional(_int),
-    "result_message_id": _optional(_int),
+    "status_message_ref": _optional(_text),
+    "result_message_ref": _optional(_text),
     "failure_reason": _empty_if_none,
     "failure_message": _empty_if_none,
     "failure_detail": _empty_if_none,

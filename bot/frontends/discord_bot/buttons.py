@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import discord
 
 from bot.core.jobs.dispatcher import CancelOutcome
+from bot.frontends.discord_bot.address import member_id
 from bot.frontends.discord_bot.answers import always_answers
 
 if TYPE_CHECKING:
@@ -58,9 +59,10 @@ class CancelButton(
             )
             return
         moderator = interaction.permissions.manage_messages
-        if interaction.user.id != job.user_id and not moderator:
+        owner = member_id(job)
+        if interaction.user.id != owner and not moderator:
             await interaction.response.send_message(
-                f"Only <@{job.user_id}> or a moderator can cancel this portrait.", ephemeral=True
+                f"Only <@{owner}> or a moderator can cancel this portrait.", ephemeral=True
             )
             return
         await interaction.response.defer(ephemeral=True, thinking=True)

@@ -6,6 +6,7 @@ import discord
 
 from bot.core.catalog import Catalog
 from bot.core.jobs.ledger import Job, JobState
+from bot.frontends.discord_bot.address import DiscordAddress
 from bot.frontends.discord_bot.delivery import EMBED_COLOUR
 from bot.frontends.discord_bot.text import fit, fit_embed, literal, visible
 
@@ -50,11 +51,11 @@ def _line(job: Job, catalog: Catalog) -> str:
             _MODEL_CHARS,
         ),
     ]
-    if job.state is JobState.DELIVERED and job.result_message_id:
-        where = job.guild_id or "@me"
-        details.append(
-            f"[see it](https://discord.com/channels/{where}/{job.channel_id}/{job.result_message_id})"
-        )
+    if job.state is JobState.DELIVERED and job.result_message_ref:
+        address = DiscordAddress.of(job)
+        where = address.guild_id or "@me"
+        link = f"https://discord.com/channels/{where}/{address.channel_id}/{job.result_message_ref}"
+        details.append(f"[see it]({link})")
     elif job.state in (JobState.FAILED, JobState.KEPT) and job.failure_message:
         details.append(fit(literal(job.failure_message), _FAILURE_CHARS))
     line = f"{head}\n{' · '.join(details)}\n> {prompt}"

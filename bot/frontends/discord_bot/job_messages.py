@@ -16,6 +16,7 @@ from bot.core.jobs import Phase, PortraitFailed, PortraitImage, PortraitResult
 from bot.core.jobs.ledger import Clock, Job, utc_now
 from bot.core.request.options import PortraitOptions
 from bot.core.wiro import TaskProgress
+from bot.frontends.discord_bot.address import DiscordAddress, message_id, message_ref
 from bot.frontends.discord_bot.buttons import status_view
 from bot.frontends.discord_bot.delivery import SplitParts, post_failure, post_result, read_marker
 from bot.frontends.discord_bot.reply import Reply, ReplyTarget
@@ -51,18 +52,19 @@ class JobMessages:
 
     def _status_id(self, job: Job) -> int | None:
         # This process's own id first: a status message may have been replaced (30046).
-        return self._status_ids.get(job.id) or job.status_message_id
+        return self._status_ids.get(job.id) or message_id(job.status_message_ref)
 
     def reply_for(self, job: Job) -> Reply:
+        address = DiscordAddress.of(job)
         return Reply(
             self._client,
             ReplyTarget(
                 application_id=self._client.application_id or 0,
-                token=job.interaction_token,
-                expires_at=job.token_expires_at,
-                guild_id=job.guild_id,
-                channel_id=job.channel_id,
-                member_id=job.user_id,
+                token=job.reply_secret,
+                expires_at=address.token_expires_at,
+                guild_id=address.guild_id,
+                channel_id=address.channel_id,
+                member_id=address.user_id,
                 member_name=str(job.params.get("member_name") or "a member"),
             ),
         )
@@ -131,7 +133,7 @@ class JobMessages:
             await reply.delete(old_id)
         return message.id
 
-    async def deliver(self, job: Job, images: tuple[PortraitImage, ...], *, last_try: bool) -> int:
+    async def deliver(self, job: Job, images: tuple[PortraitImage, ...], *, last_try: bool) -> str:
         self.board.forget(job.id)  # no more progress edits; the message goes once posted
         reply = self.reply_for(job)
         result = job_result(job, images, self._clock())
@@ -148,9 +150,9 @@ class JobMessages:
         )
         self._posted_parts.pop(job.id, None)
         await self._remove_status(job)
-        return message.id
+        return message_ref(message.id)
 
-    async def find_delivered(self, job: Job) -> int | None:
+    async def find_delivered(self, job: Job) -> str | None:
         """Look for the result in the channel's history, where the bot may read it; a result
         split one image per message counts only when every part is there (the parts found
         are remembered, so the resumed delivery posts only the missing ones). Elsewhere the
@@ -163,15 +165,18 @@ class JobMessages:
             me = self._client.user
         if me is None:
             return None
+        address = DiscordAddress.of(job)
         if self.reply_for(job).may_read_history() is False:
-            self._warn_unreadable(job.channel_id)
+            self._warn_unreadable(address.channel_id)
             return None
-        channel = self._client.get_partial_messageable(job.channel_id, guild_id=job.guild_id)
+        channel = self._client.get_partial_messageable(
+            address.channel_id, guild_id=address.guild_id
+        )
         parts: dict[int, discord.Message] = {}
         count = 0
         try:
             async for message in channel.history(
-                limit=HISTORY_DEPTH, after=discord.Object(job.interaction_id)
+                limit=HISTORY_DEPTH, after=discord.Object(address.interaction_id)
             ):
                 if message.author.id != me.id:
                     continue
@@ -182,11 +187,11 @@ class JobMessages:
                         parts.setdefault(part, message)
         except discord.HTTPException as error:
             log.info("Cannot read the channel to check job %s was posted: %s", job.id, error)
-            self._warn_unreadable(job.channel_id)
+            self._warn_unreadable(address.channel_id)
             return None
         if parts and set(parts) >= set(range(count)):
             await self._remove_status(job)  # its result is out: the status has done
-            return parts[0].id
+            return message_ref(parts[0].id)
         if parts:  # a split result cut off part-way: the resumed delivery posts the rest
             self._posted_parts[job.id] = SplitParts(count, parts)
             log.info(

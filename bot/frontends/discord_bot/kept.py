@@ -21,6 +21,7 @@ import discord
 from bot.core.jobs import PortraitImage
 from bot.core.jobs.ledger import Job, JobState, StaleTransition
 from bot.core.result.files import DEFAULT_UPLOAD_LIMIT, fit_within
+from bot.frontends.discord_bot.address import member_id, message_ref
 from bot.frontends.discord_bot.answers import always_answers
 from bot.frontends.discord_bot.delivery import result_embed
 from bot.frontends.discord_bot.job_messages import job_result
@@ -83,7 +84,10 @@ class SendAgainButton(
             )
             raise
         await bot.services.ledger.transition(
-            job.id, JobState.DELIVERED, expected=JobState.DELIVERING, result_message_id=message.id
+            job.id,
+            JobState.DELIVERED,
+            expected=JobState.DELIVERING,
+            result_message_ref=message_ref(message.id),
         )
         bot.results.delete(job.id)
         log.info("Kept result of job %s sent again as message %s", job.id, message.id)
@@ -102,19 +106,19 @@ class SendAgainButton(
         result = job_result(job, images, discord.utils.utcnow())
         name = str(job.params.get("member_name") or interaction.user.display_name)
         return await interaction.edit_original_response(
-            content=f"<@{job.user_id}>, here is your portrait again!",
+            content=f"<@{member_id(job)}>, here is your portrait again!",
             embed=result_embed(result, catalog, name, job.id),
             attachments=[discord.File(io.BytesIO(i.data), filename=i.filename) for i in images],
             view=result_view(job.id, catalog),
-            allowed_mentions=discord.AllowedMentions(users=[discord.Object(job.user_id)]),
+            allowed_mentions=discord.AllowedMentions(users=[discord.Object(member_id(job))]),
         )
 
 
 def _refusal(job: Job | None, user_id: int) -> str | None:
     if job is None:
         return "I no longer have this portrait (old portraits are forgotten after a while)."
-    if job.user_id != user_id:
-        return f"Only <@{job.user_id}> can have this portrait sent."
+    if member_id(job) != user_id:
+        return f"Only <@{member_id(job)}> can have this portrait sent."
     if job.state is not JobState.KEPT:
         return ALREADY_DELIVERED
     return None

@@ -15,6 +15,7 @@ from bot.core.jobs.ledger import Job, LedgerError, utc_now
 from bot.core.jobs.limits import LimitReached, check_fair_use
 from bot.core.request.options import PortraitOptions
 from bot.core.request.selfie import PreparedSelfie
+from bot.frontends.discord_bot.address import DiscordAddress, message_ref, quota_scope, requester
 from bot.frontends.discord_bot.reply import ReplyTarget
 from bot.frontends.discord_bot.text import fit_content
 
@@ -53,8 +54,8 @@ class JobStarter:
         return await check_fair_use(
             services.ledger,
             services.fair_use,
-            user_id=interaction.user.id,
-            guild_id=interaction.guild_id,
+            requester=requester(interaction.user.id),
+            quota_scope=quota_scope(interaction.guild_id),
             now=utc_now(),
         )
 
@@ -96,7 +97,7 @@ class JobStarter:
         await interaction.edit_original_response(content=accepted)
         position = await services.ledger.queue_position(job.id)
         status_id = await self._bot.job_messages.post_status(job, position)
-        job = await services.ledger.update(job.id, status_message_id=status_id)
+        job = await services.ledger.update(job.id, status_message_ref=message_ref(status_id))
         self._bot.dispatcher.wake()
         return job
 
@@ -115,13 +116,15 @@ class JobStarter:
                 not_before = await self._start_time(interaction)
             except LimitReached as limit:
                 return limit.message
-            return await self._bot.services.ledger.create(
+            address = DiscordAddress(
                 user_id=interaction.user.id,
                 guild_id=interaction.guild_id,
                 channel_id=target.channel_id,
                 interaction_id=interaction.id,
-                interaction_token=interaction.token,
                 token_expires_at=target.expires_at,
+            )
+            return await self._bot.services.ledger.create(
+                **address.job_fields(interaction.token),
                 params={"options": options.to_params(), "member_name": target.member_name},
                 selfie_path=selfie_path,
                 selfie_expires_at=selfie_expires_at,

@@ -14,6 +14,7 @@ from bot.core.catalog import Catalog
 from bot.core.jobs.ledger import Job, utc_now
 from bot.core.request.options import PortraitOptions, resolve_options
 from bot.core.request.selfie import PreparedSelfie
+from bot.frontends.discord_bot.address import member_id
 from bot.frontends.discord_bot.text import fit_content
 
 if TYPE_CHECKING:
@@ -41,9 +42,9 @@ async def find_job(interaction: discord.Interaction[PortraitBot], job_id: int) -
 async def own_job(interaction: discord.Interaction[PortraitBot], job_id: int) -> Job | None:
     """The job behind a click when the clicking member asked for it; None (and told) if not."""
     job = await find_job(interaction, job_id)
-    if job is not None and job.user_id != interaction.user.id:
+    if job is not None and member_id(job) != interaction.user.id:
         await interaction.response.send_message(
-            f"Only <@{job.user_id}> can make new versions of this portrait. "
+            f"Only <@{member_id(job)}> can make new versions of this portrait. "
             "Use `/portrait` to make your own!",
             ephemeral=True,
         )

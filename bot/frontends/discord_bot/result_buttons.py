@@ -19,6 +19,7 @@ import discord
 
 from bot.core.catalog import Catalog
 from bot.core.request.options import LIKENESS_RANGE, SEED_RANGE
+from bot.frontends.discord_bot.address import member_id
 from bot.frontends.discord_bot.answers import always_answers
 from bot.frontends.discord_bot.details import details_message
 from bot.frontends.discord_bot.refusals import THREAD_ARCHIVED
@@ -164,7 +165,7 @@ class DeleteButton(
     async def callback(self, interaction: discord.Interaction[PortraitBot]) -> None:  # type: ignore[override]
         bot = interaction.client
         job = await bot.services.ledger.get(self.job_id)
-        owner = job.user_id if job is not None else None
+        owner = member_id(job) if job is not None else None
         if interaction.user.id != owner and not interaction.permissions.manage_messages:
             await interaction.response.send_message(
                 "Only the member who asked for this portrait or a moderator can delete it.",
