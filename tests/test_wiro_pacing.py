@@ -45,10 +45,10 @@ def test_long_waits_before_the_window_are_broken_by_sparse_polls():
     assert max(gaps) <= 30.0 and len(before) == 3
 
 
-def test_an_overrun_backs_off_two_five_then_every_ten_seconds():
-    plan = PollSchedule().plan(TaskForecast(30.0, 1.0, "learned"))
-    after = [t for t in polls(plan, 70) if t > 31]
-    assert after == [33.0, 38.0, 48.0, 58.0, 68.0]
+def test_an_overrun_is_looked_at_again_soon_then_backs_off_to_every_ten_seconds():
+    plan = PollSchedule().plan(TaskForecast(30.0, 1.5, "learned"))
+    after = [t for t in polls(plan, 70) if t > 31.5]
+    assert after == [32.0, 33.0, 35.0, 40.0, 50.0, 60.0, 70.0]
 
 
 def test_a_wide_window_keeps_the_dense_poll_cap():
@@ -60,7 +60,7 @@ def test_a_wide_window_keeps_the_dense_poll_cap():
 
 def test_a_task_expected_within_seconds_starts_its_window_at_the_early_poll():
     plan = PollSchedule().plan(TaskForecast(2.5, 0.2, "learned"))
-    assert polls(plan, 4) == [2.0, 2.5, 3.0, 3.5]
+    assert polls(plan, 3.5) == [2.0, 2.5, 3.0, 3.5]
 
 
 def test_a_plan_needs_positive_gaps():

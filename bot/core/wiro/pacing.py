@@ -74,7 +74,8 @@ class PollPlan:
     dense: float = 0.5
     dense_polls: int = 5
     min_spread: float = 1.0
-    overrun: tuple[float, ...] = (2.0, 5.0, 10.0)
+    # An end just after the window is the likeliest overrun: look again soon, then back off.
+    overrun: tuple[float, ...] = (0.5, 1.0, 2.0, 5.0, 10.0)
 
     def __post_init__(self) -> None:
         if self.dense <= 0 or self.dense_polls < 2 or not self.overrun:
@@ -159,7 +160,8 @@ class PollSchedule:
     dense: float = 0.5
     dense_polls: int = 5
     min_spread: float = 1.0
-    overrun: tuple[float, ...] = (2.0, 5.0, 10.0)
+    # An end just after the window is the likeliest overrun: look again soon, then back off.
+    overrun: tuple[float, ...] = (0.5, 1.0, 2.0, 5.0, 10.0)
 
     def interval(self, elapsed: float) -> float:
         """The pause of a non-adaptive schedule, ``elapsed`` seconds into the wait."""
