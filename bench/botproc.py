@@ -27,10 +27,10 @@ import sys
 import time
 from pathlib import Path
 
+from bot.core.wiro import PollSchedule
 from bot.launcher import run_bot
 from bot.logs import setup_logging
 from bot.settings import load_settings
-from bot.wiro import PollSchedule
 
 LAG_PERIOD = 0.05
 RSS_PERIOD = 0.25

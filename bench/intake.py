@@ -13,7 +13,7 @@ from bench.harness import log
 from bench.profile import Profile
 from bench.report import Report
 from bench.stats import ms, summary
-from bot.request.selfie import SelfieLimits, prepare_selfie
+from bot.core.request.selfie import SelfieLimits, prepare_selfie
 
 NAME = "intake"
 SIZE = (4000, 3000)

@@ -13,14 +13,14 @@ import unicodedata
 from collections.abc import Sequence
 from pathlib import Path
 
-from bot.catalog.refresh import load_catalog
-from bot.jobs import JobLimits, Phase, PortraitFailed, PortraitImage, Progress, make_portrait
-from bot.jobs.runner import delete_files_quietly
-from bot.request.options import OptionError, resolve_options
-from bot.request.selfie import MIB, SelfieLimits, SelfieRejected, prepare_selfie
-from bot.result.summary import summarize
+from bot.core.catalog.refresh import load_catalog
+from bot.core.jobs import JobLimits, Phase, PortraitFailed, PortraitImage, Progress, make_portrait
+from bot.core.jobs.runner import delete_files_quietly
+from bot.core.request.options import OptionError, resolve_options
+from bot.core.request.selfie import MIB, SelfieLimits, SelfieRejected, prepare_selfie
+from bot.core.result.summary import summarize
+from bot.core.wiro import OutputHosts, TaskRef, WiroClient
 from bot.settings import Settings
-from bot.wiro import OutputHosts, TaskRef, WiroClient
 
 _PHASE_TEXT = {
     Phase.UPLOADING: "uploading the selfie",

@@ -15,12 +15,12 @@ import discord
 import yarl
 from discord.gateway import DiscordWebSocket
 
-from bot.app import PortraitBot, build_services
-from bot.jobs.ledger import LedgerError
-from bot.jobs.sqlite_ledger import SqliteLedger
+from bot.core.jobs.ledger import LedgerError
+from bot.core.jobs.sqlite_ledger import SqliteLedger
+from bot.core.wiro import OutputHosts, PollSchedule, WiroClient, WiroSocket
+from bot.frontends.discord_bot.app import PortraitBot, build_services
 from bot.settings import Settings
 from bot.storage import DataDirError, exclusive_use, prepare_data_dir
-from bot.wiro import OutputHosts, PollSchedule, WiroClient, WiroSocket
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ Three kinds of text are taken out of every record the bot's handler writes:
   URLs, which hold members' selfies, and output URLs: a ``cdn`` host or path, or a path with a
   UUID such as ``cdn1.wiro.ai/<task uuid>/0.png``), with or without its ``http(s)://``; the
   host stays, so a log still tells which service was involved. The bot itself writes file URLs
-  as ``host/[redacted]`` (``bot.wiro.outputs.url_for_log``): this is the last line of defence.
+  as ``host/[redacted]`` (``bot.core.wiro.outputs.url_for_log``): this is the last line of defence.
 
 Third-party libraries log request parameters and payloads at DEBUG (aiosqlite every SQL
 statement with its values, aiohttp and websockets every frame), so their loggers stay at INFO or

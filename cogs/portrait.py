@@ -9,12 +9,8 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.app import PortraitBot
-from bot.catalog import Catalog, StyleOption
-from bot.channel.history import HISTORY_LENGTH, history_embed
-from bot.channel.kept import history_view
-from bot.channel.text import choices, fit_content
-from bot.request.options import (
+from bot.core.catalog import Catalog, StyleOption
+from bot.core.request.options import (
     GUIDANCE_RANGE,
     LIKENESS_RANGE,
     LORA_SCALE_RANGE,
@@ -26,7 +22,12 @@ from bot.request.options import (
     OptionError,
     resolve_options,
 )
-from bot.request.selfie import PreparedSelfie, SelfieRejected, prepare_selfie
+from bot.core.request.selfie import PreparedSelfie, SelfieRejected, prepare_selfie
+from bot.frontends.discord_bot.address import requester
+from bot.frontends.discord_bot.app import PortraitBot
+from bot.frontends.discord_bot.history import HISTORY_LENGTH, history_embed
+from bot.frontends.discord_bot.kept import history_view
+from bot.frontends.discord_bot.text import choices, fit_content
 
 log = logging.getLogger(__name__)
 
@@ -145,7 +146,9 @@ class PortraitCog(commands.Cog):
     )
     async def portrait_history(self, interaction: discord.Interaction) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        jobs = await self.services.ledger.recent_for_user(interaction.user.id, limit=HISTORY_LENGTH)
+        jobs = await self.services.ledger.recent_for(
+            requester(interaction.user.id), limit=HISTORY_LENGTH
+        )
         await interaction.edit_original_response(
             embed=history_embed(jobs, self.services.catalog), view=history_view(jobs)
         )

@@ -5,7 +5,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from bot.app import PortraitBot
+from bot.frontends.discord_bot.app import PortraitBot
 from tests.discord_standin import DiscordStandIn
 from tests.fakewiro import FakeWiro
 from tests.support.portrait_bot import portrait_bot

@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from bot.catalog import Catalog, ScaleSetting, StyleOption, with_trigger_words
+from bot.core.catalog import Catalog, ScaleSetting, StyleOption, with_trigger_words
 
 PAGE_MODEL_IDS = ("606", "1097", "966", "850", "927")
 PAGE_LORA_IDS = ("540", "1086", "1170", "1375", "1362")

@@ -4,7 +4,7 @@ import discord
 import pytest
 from discord import app_commands
 
-from bot.commandsync import STATE_FILE, sync_commands
+from bot.frontends.discord_bot.commandsync import STATE_FILE, sync_commands
 
 
 def make_tree(description: str = "Say hello") -> tuple[app_commands.CommandTree, list]:

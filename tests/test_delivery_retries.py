@@ -8,10 +8,10 @@ import os
 import stat
 from datetime import timedelta
 
-from bot.jobs import FailureReason, PortraitFailed
-from bot.jobs.delivery import DeliveryDeferred
-from bot.jobs.ledger import JobState
-from bot.result.store import ResultStore
+from bot.core.jobs import FailureReason, PortraitFailed
+from bot.core.jobs.delivery import DeliveryDeferred
+from bot.core.jobs.ledger import JobState
+from bot.core.result.store import ResultStore
 from tests import test_dispatcher as base
 from tests.test_dispatcher import IO_DELETE, Recorder, delivering_job, eventually
 

@@ -9,11 +9,11 @@ from types import SimpleNamespace
 import discord
 import pytest
 
-from bot.catalog import Catalog
-from bot.channel import text
-from bot.channel.details import details_message
-from bot.channel.text import cut, fit, fit_embed, literal, visible
-from bot.request.options import resolve_options
+from bot.core.catalog import Catalog
+from bot.core.request.options import resolve_options
+from bot.frontends.discord_bot import text
+from bot.frontends.discord_bot.details import details_message
+from bot.frontends.discord_bot.text import cut, fit, fit_embed, literal, visible
 from tests.discord_standin.validation import validate_choices, validate_message, validate_modal
 
 FAMILY = "👩\u200d👩\u200d👧"  # one grapheme of five code points

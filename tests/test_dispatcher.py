@@ -14,17 +14,17 @@ from typing import Any, TypeVar
 
 import pytest
 
-from bot.catalog import Catalog
-from bot.jobs import FailureReason, Phase, PortraitFailed, PortraitImage
-from bot.jobs.delivery import DeliveryDeferred
-from bot.jobs.dispatcher import CancelOutcome, Dispatcher, DispatchRules
-from bot.jobs.ledger import Job, JobState, QueueEntry
-from bot.jobs.lengths import TaskLengthModel
-from bot.jobs.sqlite_ledger import LEDGER_FILENAME, SqliteLedger
-from bot.request.options import PortraitOptions, resolve_options, run_fields
-from bot.request.selfie_store import SelfieStore
-from bot.result.store import ResultStore
-from bot.wiro import PollSchedule, WiroClient
+from bot.core.catalog import Catalog
+from bot.core.jobs import FailureReason, Phase, PortraitFailed, PortraitImage
+from bot.core.jobs.delivery import DeliveryDeferred
+from bot.core.jobs.dispatcher import CancelOutcome, Dispatcher, DispatchRules
+from bot.core.jobs.ledger import Job, JobState, QueueEntry
+from bot.core.jobs.lengths import TaskLengthModel
+from bot.core.jobs.sqlite_ledger import LEDGER_FILENAME, SqliteLedger
+from bot.core.request.options import PortraitOptions, resolve_options, run_fields
+from bot.core.request.selfie_store import SelfieStore
+from bot.core.result.store import ResultStore
+from bot.core.wiro import PollSchedule, WiroClient
 from tests.fakewiro import FakeTask, FakeWiro
 from tests.support.images import selfie_jpeg
 
@@ -50,7 +50,7 @@ class Recorder:
         self.failures: list[tuple[int, PortraitFailed]] = []
         self.cancels: list[int] = []
         self.delays: list[tuple[int, str]] = []
-        self.posted: dict[int, int] = {}  # job id -> message id, what find_delivered finds
+        self.posted: dict[int, str] = {}  # job id -> message ref, what find_delivered finds
         # What Discord answers the next result posts (then they succeed); "later" is not
         # raised on the last try, as the real one never does.
         self.answers: list[Exception] = []
@@ -69,7 +69,7 @@ class Recorder:
 
     async def deliver(
         self, job: Job, images: tuple[PortraitImage, ...], *, last_try: bool = True
-    ) -> int:
+    ) -> str:
         self.tries.append((job.id, last_try))
         if self.answers:
             answer = self.answers.pop(0)
@@ -77,10 +77,10 @@ class Recorder:
                 raise answer
         self._next_message += 1
         self.delivered.append((job.id, images))
-        self.posted[job.id] = self._next_message
-        return self._next_message
+        self.posted[job.id] = str(self._next_message)
+        return self.posted[job.id]
 
-    async def find_delivered(self, job: Job) -> int | None:
+    async def find_delivered(self, job: Job) -> str | None:
         return self.posted.get(job.id)
 
     async def failed(self, job: Job, failure: PortraitFailed) -> None:
@@ -191,12 +191,11 @@ class Harness:
         )
         options = resolve_options(CATALOG, prompt="a portrait", seed=next(self._seeds))
         return await self.ledger.create(
-            user_id=user_id,
-            guild_id=2002,
-            channel_id=3003,
-            interaction_id=4004,
-            interaction_token="interaction-token",
-            token_expires_at=datetime.now(UTC) + timedelta(minutes=15),
+            platform="discord",
+            requester=f"discord:{user_id}",
+            scope="discord:guild:2002",
+            reply_address={"channel_id": 3003, "interaction_id": 4004},
+            reply_secret="interaction-token",
             params={"options": options.to_params(), "member_name": "Ana"},
             input_url=uploaded.url,
             **fields,
@@ -332,7 +331,7 @@ async def test_a_job_waiting_for_its_cooldown_lets_others_pass_and_starts_on_tim
     harness, wiro, monkeypatch
 ):
     # Nothing but the cooldown's end may wake the queue in time: the idle look is far away.
-    monkeypatch.setattr("bot.jobs.dispatcher.IDLE_CHECK_SECONDS", 60.0)
+    monkeypatch.setattr("bot.core.jobs.dispatcher.IDLE_CHECK_SECONDS", 60.0)
     events = Recorder()
     due = harness.clock() + timedelta(seconds=0.6)
     waiting = await harness.job(user_id=1, not_before=due)
@@ -553,7 +552,7 @@ async def test_a_delivered_job_records_its_result_and_deletes_its_files_at_wiro(
     assert job_id == job.id
     seed = done.params["options"]["seed"]
     assert [image.filename for image in images] == [f"portrait-{seed}-1.png"]
-    assert done.result_message_id == events.posted[job.id]
+    assert done.result_message_ref == events.posted[job.id]
     task = harness.task_of(job)
     assert done.wiro_task_id == task.id and done.wiro_socket_token == task.token
     assert done.outputs and done.outputs[0]["name"] == "0.png"
@@ -752,11 +751,11 @@ async def delivering_job(harness: Harness) -> Job:
 async def test_a_restart_after_the_result_was_posted_does_not_post_it_again(harness, wiro):
     job = await delivering_job(harness)
     events = Recorder()
-    events.posted[job.id] = 4242  # posted just before the crash; the ledger never heard
+    events.posted[job.id] = "4242"  # posted just before the crash; the ledger never heard
     dispatcher = harness.dispatcher(events)
     await dispatcher.start()
     done = await harness.reaches(job, JobState.DELIVERED)
-    assert done.result_message_id == 4242
+    assert done.result_message_ref == "4242"
     assert events.delivered == []
     assert wiro.calls[RUN] == 1
 
@@ -769,7 +768,7 @@ async def test_a_restart_before_the_result_was_posted_posts_it_once(harness, wir
     done = await harness.reaches(job, JobState.DELIVERED)
     ((job_id, images),) = events.delivered
     assert job_id == job.id and len(images) == 1
-    assert done.result_message_id == events.posted[job.id]
+    assert done.result_message_ref == events.posted[job.id]
     assert wiro.calls[RUN] == 1
     await eventually(lambda: wiro.calls[IO_DELETE] == 1)
 

@@ -8,19 +8,19 @@ from __future__ import annotations
 import logging
 import sqlite3
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from aiohttp import web
 
-from bot.jobs.dispatcher import SELFIE_MISSING, STORAGE_TROUBLE
-from bot.jobs.ledger import Job, JobState
-from bot.jobs.sqlite_ledger import LEDGER_FILENAME, SqliteLedger
-from bot.request.options import resolve_options
-from bot.request.selfie_store import SelfieStore
-from bot.wiro import PollSchedule, WiroClient
+from bot.core.jobs.dispatcher import SELFIE_MISSING, STORAGE_TROUBLE
+from bot.core.jobs.ledger import Job, JobState
+from bot.core.jobs.sqlite_ledger import LEDGER_FILENAME, SqliteLedger
+from bot.core.request.options import resolve_options
+from bot.core.request.selfie_store import SelfieStore
+from bot.core.wiro import PollSchedule, WiroClient
 from tests.fakewiro import FakeWiro
 from tests.support.disk import Disk
 from tests.support.images import selfie_jpeg
@@ -82,12 +82,11 @@ async def saved_job(harness: Harness, store: SelfieStore, keep: timedelta = time
     """A job as `/portrait` leaves it: the selfie saved on the bot's disk, nothing at Wiro."""
     options = resolve_options(CATALOG, prompt="a portrait", seed=7)
     return await harness.ledger.create(
-        user_id=1001,
-        guild_id=2002,
-        channel_id=3003,
-        interaction_id=4004,
-        interaction_token="interaction-token",
-        token_expires_at=datetime.now(UTC) + timedelta(minutes=15),
+        platform="discord",
+        requester="discord:1001",
+        scope="discord:guild:2002",
+        reply_address={"channel_id": 3003, "interaction_id": 4004},
+        reply_secret="interaction-token",
         params={"options": options.to_params(), "member_name": "Ana"},
         selfie_path=store.save(selfie_jpeg()),
         selfie_expires_at=harness.clock() + keep,
@@ -186,7 +185,7 @@ class RacedLedger(CountingLedger):
 
 
 async def test_a_lost_compare_and_set_is_not_a_failure(harness, wiro, store, caplog):
-    caplog.set_level(logging.INFO, logger="bot.jobs")
+    caplog.set_level(logging.INFO, logger="bot.core.jobs")
     wiro.scenario.duration = None
     events = Recorder()
     job = await saved_job(harness, store)
@@ -210,7 +209,7 @@ def backoff_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
 async def test_a_full_disk_backs_off_tells_the_member_once_and_resumes(
     harness, wiro, store, caplog
 ):
-    caplog.set_level(logging.INFO, logger="bot.jobs")
+    caplog.set_level(logging.INFO, logger="bot.core.jobs")
     events = Recorder()
     job = await saved_job(harness, store)
     disk = Disk.under(harness.ledger)
@@ -236,7 +235,7 @@ async def test_a_full_disk_backs_off_tells_the_member_once_and_resumes(
 async def test_a_failure_that_cannot_be_written_is_written_later_not_retried(
     harness, wiro, store, caplog
 ):
-    caplog.set_level(logging.INFO, logger="bot.jobs")
+    caplog.set_level(logging.INFO, logger="bot.core.jobs")
     events = Recorder()
     job = await saved_job(harness, store)
     disk = Disk.under(harness.ledger)

@@ -20,6 +20,7 @@ stand-in and the fake Wiro. At the moment of the kill the ledger holds, one job 
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 from collections import Counter, defaultdict
 from collections.abc import Callable
@@ -29,8 +30,8 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.jobs.dispatcher import UNCONFIRMED
-from bot.jobs.ledger import FINAL_STATES, JobState
+from bot.core.jobs.dispatcher import UNCONFIRMED
+from bot.core.jobs.ledger import FINAL_STATES, JobState
 from tests.discord_standin import (
     DiscordStandIn,
     InteractionRecord,
@@ -89,7 +90,14 @@ class Job:
     def row(self, jobs: dict[int, dict[str, Any]]) -> dict[str, Any] | None:
         if self.rec is None:
             return None
-        return next((r for r in jobs.values() if r["interaction_id"] == self.rec.id), None)
+        return next(
+            (
+                r
+                for r in jobs.values()
+                if json.loads(r["reply_address"])["interaction_id"] == self.rec.id
+            ),
+            None,
+        )
 
 
 def add_member(discord_server: DiscordStandIn, name: str) -> Member:
@@ -198,7 +206,7 @@ async def test_sigkill_in_every_job_state_delivers_each_result_once_and_runs_not
             )
             # The command has done all it does (job saved, status message posted and noted).
             row = await eventually(
-                lambda: (r := rows().get(name)) and r["status_message_id"] and r,
+                lambda: (r := rows().get(name)) and r["status_message_ref"] and r,
                 timeout=10,
                 what=f"job {name} queued with its status message",
             )
@@ -334,12 +342,12 @@ async def test_sigkill_in_every_job_state_delivers_each_result_once_and_runs_not
             } | {"cut_off": 0}
             assert not by_job  # no result message of any other job, nor one without a footer
             for name in delivered:
-                message = discord_server.messages[ledger[name]["result_message_id"]]
+                message = discord_server.messages[int(ledger[name]["result_message_ref"])]
                 assert footer_job(message) == ledger[name]["id"], name
                 assert message.nonce == f"portrait-{ledger[name]['id']}c", name
                 assert f"<@{job[name].member.id}>" in message.content, name
             # The result posted before the kill was found, not posted again.
-            assert ledger["posted"]["result_message_id"] == posted_result[0].id
+            assert ledger["posted"]["result_message_ref"] == str(posted_result[0].id)
             assert len(result_posts(discord_server, ledger["posted"]["id"])) == posts_at_kill == 1
             # the lost one, then the delivered one
             assert len(result_posts(discord_server, ledger["unposted"]["id"])) == 2
@@ -409,7 +417,10 @@ async def test_sigkill_after_posting_where_history_cannot_be_read_posts_once(
             )
             running = await eventually(
                 lambda: (
-                    (r := row()) and r["state"] == JobState.RUNNING and r["status_message_id"] and r
+                    (r := row())
+                    and r["state"] == JobState.RUNNING
+                    and r["status_message_ref"]
+                    and r
                 ),
                 timeout=10,
                 what="the job running with its status message",
@@ -435,7 +446,7 @@ async def test_sigkill_after_posting_where_history_cannot_be_read_posts_once(
                 what="the job delivered after the restart",
             )
             assert results(discord_server) == {running["id"]: posted}  # one message, the first
-            assert done["result_message_id"] == posted[0].id
+            assert done["result_message_ref"] == str(posted[0].id)
             # Posted again with the same nonce, and Discord answered with the first message.
             assert len(result_posts(discord_server, running["id"])) == 2
             assert not discord_server.requests_to("GET", "/channels/*/messages")

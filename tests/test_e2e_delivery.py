@@ -12,8 +12,9 @@ from dataclasses import replace
 
 import pytest
 
-from bot.jobs.ledger import JobState
-from bot.jobs.sqlite_ledger import LEDGER_FILENAME
+from bot.core.jobs.ledger import JobState
+from bot.core.jobs.sqlite_ledger import LEDGER_FILENAME
+from bot.frontends.discord_bot.address import requester
 from tests.discord_standin import DiscordStandIn, Overwrite, Perm
 from tests.fakewiro import _png as wiro_output  # the fake's outputs are deterministic
 from tests.support.images import selfie_jpeg
@@ -68,7 +69,7 @@ async def job_of(bot, server):
     """The member's one job, once `/portrait` has saved it."""
 
     async def saved():
-        jobs = await bot.services.ledger.recent_for_user(server.member.id)
+        jobs = await bot.services.ledger.recent_for(requester(server.member.id))
         return jobs[0] if len(jobs) == 1 else None
 
     return await eventually(saved)
@@ -91,7 +92,7 @@ async def test_a_temporary_answer_is_retried_and_delivers_once(bot, discord_serv
     rec = await ask(discord_server)
     posted = await one_portrait(discord_server)
     job = await delivered(bot, discord_server)
-    assert job.result_message_id == posted.id
+    assert job.result_message_ref == str(posted.id)
     assert posted.channel_id == discord_server.channel.id
     # Nobody blamed a permission: it was Discord being busy, and it went through.
     assert not [m for m in rec.followups if "permission" in m.content.lower()]
@@ -179,7 +180,7 @@ async def test_a_result_no_way_took_is_kept_then_sent_again_from_history(
     assert [a.data for a in sent.attachments] == [wiro_output(0)]
     assert not sent.ephemeral
     delivered = await bot.services.ledger.get(job.id)
-    assert delivered.state is JobState.DELIVERED and delivered.result_message_id == sent.id
+    assert delivered.state is JobState.DELIVERED and delivered.result_message_ref == str(sent.id)
     assert not bot.results.has(job.id)
 
 
@@ -234,7 +235,7 @@ async def test_two_send_again_clicks_at_once_post_the_portrait_once(bot, discord
     assert told[0].content == "This portrait has been delivered already."
     assert portraits(discord_server) == sent  # one public message with the portrait
     delivered = await bot.services.ledger.get(job.id)
-    assert delivered.state is JobState.DELIVERED and delivered.result_message_id == sent[0].id
+    assert delivered.state is JobState.DELIVERED and delivered.result_message_ref == str(sent[0].id)
 
 
 async def test_a_send_again_discord_refuses_keeps_the_result_for_the_next_click(
@@ -299,7 +300,7 @@ async def test_a_restart_where_history_cannot_be_read_still_posts_once(
     async with portrait_bot(discord_server, fake_wiro, tmp_path, **keep_at_wiro) as bot:
         done = await eventually(lambda: state_is(bot, job.id, JobState.DELIVERED))
     assert len(portraits(discord_server)) == 1
-    assert done.result_message_id == posted.id
+    assert done.result_message_ref == str(posted.id)
     assert not discord_server.requests_to("GET", channel_posts(discord_server))
     assert caplog.text.count("cannot read the message history of channel") == 1
 
@@ -328,7 +329,7 @@ async def eventually(check, timeout=20.0):
 def rewind_to_delivering(data_dir, job_id):
     with sqlite3.connect(data_dir / LEDGER_FILENAME) as db:
         db.execute(
-            "UPDATE jobs SET state = 'delivering', result_message_id = NULL, finished_at = NULL "
+            "UPDATE jobs SET state = 'delivering', result_message_ref = NULL, finished_at = NULL "
             "WHERE id = ?",
             (job_id,),
         )
@@ -404,4 +405,4 @@ async def test_a_split_result_cut_off_after_its_first_part_is_completed_after_a_
             delivered = await bot.services.ledger.get(job.id)
         posted = sorted(portraits(discord_server), key=lambda m: m.id)
         assert [a.data for m in posted for a in m.attachments] == [wiro_output(0), wiro_output(1)]
-        assert delivered.result_message_id == posted[0].id
+        assert delivered.result_message_ref == str(posted[0].id)

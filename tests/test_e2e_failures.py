@@ -6,8 +6,8 @@ from dataclasses import replace
 
 import pytest
 
-from bot.jobs import JobLimits
-from bot.jobs.ledger import JobState
+from bot.core.jobs import JobLimits
+from bot.core.jobs.ledger import JobState
 from tests.support.images import selfie_jpeg
 from tests.support.portrait_bot import portrait_bot
 

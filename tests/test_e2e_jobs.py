@@ -14,8 +14,9 @@ from typing import Any, TypeVar
 
 import pytest
 
-from bot.app import PortraitBot
-from bot.jobs.ledger import Job, JobState
+from bot.core.jobs.ledger import Job, JobState
+from bot.frontends.discord_bot.address import requester
+from bot.frontends.discord_bot.app import PortraitBot
 from tests.discord_standin import DiscordStandIn, InteractionRecord, Member, StoredMessage, User
 from tests.fakewiro import FakeTask, FakeWiro
 from tests.support.images import selfie_jpeg
@@ -262,13 +263,13 @@ async def refused_before_any_wiro_call(
 ) -> str:
     """`user` asks and is refused: privately, with no upload, run or job. Returns the text."""
     calls = dict(wiro.calls)
-    jobs = await bot.services.ledger.recent_for_user(user.id, limit=100)
+    jobs = await bot.services.ledger.recent_for(requester(user.id), limit=100)
     rec = await ask(server, user)
     reply = await answer(rec)
     assert reply.ephemeral
     assert wiro.calls[UPLOAD] == calls.get(UPLOAD, 0)
     assert wiro.calls[RUN] == calls.get(RUN, 0)
-    assert await bot.services.ledger.recent_for_user(user.id, limit=100) == jobs
+    assert await bot.services.ledger.recent_for(requester(user.id), limit=100) == jobs
     assert not [m for m in rec.followups if "Making a portrait" in m.content]
     return reply.content
 
@@ -367,11 +368,11 @@ async def test_history_lists_the_members_own_jobs_newest_first(discord_server, w
         assert "❌ failed" in text and "✅ delivered" in text
         assert "usable face" in text
         assert "\n`Exception: Cannot find any face in the image!" in text  # Wiro's own words
-        posted = discord_server.messages[first.result_message_id]
+        posted = discord_server.messages[int(first.result_message_ref)]
         assert posted.attachments and not posted.deleted
         link = (
             f"https://discord.com/channels/{discord_server.guild.id}/"
-            f"{discord_server.channel.id}/{first.result_message_id}"
+            f"{discord_server.channel.id}/{first.result_message_ref}"
         )
         assert f"[see it]({link})" in text
         assert f"seed `{first.params['options']['seed']}`" in text

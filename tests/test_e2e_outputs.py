@@ -9,7 +9,8 @@ from collections.abc import Callable
 
 import pytest
 
-from bot.jobs.ledger import JobState
+from bot.core.jobs.ledger import JobState
+from bot.frontends.discord_bot.address import requester
 from tests.discord_standin import DiscordStandIn
 from tests.fakewiro import FakeWiro
 from tests.support.bot_process import BotProcess, bot_env, eventually
@@ -91,7 +92,7 @@ async def test_one_broken_output_drops_only_itself(bot, discord_server, fake_wir
     (task,) = fake_wiro.tasks.values()
     assert task.uuid not in caplog.text and "Traceback" not in caplog.text
     assert not any("❌" in m.content for m in rec.followups)
-    (job,) = await bot.services.ledger.recent_for_user(discord_server.member.id, limit=1)
+    (job,) = await bot.services.ledger.recent_for(requester(discord_server.member.id), limit=1)
     assert job.state is not JobState.FAILED
 
 

@@ -8,7 +8,7 @@ import stat
 from pathlib import Path
 from typing import Any
 
-from bot.channel.requests import NOT_SAVED
+from bot.frontends.discord_bot.requests import NOT_SAVED
 from tests.discord_standin import DiscordStandIn
 from tests.fakewiro import RUN_PATH as RUN
 from tests.fakewiro import FakeWiro

@@ -7,7 +7,8 @@ from datetime import timedelta
 
 import pytest
 
-from bot.jobs.ledger import utc_now
+from bot.core.jobs.ledger import utc_now
+from bot.frontends.discord_bot.address import requester
 from tests.support.images import selfie_jpeg
 from tests.support.portrait_bot import portrait_bot
 
@@ -135,7 +136,7 @@ async def test_new_work_buttons_are_for_the_member_who_asked(bot, discord_server
 
 async def test_delete_removes_the_result_and_the_kept_selfie(bot, discord_server):
     message = await first_result(discord_server)
-    (job,) = await bot.services.ledger.recent_for_user(discord_server.member.id)
+    (job,) = await bot.services.ledger.recent_for(requester(discord_server.member.id))
     assert job.selfie_path
     rec = await discord_server.click(message, button(message, "delete"), user=discord_server.member)
     await rec.wait_original(lambda m: "Deleted" in m.content)
@@ -148,7 +149,7 @@ async def test_buttons_after_the_selfie_window_ask_for_the_photo_again(
     bot, discord_server, fake_wiro
 ):
     message = await first_result(discord_server)
-    (job,) = await bot.services.ledger.recent_for_user(discord_server.member.id)
+    (job,) = await bot.services.ledger.recent_for(requester(discord_server.member.id))
     await bot.services.ledger.update(job.id, selfie_expires_at=utc_now())
     rec = await discord_server.click(message, button(message, "reroll"), user=discord_server.member)
     reply = await rec.wait_original(lambda m: not m.loading)
@@ -173,7 +174,7 @@ async def test_reroll_right_after_a_result_is_accepted_and_starts_after_the_cool
     async with portrait_bot(discord_server, fake_wiro, tmp_path, **limits) as bot:
         ledger = bot.services.ledger
         message = await first_result(discord_server)
-        (first,) = await ledger.recent_for_user(member.id)
+        (first,) = await ledger.recent_for(requester(member.id))
 
         rec = await discord_server.click(message, button(message, "reroll"), user=member)
         reply = await rec.wait_original(lambda m: not m.loading)
@@ -182,7 +183,7 @@ async def test_reroll_right_after_a_result_is_accepted_and_starts_after_the_cool
             lambda r: next((m for m in r.followups if "Making a portrait" in m.content), None),
             timeout=15,
         )
-        second = (await ledger.recent_for_user(member.id))[0]
+        second = (await ledger.recent_for(requester(member.id)))[0]
         assert second.id != first.id and second.state == "queued"
         assert second.not_before == first.created_at + timedelta(hours=1)
         # The status says when it starts, as a Discord timestamp rounded up to a whole second.
@@ -193,7 +194,7 @@ async def test_reroll_right_after_a_result_is_accepted_and_starts_after_the_cool
         extra = await discord_server.click(message, button(message, "reroll"), user=member)
         refused = await extra.wait_original(lambda m: not m.loading)
         assert "already have a portrait in progress" in refused.content
-        assert len(await ledger.recent_for_user(member.id)) == 2
+        assert len(await ledger.recent_for(requester(member.id))) == 2
 
         # The cooldown ends (moved forward rather than waited for): the re-roll runs.
         await ledger.update(second.id, not_before=utc_now())

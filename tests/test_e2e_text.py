@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from bot.channel.text import EMBED_TOTAL
+from bot.frontends.discord_bot.text import EMBED_TOTAL
 from tests.support.images import selfie_jpeg
 from tests.support.portrait_bot import portrait_bot
 

@@ -10,9 +10,10 @@ from dataclasses import replace
 import pytest
 from PIL import Image
 
-from bot.jobs import JobLimits
-from bot.jobs.failures import TECHNICAL_MESSAGE
-from bot.jobs.ledger import JobState
+from bot.core.jobs import JobLimits
+from bot.core.jobs.failures import TECHNICAL_MESSAGE
+from bot.core.jobs.ledger import JobState
+from bot.frontends.discord_bot.address import requester
 from tests.support.images import selfie_jpeg
 
 NO_PICTURE = "sent back no picture I could post"
@@ -148,7 +149,7 @@ async def test_outputs_beyond_samples_are_not_posted(bot, discord_server, wiro):
     (task,) = wiro.tasks.values()
     assert len(task.outputs) == 5
     assert cdn_requests(wiro) == 2  # the extra files are not even downloaded
-    (job,) = await bot.services.ledger.recent_for_user(discord_server.member.id, limit=1)
+    (job,) = await bot.services.ledger.recent_for(requester(discord_server.member.id), limit=1)
     assert len(job.outputs) == 2
 
 
@@ -209,6 +210,6 @@ async def test_failure_texts_are_plain_and_never_raw(
         assert never not in message.content and "Traceback" not in message.content
     if told != TECHNICAL_MESSAGE:
         assert "selfie" in notice.content  # tips for a better photo
-    (job,) = await bot.services.ledger.recent_for_user(discord_server.member.id, limit=1)
+    (job,) = await bot.services.ledger.recent_for(requester(discord_server.member.id), limit=1)
     assert job.state is JobState.FAILED
     assert debug_error.splitlines()[-1:] == [] or debug_error.splitlines()[-1] in job.failure_detail

@@ -2,14 +2,14 @@ from pathlib import Path
 
 import pytest
 
-from bot.jobs.failures import (
+from bot.core.jobs.failures import (
     REJECTED_MESSAGE,
     TECHNICAL_MESSAGE,
     FailureReason,
     explain,
     is_no_face,
 )
-from bot.wiro import (
+from bot.core.wiro import (
     WiroAuthError,
     WiroConcurrencyLimit,
     WiroConnectionError,

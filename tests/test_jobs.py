@@ -5,11 +5,11 @@ import io
 import pytest
 from PIL import Image
 
-from bot.catalog import Catalog
-from bot.jobs import FailureReason, JobLimits, Phase, PortraitFailed, make_portrait
-from bot.request.options import resolve_options
-from bot.request.selfie import prepare_selfie
-from bot.wiro import PollSchedule, WiroClient
+from bot.core.catalog import Catalog
+from bot.core.jobs import FailureReason, JobLimits, Phase, PortraitFailed, make_portrait
+from bot.core.request.options import resolve_options
+from bot.core.request.selfie import prepare_selfie
+from bot.core.wiro import PollSchedule, WiroClient
 from tests.fakewiro import FakeWiro
 from tests.support.images import selfie_jpeg
 
@@ -104,7 +104,7 @@ async def test_a_cancelled_task_reads_as_cancelled(wiro, client, selfie):
 
 async def test_outputs_that_cannot_be_downloaded_fail_clearly(wiro, client, selfie, monkeypatch):
     async def broken_download(url, **kwargs):
-        from bot.wiro import WiroConnectionError
+        from bot.core.wiro import WiroConnectionError
 
         raise WiroConnectionError("connection reset")
 

@@ -13,7 +13,7 @@ from typing import Any
 import aiosqlite
 import pytest
 
-from bot.jobs.ledger import (
+from bot.core.jobs.ledger import (
     ACTIVE_STATES,
     FINAL_STATES,
     TRANSITIONS,
@@ -28,7 +28,7 @@ from bot.jobs.ledger import (
     can_transition,
     sources_of,
 )
-from bot.jobs.sqlite_ledger import (
+from bot.core.jobs.sqlite_ledger import (
     LEDGER_FILENAME,
     Migration,
     SqliteLedger,
@@ -72,12 +72,11 @@ async def ledger(db_path: Path, clock: Clock) -> AsyncIterator[SqliteLedger]:
 
 async def new_job(ledger: JobLedger, **overrides: Any) -> Job:
     values: dict[str, Any] = {
-        "user_id": 1001,
-        "guild_id": 2002,
-        "channel_id": 3003,
-        "interaction_id": 4004,
-        "interaction_token": TOKEN,
-        "token_expires_at": START + timedelta(minutes=15),
+        "platform": "discord",
+        "requester": "discord:1001",
+        "scope": "discord:guild:2002",
+        "reply_address": {"channel_id": 3003, "interaction_id": 4004},
+        "reply_secret": TOKEN,
         "params": {"prompt": "a portrait", "steps": 30},
     }
     values.update(overrides)
@@ -107,7 +106,7 @@ async def run_to(ledger: JobLedger, job: Job, state: JobState) -> Job:
         if step is JobState.RUNNING:
             extra["wiro_task_id"] = f"task-{job.id}"
         if step is JobState.DELIVERED:
-            extra["result_message_id"] = 9_000 + job.id
+            extra["result_message_ref"] = str(9_000 + job.id)
         job = await ledger.transition(job.id, step, **extra)
     return job
 
@@ -117,8 +116,9 @@ async def run_to(ledger: JobLedger, job: Job, state: JobState) -> Job:
 
 async def test_create_and_get_round_trip_every_field(ledger: SqliteLedger, clock: Clock) -> None:
     eastern = timezone(timedelta(hours=-5))
-    expires = datetime(2025, 3, 1, 7, 15, 0, 1, tzinfo=eastern)  # 12:15:00.000001 UTC
+    due = datetime(2025, 3, 1, 7, 15, 0, 1, tzinfo=eastern)  # 12:15:00.000001 UTC
     selfie_expires = START + timedelta(hours=1)
+    address = {"channel_id": 2**60 + 7, "guild_id": None, "expires": "2025-03-01T12:15:00Z"}
     params = {
         "prompt": "ünïcode ✓ \"quotes\" and 'apostrophes'",
         "steps": 30,
@@ -135,28 +135,28 @@ async def test_create_and_get_round_trip_every_field(ledger: SqliteLedger, clock
         }
     ]
     created = await ledger.create(
-        user_id=2**62,  # Discord snowflakes need 64-bit integers
-        guild_id=None,
-        channel_id=2**60 + 7,
-        interaction_id=123,
-        interaction_token=TOKEN,
-        token_expires_at=expires,
+        platform="telegram",
+        requester="telegram:5678",
+        scope="telegram:chat:-1001234567890",
+        reply_address=address,
+        reply_secret=TOKEN,
         params=params,
         input_url="https://cdn.example/selfie.jpg",
         outputs=outputs,
-        status_message_id=555,
+        status_message_ref="-1001234567890:555",
+        not_before=due,
         cost=0.0125,
         selfie_path=Path("/data/selfies/1.jpg"),
         selfie_expires_at=selfie_expires,
     )
     assert created.id >= 1
     assert created.state is JobState.QUEUED
-    assert created.user_id == 2**62
-    assert created.guild_id is None
-    assert created.channel_id == 2**60 + 7
-    assert created.interaction_token == TOKEN
-    assert created.token_expires_at == expires
-    assert created.token_expires_at.tzinfo is UTC
+    assert created.platform == "telegram" and created.requester == "telegram:5678"
+    assert created.scope == "telegram:chat:-1001234567890"
+    assert created.reply_address == address  # 2**60 + 7: 64-bit ids survive JSON
+    assert created.reply_secret == TOKEN
+    assert created.not_before == due
+    assert created.not_before.tzinfo is UTC
     assert created.params == params
     assert created.created_at == created.updated_at == START
     assert created.submitted_at is None and created.finished_at is None
@@ -164,8 +164,8 @@ async def test_create_and_get_round_trip_every_field(ledger: SqliteLedger, clock
     assert created.wiro_task_id is None and created.wiro_socket_token is None
     assert created.input_url == "https://cdn.example/selfie.jpg"
     assert created.outputs == outputs
-    assert created.status_message_id == 555
-    assert created.result_message_id is None
+    assert created.status_message_ref == "-1001234567890:555"
+    assert created.result_message_ref is None
     assert created.failure_reason == "" and created.failure_message == ""
     assert created.cost == 0.0125
     assert created.selfie_path == str(Path("/data/selfies/1.jpg"))
@@ -186,7 +186,7 @@ async def test_create_and_get_round_trip_every_field(ledger: SqliteLedger, clock
         wiro_socket_token="sock",
         failure_reason="no_face",
         failure_message="No face found.",
-        result_message_id=777,
+        result_message_ref="777",
     )
     assert updated.updated_at == START + timedelta(seconds=5)
     assert (updated.wiro_task_id, updated.wiro_socket_token) == ("t-1", "sock")
@@ -195,19 +195,23 @@ async def test_create_and_get_round_trip_every_field(ledger: SqliteLedger, clock
         created.id, **dict.fromkeys(UPDATABLE_FIELDS - {"failure_reason", "failure_message"})
     )
     assert cleared.outputs == [] and cleared.cost is None and cleared.selfie_path is None
-    assert cleared.input_url is None and cleared.status_message_id is None
+    assert cleared.input_url is None and cleared.status_message_ref is None
     assert await ledger.get(created.id) == cleared
 
 
 async def test_values_are_checked(ledger: SqliteLedger) -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
-        await new_job(ledger, token_expires_at=datetime(2025, 1, 1))
+        await new_job(ledger, not_before=datetime(2025, 1, 1))
     with pytest.raises(ValueError, match="JSON"):
         await new_job(ledger, params={"selfie": b"\xff\xd8 never the bytes"})
     with pytest.raises(ValueError, match="JSON"):
         await new_job(ledger, params={"guidance": float("nan")})
-    with pytest.raises(TypeError, match="user_id"):
-        await new_job(ledger, user_id="1001")
+    with pytest.raises(TypeError, match="requester"):
+        await new_job(ledger, requester=1001)
+    with pytest.raises(ValueError, match="scope must not be empty"):
+        await new_job(ledger, scope="")
+    with pytest.raises(TypeError, match="reply_address must be a mapping"):
+        await new_job(ledger, reply_address="channel 3003")
     with pytest.raises(TypeError, match="state"):
         await new_job(ledger, state=JobState.RUNNING)
     job = await new_job(ledger)
@@ -221,10 +225,10 @@ async def test_values_are_checked(ledger: SqliteLedger) -> None:
     assert len(await ledger.unfinished()) == 1
 
 
-async def test_interaction_token_never_in_repr(ledger: SqliteLedger) -> None:
+async def test_reply_secret_never_in_repr(ledger: SqliteLedger) -> None:
     job = await new_job(ledger, input_url="https://cdn.example/face-of-member.jpg")
     job = await ledger.update(job.id, wiro_socket_token="socket-secret")
-    assert job.interaction_token == TOKEN
+    assert job.reply_secret == TOKEN
     for text in (repr(job), str(job)):
         assert TOKEN not in text
         assert "socket-secret" not in text
@@ -275,7 +279,7 @@ async def test_every_pair_follows_the_table(
     else:
         job = await run_to(ledger, await new_job(ledger), start)
     assert job.state is start
-    extra = {"wiro_task_id": "task-x", "result_message_id": 42}
+    extra = {"wiro_task_id": "task-x", "result_message_ref": "42"}
     if can_transition(start, target):
         moved = await ledger.transition(job.id, target, expected=start, **extra)
         assert moved.state is target
@@ -308,11 +312,11 @@ async def test_transition_records_events_in_order(ledger: SqliteLedger, clock: C
     job = await ledger.transition(job.id, JobState.DELIVERING, outputs=outputs, cost=0.02)
     t4 = clock.advance(seconds=1)
     job = await ledger.transition(
-        job.id, JobState.DELIVERED, expected=JobState.DELIVERING, result_message_id=99
+        job.id, JobState.DELIVERED, expected=JobState.DELIVERING, result_message_ref="99"
     )
     assert job.state is JobState.DELIVERED and job.is_final
     assert job.finished_at == t4 and job.updated_at == t4
-    assert job.outputs == outputs and job.cost == 0.02 and job.result_message_id == 99
+    assert job.outputs == outputs and job.cost == 0.02 and job.result_message_ref == "99"
     assert job.created_at == START and job.submitted_at == t1
 
     events = await ledger.events(job.id)
@@ -360,12 +364,12 @@ async def test_entry_needs_task_id_and_result_message(ledger: SqliteLedger) -> N
         await ledger.transition(job.id, JobState.RUNNING)
     job = await ledger.transition(job.id, JobState.RUNNING, wiro_task_id="task-a")
     job = await ledger.transition(job.id, JobState.DELIVERING)
-    with pytest.raises(InvalidTransition, match="result_message_id"):
+    with pytest.raises(InvalidTransition, match="result_message_ref"):
         await ledger.transition(job.id, JobState.DELIVERED)
     # Recorded first (the message is posted), then marked done: both orders work.
-    await ledger.update(job.id, result_message_id=321)
+    await ledger.update(job.id, result_message_ref="321")
     done = await ledger.transition(job.id, JobState.DELIVERED, expected=JobState.DELIVERING)
-    assert done.result_message_id == 321
+    assert done.result_message_ref == "321"
 
 
 async def test_one_task_belongs_to_one_job(ledger: SqliteLedger) -> None:
@@ -445,12 +449,12 @@ async def test_cancelled_callers_leave_the_ledger_usable(ledger: SqliteLedger) -
 async def test_queue_order_and_positions_with_a_requeued_job(
     ledger: SqliteLedger, clock: Clock
 ) -> None:
-    a = await new_job(ledger, user_id=1)
+    a = await new_job(ledger, requester="discord:1")
     clock.advance(seconds=1)
-    b = await new_job(ledger, user_id=2)
-    c = await new_job(ledger, user_id=3)  # same created_at as b: id breaks the tie
+    b = await new_job(ledger, requester="discord:2")
+    c = await new_job(ledger, requester="discord:3")  # same created_at as b: id breaks the tie
     clock.advance(seconds=1)
-    d = await new_job(ledger, user_id=4)
+    d = await new_job(ledger, requester="discord:4")
     assert [j.id for j in await ledger.queued()] == [a.id, b.id, c.id, d.id]
     assert [await ledger.queue_position(j.id) for j in (a, b, c, d)] == [1, 2, 3, 4]
 
@@ -498,62 +502,63 @@ async def test_unfinished_lists_every_active_state_oldest_first(
 
 
 async def test_counts_for_limits_and_quotas(ledger: SqliteLedger, clock: Clock) -> None:
-    member, other, guild, other_guild = 10, 11, 500, 501
+    member, other = "discord:10", "discord:11"
+    guild, other_guild = "discord:guild:500", "discord:guild:501"
     day_start = START
-    old = await new_job(ledger, user_id=member, guild_id=guild)  # created before the window
+    old = await new_job(ledger, requester=member, scope=guild)  # created before the window
     await run_to(ledger, old, JobState.DELIVERED)
 
     t_first = clock.advance(hours=1)
     delivered = await run_to(
-        ledger, await new_job(ledger, user_id=member, guild_id=guild), JobState.DELIVERED
+        ledger, await new_job(ledger, requester=member, scope=guild), JobState.DELIVERED
     )
     clock.advance(minutes=1)
     # Cancelled while queued, failed before the run call: never reached Wiro, cost nothing.
-    await run_to(ledger, await new_job(ledger, user_id=member, guild_id=guild), JobState.CANCELLED)
-    never_ran = await new_job(ledger, user_id=member, guild_id=guild)
+    await run_to(ledger, await new_job(ledger, requester=member, scope=guild), JobState.CANCELLED)
+    never_ran = await new_job(ledger, requester=member, scope=guild)
     await ledger.transition(never_ran.id, JobState.FAILED, failure_reason="rejected")
     # Refused by Wiro once (requeued), then cancelled: still never ran.
-    refused = await new_job(ledger, user_id=member, guild_id=guild)
+    refused = await new_job(ledger, requester=member, scope=guild)
     await ledger.transition(refused.id, JobState.SUBMITTING)
     await ledger.transition(refused.id, JobState.QUEUED)
     await ledger.transition(refused.id, JobState.CANCELLED)
     # Counted: cancelled while running at Wiro, failed at Wiro, unconfirmed, still active.
-    await run_to(ledger, await new_job(ledger, user_id=member, guild_id=guild), JobState.FAILED)
+    await run_to(ledger, await new_job(ledger, requester=member, scope=guild), JobState.FAILED)
     running = await run_to(
-        ledger, await new_job(ledger, user_id=member, guild_id=guild), JobState.RUNNING
+        ledger, await new_job(ledger, requester=member, scope=guild), JobState.RUNNING
     )
     await ledger.transition(running.id, JobState.CANCELLED, expected=JobState.RUNNING)
+    await run_to(ledger, await new_job(ledger, requester=member, scope=guild), JobState.UNCONFIRMED)
+    await new_job(ledger, requester=member, scope=guild)  # QUEUED
     await run_to(
-        ledger, await new_job(ledger, user_id=member, guild_id=guild), JobState.UNCONFIRMED
+        ledger, await new_job(ledger, requester=member, scope="discord:dm:10"), JobState.SUBMITTING
     )
-    await new_job(ledger, user_id=member, guild_id=guild)  # QUEUED
-    await run_to(ledger, await new_job(ledger, user_id=member, guild_id=None), JobState.SUBMITTING)
-    await run_to(ledger, await new_job(ledger, user_id=other, guild_id=guild), JobState.RUNNING)
-    await new_job(ledger, user_id=other, guild_id=other_guild)
+    await run_to(ledger, await new_job(ledger, requester=other, scope=guild), JobState.RUNNING)
+    await new_job(ledger, requester=other, scope=other_guild)
     t_last = clock.advance(minutes=5)
-    await new_job(ledger, user_id=other, guild_id=guild)
+    await new_job(ledger, requester=other, scope=guild)
 
     since = day_start + timedelta(minutes=30)
     assert await ledger.count_active(member) == 2  # the QUEUED one and the SUBMITTING DM job
     assert await ledger.count_active(other) == 3
-    assert await ledger.count_active(12345) == 0
+    assert await ledger.count_active("discord:12345") == 0
 
     # delivered, failed, cancelled-while-running, unconfirmed, queued, submitting (DM)
-    assert await ledger.count_since(since=since, user_id=member) == 6
-    assert await ledger.count_since(since=since, user_id=member, guild_id=guild) == 5
-    assert await ledger.count_since(since=since, guild_id=guild) == 7
-    assert await ledger.count_since(since=since, guild_id=other_guild) == 1
+    assert await ledger.count_since(since=since, requester=member) == 6
+    assert await ledger.count_since(since=since, requester=member, scope=guild) == 5
+    assert await ledger.count_since(since=since, scope=guild) == 7
+    assert await ledger.count_since(since=since, scope=other_guild) == 1
     assert await ledger.count_since(since=since) == 9
     just_before = day_start - timedelta(microseconds=1)
-    assert await ledger.count_since(since=just_before, user_id=member) == 7  # + the old one
+    assert await ledger.count_since(since=just_before, requester=member) == 7  # + the old one
     # The window is (since, now]: a job made exactly at `since` has just stopped counting.
-    assert await ledger.count_since(since=day_start, user_id=member) == 6
+    assert await ledger.count_since(since=day_start, requester=member) == 6
     assert await ledger.count_since(since=t_last + timedelta(seconds=1)) == 0
 
-    assert await ledger.oldest_since(since=since, user_id=member) == t_first
+    assert await ledger.oldest_since(since=since, requester=member) == t_first
     assert delivered.created_at == t_first
-    assert await ledger.oldest_since(since=just_before, guild_id=guild) == START
-    assert await ledger.oldest_since(since=since, guild_id=other_guild) == t_first + timedelta(
+    assert await ledger.oldest_since(since=just_before, scope=guild) == START
+    assert await ledger.oldest_since(since=since, scope=other_guild) == t_first + timedelta(
         minutes=1
     )
     assert await ledger.oldest_since(since=t_last + timedelta(seconds=1)) is None
@@ -561,7 +566,7 @@ async def test_counts_for_limits_and_quotas(ledger: SqliteLedger, clock: Clock) 
     # Nothing waits for a cooldown here: a request was due when it was made.
     assert await ledger.last_due_at(member) == t_first + timedelta(minutes=1)
     assert await ledger.last_due_at(other) == t_last
-    assert await ledger.last_due_at(12345) is None
+    assert await ledger.last_due_at("discord:12345") is None
 
     with pytest.raises(ValueError, match="timezone-aware"):
         await ledger.count_since(since=datetime(2025, 1, 1))
@@ -570,20 +575,20 @@ async def test_counts_for_limits_and_quotas(ledger: SqliteLedger, clock: Clock) 
 async def test_history_is_newest_first_and_limited(ledger: SqliteLedger, clock: Clock) -> None:
     made = []
     for _ in range(12):
-        made.append(await new_job(ledger, user_id=77))
+        made.append(await new_job(ledger, requester="discord:77"))
         clock.advance(seconds=1)
-    await new_job(ledger, user_id=78)
+    await new_job(ledger, requester="discord:78")
     await run_to(ledger, made[-1], JobState.DELIVERED)
-    history = await ledger.recent_for_user(77)
+    history = await ledger.recent_for("discord:77")
     assert [j.id for j in history] == [j.id for j in reversed(made)][:10]
     assert history[0].state is JobState.DELIVERED
-    assert [j.id for j in await ledger.recent_for_user(77, limit=3)] == [
+    assert [j.id for j in await ledger.recent_for("discord:77", limit=3)] == [
         made[11].id,
         made[10].id,
         made[9].id,
     ]
-    assert await ledger.recent_for_user(77, limit=0) == []
-    assert await ledger.recent_for_user(79) == []
+    assert await ledger.recent_for("discord:77", limit=0) == []
+    assert await ledger.recent_for("discord:79") == []
 
 
 # ====================================================================== selfies and pruning
@@ -733,17 +738,18 @@ async def test_upgrade_from_a_database_made_by_0001_only(db_path: Path, clock: C
         job = await ledger.get(1)
         assert job is not None
         assert job.state is JobState.RUNNING and job.wiro_task_id == "task-old"
-        assert job.params == {"steps": 20} and job.interaction_token == "old-token"
+        assert job.params == {"steps": 20} and job.reply_secret == "old-token"
+        assert job.requester == "discord:5" and job.scope == "discord:guild:6"
         assert job.created_at == datetime(2025, 2, 1, 10, 0, tzinfo=UTC)
-        assert job.status_message_id is None and job.selfie_path is None
+        assert job.status_message_ref is None and job.selfie_path is None
         assert job.selfie_expires_at is None
         assert [j.id for j in await ledger.unfinished()] == [1]
 
         # The columns 0002 added work.
         job = await ledger.update(
-            1, status_message_id=1234, selfie_path="/s/old.jpg", selfie_expires_at=START
+            1, status_message_ref="1234", selfie_path="/s/old.jpg", selfie_expires_at=START
         )
-        assert job.status_message_id == 1234
+        assert job.status_message_ref == "1234"
         assert await ledger.expired_selfies(START) == []  # the job is not over yet
         job = await ledger.transition(1, JobState.DELIVERING, expected=JobState.RUNNING)
         assert len(await ledger.events(1)) == 2
@@ -753,6 +759,92 @@ async def test_upgrade_from_a_database_made_by_0001_only(db_path: Path, clock: C
         indexes = {row[0] for row in raw.execute("SELECT name FROM sqlite_master")}
     raw.close()
     assert "jobs_by_selfie_expiry" in indexes
+
+
+def _platform_neutral_migration() -> Migration:
+    (found,) = [m for m in load_migrations() if m.name.endswith("_platform_neutral_jobs.sql")]
+    return found
+
+
+async def test_the_platform_neutral_migration_converts_every_job_of_the_discord_schema(
+    db_path: Path, clock: Clock
+) -> None:
+    # A database made by the schema before the conversion, with a job in every state, in a
+    # server and in DMs, with and without status and result messages, and their events.
+    neutral = _platform_neutral_migration()
+    db_path.parent.mkdir(parents=True)
+    with sqlite3.connect(db_path, isolation_level=None) as raw:
+        raw.execute("PRAGMA foreign_keys = ON")
+        for migration in load_migrations()[: neutral.number - 1]:
+            raw.executescript(migration.sql)
+        raw.execute(f"PRAGMA user_version = {neutral.number - 1:d}")
+        for number, state in enumerate(JobState, start=1):
+            guild = None if number % 2 else 7000 + number
+            status = 5000 + number if number % 3 else None
+            result = 6000 + number if state is JobState.DELIVERED else None
+            raw.execute(
+                "INSERT INTO jobs (user_id, guild_id, channel_id, interaction_id,"
+                " interaction_token, token_expires_at, params, state, created_at, updated_at,"
+                " status_message_id, result_message_id, not_before, delivery_nonce)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    2**62 + number,  # Discord snowflakes need 64-bit integers
+                    guild,
+                    3000 + number,
+                    4000 + number,
+                    f"token-{number}",
+                    f"2025-02-01T10:{number:02d}:00.000000Z",
+                    '{"steps": 20}',
+                    state.value,
+                    f"2025-02-01T10:00:{number:02d}.000000Z",
+                    f"2025-02-01T10:00:{number:02d}.000000Z",
+                    status,
+                    result,
+                    None,
+                    f"portrait-{number}",
+                ),
+            )
+            raw.execute(
+                "INSERT INTO job_events (job_id, from_state, to_state, at) VALUES (?, NULL, ?, ?)",
+                (number, state.value, "2025-02-01T10:00:00.000000Z"),
+            )
+    raw.close()
+
+    async with await SqliteLedger.open(db_path, clock=clock) as ledger:
+        for number, state in enumerate(JobState, start=1):
+            job = await ledger.get(number)
+            assert job is not None, state
+            user = 2**62 + number
+            guild = None if number % 2 else 7000 + number
+            assert job.state is state and job.platform == "discord"
+            assert job.requester == f"discord:{user}"
+            assert job.scope == (f"discord:guild:{guild}" if guild else f"discord:dm:{user}")
+            assert job.reply_address == {
+                "user_id": user,
+                "guild_id": guild,
+                "channel_id": 3000 + number,
+                "interaction_id": 4000 + number,
+                "token_expires_at": f"2025-02-01T10:{number:02d}:00.000000Z",
+            }
+            assert job.reply_secret == f"token-{number}"
+            assert job.status_message_ref == (str(5000 + number) if number % 3 else None)
+            expected_result = str(6000 + number) if state is JobState.DELIVERED else None
+            assert job.result_message_ref == expected_result
+            assert job.params == {"steps": 20} and job.delivery_nonce == f"portrait-{number}"
+            assert [event.to_state for event in await ledger.events(number)] == [state]
+        assert len(await ledger.unfinished()) == len(ACTIVE_STATES)
+        # The limits count by the converted keys.
+        assert await ledger.count_active(f"discord:{2**62 + 1}") == 1  # job 1 is QUEUED
+        assert await ledger.recent_for(f"discord:{2**62 + 2}") == [await ledger.get(2)]
+        since = datetime(2025, 2, 1, tzinfo=UTC)
+        assert await ledger.count_since(since=since, scope="discord:guild:7002") == 1
+
+    with sqlite3.connect(db_path) as raw:
+        columns = {row[1] for row in raw.execute("PRAGMA table_info(jobs)")}
+        indexes = {row[0] for row in raw.execute("SELECT name FROM sqlite_master")}
+    raw.close()
+    assert not columns & {"user_id", "guild_id", "channel_id", "interaction_token"}
+    assert {"jobs_by_requester", "jobs_by_scope", "jobs_by_due", "jobs_by_wiro_task"} <= indexes
 
 
 async def test_a_newer_database_is_refused(db_path: Path) -> None:
@@ -791,7 +883,9 @@ async def test_reopening_keeps_every_job(db_path: Path, clock: Clock) -> None:
     async with await SqliteLedger.open(db_path, clock=clock) as ledger:
         queued = await new_job(ledger)
         running = await run_to(ledger, await new_job(ledger), JobState.RUNNING)
-        done = await run_to(ledger, await new_job(ledger, guild_id=None), JobState.DELIVERED)
+        done = await run_to(
+            ledger, await new_job(ledger, scope="discord:dm:1001"), JobState.DELIVERED
+        )
         before = {job.id: job for job in (queued, running, done)}
         events_before = {job_id: await ledger.events(job_id) for job_id in before}
     assert ledger.closed
@@ -809,9 +903,9 @@ async def test_reopening_keeps_every_job(db_path: Path, clock: Clock) -> None:
 async def test_the_whole_line_and_rows_by_id_each_come_from_one_query(
     ledger: SqliteLedger, clock: Clock
 ) -> None:
-    late = await new_job(ledger, user_id=1, not_before=START + timedelta(seconds=30))
+    late = await new_job(ledger, requester="discord:1", not_before=START + timedelta(seconds=30))
     clock.advance(seconds=1)
-    jobs = [await new_job(ledger, user_id=user) for user in (2, 3, 4)]
+    jobs = [await new_job(ledger, requester=f"discord:{user}") for user in (2, 3, 4)]
     await ledger.transition(jobs[1].id, JobState.CANCELLED, expected=JobState.QUEUED)
 
     order = await ledger.queue_order()
@@ -835,18 +929,18 @@ async def test_a_job_waiting_for_a_cooldown_takes_its_place_when_it_becomes_due(
 ) -> None:
     # Alice asked inside her cooldown: her job is due 30 s from now. Bob and Carol ask after her
     # but are due at once; Dan asks once her wait is over.
-    alice = await new_job(ledger, user_id=1, not_before=START + timedelta(seconds=30))
+    alice = await new_job(ledger, requester="discord:1", not_before=START + timedelta(seconds=30))
     clock.advance(seconds=1)
-    bob = await new_job(ledger, user_id=2)
-    carol = await new_job(ledger, user_id=3)
+    bob = await new_job(ledger, requester="discord:2")
+    carol = await new_job(ledger, requester="discord:3")
     clock.advance(seconds=40)
-    dan = await new_job(ledger, user_id=4)
+    dan = await new_job(ledger, requester="discord:4")
 
     assert alice.not_before == START + timedelta(seconds=30) and bob.not_before is None
     assert [job.id for job in await ledger.queued()] == [bob.id, carol.id, alice.id, dan.id]
     positions = [await ledger.queue_position(job.id) for job in (bob, carol, alice, dan)]
     assert positions == [1, 2, 3, 4]
     # The cooldown counts from when her latest request is due to start, not when it was made.
-    assert await ledger.last_due_at(1) == START + timedelta(seconds=30)
-    assert await ledger.last_due_at(2) == bob.created_at
+    assert await ledger.last_due_at("discord:1") == START + timedelta(seconds=30)
+    assert await ledger.last_due_at("discord:2") == bob.created_at
     assert (await ledger.get(alice.id)).not_before == alice.not_before  # type: ignore[union-attr]

@@ -13,9 +13,10 @@ from typing import Any
 
 import pytest
 
-from bot.jobs.ledger import Job, JobState
-from bot.jobs.limits import FairUse, LimitReached, check_fair_use, relative_time
-from bot.jobs.sqlite_ledger import LEDGER_FILENAME, SqliteLedger
+from bot.core.jobs.ledger import Job, JobState
+from bot.core.jobs.limits import FairUse, LimitReached, check_fair_use, relative_time
+from bot.core.jobs.sqlite_ledger import LEDGER_FILENAME, SqliteLedger
+from bot.frontends.discord_bot.address import DiscordAddress, quota_scope, requester
 
 # A quarter of a second past a whole second: a realistic `created_at`, so "rounded up to the
 # next whole second" and "the exact moment" never coincide by accident.
@@ -54,13 +55,15 @@ async def ask(
     ledger: SqliteLedger, user_id: int = ALICE, guild_id: int | None = GUILD, **overrides: Any
 ) -> Job:
     """A new QUEUED job, as `/portrait` creates it once the member passed every limit."""
+    address = DiscordAddress(
+        user_id=user_id,
+        guild_id=guild_id,
+        channel_id=3003,
+        interaction_id=4004,
+        token_expires_at=START + timedelta(minutes=15),
+    )
     values: dict[str, Any] = {
-        "user_id": user_id,
-        "guild_id": guild_id,
-        "channel_id": 3003,
-        "interaction_id": 4004,
-        "interaction_token": "token",
-        "token_expires_at": START + timedelta(minutes=15),
+        **address.job_fields("token"),
         "params": {"options": {"prompt": "a portrait"}},
     }
     values.update(overrides)
@@ -72,7 +75,9 @@ async def finish(ledger: SqliteLedger, job: Job) -> Job:
     job = await ledger.transition(job.id, JobState.SUBMITTING)
     job = await ledger.transition(job.id, JobState.RUNNING, wiro_task_id=f"task-{job.id}")
     job = await ledger.transition(job.id, JobState.DELIVERING)
-    return await ledger.transition(job.id, JobState.DELIVERED, result_message_id=9000 + job.id)
+    return await ledger.transition(
+        job.id, JobState.DELIVERED, result_message_ref=str(9000 + job.id)
+    )
 
 
 async def refusal(
@@ -84,7 +89,13 @@ async def refusal(
 ) -> str | None:
     """The refusal text the member reads now, or None when the request may go ahead."""
     try:
-        await check_fair_use(ledger, rules, user_id=user_id, guild_id=guild_id, now=clock())
+        await check_fair_use(
+            ledger,
+            rules,
+            requester=requester(user_id),
+            quota_scope=quota_scope(guild_id),
+            now=clock(),
+        )
     except LimitReached as limit:
         assert str(limit) == limit.message
         return limit.message
@@ -95,7 +106,9 @@ async def start_time(
     ledger: SqliteLedger, rules: FairUse, clock: Clock, user_id: int = ALICE
 ) -> datetime | None:
     """When a request made now may start (None: at once); the request must be accepted."""
-    return await check_fair_use(ledger, rules, user_id=user_id, guild_id=GUILD, now=clock())
+    return await check_fair_use(
+        ledger, rules, requester=requester(user_id), quota_scope=quota_scope(GUILD), now=clock()
+    )
 
 
 def timestamps(message: str) -> list[int]:
@@ -124,7 +137,7 @@ async def test_an_active_job_blocks_a_second_one_and_says_so(ledger, clock):
         assert message is not None, state
         assert "already have a portrait in progress" in message
         assert "once it is finished" in message
-    await ledger.transition(job.id, JobState.DELIVERED, result_message_id=1)
+    await ledger.transition(job.id, JobState.DELIVERED, result_message_ref="1")
     assert await refusal(ledger, rules, clock) is None
     assert await refusal(ledger, rules, clock, user_id=BOB) is None  # per member
 
@@ -370,7 +383,7 @@ async def test_the_rolling_window_frees_a_portrait_24_hours_after_it_was_asked(l
     clock.now = second.created_at + DAY + timedelta(seconds=1)
     assert await refusal(ledger, rules, clock) is None
     clock.now = third.created_at + DAY + timedelta(seconds=1)
-    assert await ledger.count_since(since=clock.now - DAY, user_id=ALICE) == 0
+    assert await ledger.count_since(since=clock.now - DAY, requester=requester(ALICE)) == 0
 
 
 async def test_a_quota_of_one_reads_naturally(ledger, clock):

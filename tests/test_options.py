@@ -4,8 +4,8 @@ from dataclasses import replace
 
 import pytest
 
-from bot.catalog import Catalog
-from bot.request.options import (
+from bot.core.catalog import Catalog
+from bot.core.request.options import (
     GUIDANCE_RANGE,
     LIKENESS_RANGE,
     NEGATIVE_PROMPT_MAX_CHARS,

@@ -7,7 +7,7 @@ import io
 import pytest
 from PIL import Image
 
-from bot.jobs.images import NotAnImage, decode_output
+from bot.core.jobs.images import NotAnImage, decode_output
 
 
 def encoded(fmt: str, size: tuple[int, int] = (64, 48), mode: str = "RGB") -> bytes:

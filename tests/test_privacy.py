@@ -93,7 +93,7 @@ def test_ordinary_lines_are_left_alone():
 
 def test_the_filter_redacts_arguments_and_tracebacks():
     record = logging.LogRecord(
-        "bot.jobs", logging.ERROR, __file__, 1, "could not post to %s", (UPLOAD_URL,), None
+        "bot.core.jobs", logging.ERROR, __file__, 1, "could not post to %s", (UPLOAD_URL,), None
     )
     try:
         raise RuntimeError(f"POST /webhooks/1/{INTERACTION_TOKEN} failed with key-secret-123")
@@ -118,7 +118,7 @@ def restore_logging():
 
 def test_debug_is_for_the_bot_only(restore_logging):
     setup_logging("DEBUG", [])
-    assert logging.getLogger("bot.jobs.dispatcher").isEnabledFor(logging.DEBUG)
+    assert logging.getLogger("bot.core.jobs.dispatcher").isEnabledFor(logging.DEBUG)
     assert logging.getLogger("cogs.portrait").isEnabledFor(logging.DEBUG)
     for library in ("aiosqlite", "aiohttp.client", "websockets.client", "discord.http", "asyncio"):
         assert not logging.getLogger(library).isEnabledFor(logging.DEBUG), library

@@ -8,7 +8,7 @@ import aiohttp
 import discord
 import pytest
 
-from bot.channel.refusals import Verdict, read_refusal
+from bot.frontends.discord_bot.refusals import Verdict, read_refusal
 
 
 def answer(status: int, code: int = 0, text: str = "", **headers: str) -> discord.HTTPException:

@@ -4,12 +4,12 @@ from datetime import UTC, datetime
 
 from PIL import Image
 
-from bot.catalog import Catalog
-from bot.channel.status import render_status
-from bot.jobs import Phase, PortraitImage
-from bot.request.options import resolve_options
-from bot.result.files import fit_within
-from bot.result.summary import format_duration, summarize
+from bot.core.catalog import Catalog
+from bot.core.jobs import Phase, PortraitImage
+from bot.core.request.options import resolve_options
+from bot.core.result.files import fit_within
+from bot.core.result.summary import format_duration, summarize
+from bot.frontends.discord_bot.status import render_status
 
 
 def noisy_png(size=(768, 768), seed=0) -> bytes:

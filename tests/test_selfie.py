@@ -7,7 +7,7 @@ import zlib
 import pytest
 from PIL import Image, ImageCms, ImageFile
 
-from bot.request.selfie import (
+from bot.core.request.selfie import (
     DAMAGED,
     NOT_AN_IMAGE,
     TRUNCATED,

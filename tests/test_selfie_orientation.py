@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from bot.request.selfie import (
+from bot.core.request.selfie import (
     UNKNOWN_ORIENTATION,
     SelfieLimits,
     SelfieRejected,

@@ -8,8 +8,8 @@ from typing import Any
 
 import discord
 
-from bot.channel.status import OLD_MESSAGE_INTERVAL, StatusBoard, _Live
-from bot.jobs import Phase
+from bot.core.jobs import Phase
+from bot.frontends.discord_bot.status import OLD_MESSAGE_INTERVAL, StatusBoard, _Live
 
 
 class FakeReply:

@@ -9,7 +9,7 @@ from dataclasses import replace
 import pytest
 from aiogram import Bot
 
-from bot.catalog import Catalog
+from bot.core.catalog import Catalog
 from bot.frontends.telegram_bot.callbacks import (
     CALLBACK_DATA_MAX_BYTES,
     JOB_ID_MAX,

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.catalog import Catalog
+from bot.core.catalog import Catalog
+from bot.core.request.options import OptionError, resolve_options
 from bot.frontends.telegram_bot.command import (
     KNOWN_FLAGS,
     Command,
@@ -18,7 +19,6 @@ from bot.frontends.telegram_bot.command import (
     split_arguments,
 )
 from bot.frontends.telegram_bot.settings import DEFAULT_API_BASE, load_telegram_settings
-from bot.request.options import OptionError, resolve_options
 from bot.settings import SettingsError
 
 TOKEN = "7000000001:AAbbCCddEEffGGhhIIjjKKllMMnnOOppQQr"
@@ -193,7 +193,7 @@ def test_the_telegram_front_end_never_imports_discord() -> None:
         "for m in pkgutil.iter_modules(p.__path__):\n"
         "    importlib.import_module(p.__name__ + '.' + m.name)\n"
         "bad = [n for n in sys.modules if n.split('.')[0] in ('discord', 'cogs')"
-        " or n.startswith('bot.channel')]\n"
+        " or n.startswith('bot.frontends.discord_bot')]\n"
         "assert not bad, bad\n"
     )
     root = Path(__file__).resolve().parents[1]

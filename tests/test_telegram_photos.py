@@ -11,6 +11,7 @@ from aiogram import Bot, Dispatcher
 from aiogram.types import Message
 from PIL import Image
 
+from bot.core.request.selfie import SelfieLimits, SelfieRejected
 from bot.frontends.telegram_bot.photos import (
     GET_FILE_MAX_BYTES,
     NO_PHOTO,
@@ -21,7 +22,6 @@ from bot.frontends.telegram_bot.photos import (
     photo_message,
     selfie_source,
 )
-from bot.request.selfie import SelfieLimits, SelfieRejected
 from tests.telegram_standin import TelegramStandIn
 from tests.telegram_standin.harness import aiogram_bot, polling
 

@@ -7,7 +7,11 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.catalog import Catalog
+from bot.core.catalog import Catalog
+from bot.core.jobs.runner import Phase
+from bot.core.request.options import resolve_options
+from bot.core.result.summary import summarize
+from bot.core.wiro import TaskProgress
 from bot.frontends.telegram_bot.command import parse_portrait, split_arguments
 from bot.frontends.telegram_bot.messages import (
     HistoryEntry,
@@ -30,10 +34,6 @@ from bot.frontends.telegram_bot.text import (
     fit_html,
     utf16_len,
 )
-from bot.jobs.runner import Phase
-from bot.request.options import resolve_options
-from bot.result.summary import summarize
-from bot.wiro import TaskProgress
 from tests.telegram_standin.text import parse_html
 
 NASTY = "<b>bold</b> & <a href='x'>link</a> \u202eevil\u200b 👩‍💻 😀 &amp; "

@@ -9,9 +9,15 @@ import datetime as dt
 
 import discord
 
-from bot.channel.status import StatusBoard, at_least, edit_due, render_status, substance
-from bot.jobs import Phase
-from bot.wiro import TaskProgress
+from bot.core.jobs import Phase
+from bot.core.wiro import TaskProgress
+from bot.frontends.discord_bot.status import (
+    StatusBoard,
+    at_least,
+    edit_due,
+    render_status,
+    substance,
+)
 from tests.test_status_board import FakeReply, until
 
 START = dt.datetime(2026, 11, 29, 12, 0, tzinfo=dt.UTC)

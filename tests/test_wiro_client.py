@@ -10,7 +10,7 @@ import aiohttp
 import pytest
 from PIL import Image
 
-from bot.wiro import (
+from bot.core.wiro import (
     TOOL_SLUG,
     PollSchedule,
     TaskRef,
@@ -75,7 +75,7 @@ async def test_signed_requests_are_accepted(fake_wiro, client):
 
 
 async def test_a_wrong_secret_is_an_auth_error_without_secrets_in_it(fake_wiro, caplog):
-    caplog.set_level(logging.DEBUG, logger="bot.wiro")
+    caplog.set_level(logging.DEBUG, logger="bot.core.wiro")
     async with make_client(fake_wiro, api_secret="wrong-secret") as client:
         with pytest.raises(WiroAuthError) as caught:
             await client.tool_detail()
@@ -496,7 +496,7 @@ async def test_unknown_endpoints_are_not_found(client):
 
 
 async def test_requests_are_logged_at_debug_without_secrets(fake_wiro, client, caplog):
-    caplog.set_level(logging.DEBUG, logger="bot.wiro")
+    caplog.set_level(logging.DEBUG, logger="bot.core.wiro")
     fake_wiro.fail("/Tool/Detail", status=503, times=1)
     await client.tool_detail()
     assert "POST /Tool/Detail -> 503" in caplog.text

@@ -6,7 +6,7 @@ from email.utils import format_datetime
 
 import pytest
 
-from bot.wiro import (
+from bot.core.wiro import (
     WiroAuthError,
     WiroConcurrencyLimit,
     WiroConnectionError,
@@ -17,7 +17,7 @@ from bot.wiro import (
     WiroServerError,
     WiroValidationError,
 )
-from bot.wiro.envelope import error_from_message, parse_response, parse_retry_after
+from bot.core.wiro.envelope import error_from_message, parse_response, parse_retry_after
 
 
 def body(**payload: object) -> bytes:

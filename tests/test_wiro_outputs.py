@@ -11,8 +11,8 @@ from collections.abc import AsyncIterator
 import pytest
 from aiohttp.abc import AbstractResolver, ResolveResult
 
-from bot.wiro import OutputHosts, OutputRefused, PollSchedule, WiroClient, WiroError
-from bot.wiro.outputs import MAX_REDIRECTS, is_public_address, url_for_log
+from bot.core.wiro import OutputHosts, OutputRefused, PollSchedule, WiroClient, WiroError
+from bot.core.wiro.outputs import MAX_REDIRECTS, is_public_address, url_for_log
 from tests.fakewiro import FakeWiro
 
 FIELDS = {"prompt": "a portrait", "inputImageUrl": "https://example.com/me.jpg"}

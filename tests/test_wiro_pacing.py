@@ -1,13 +1,13 @@
-"""The adaptive poll plan (bot.wiro.pacing) and the task-length model (bot.jobs.lengths):
+"""The adaptive poll plan (bot.core.wiro.pacing) and the task-length model (bot.core.jobs.lengths):
 pure logic, no clock."""
 
 import pytest
 
-from bot.catalog import Catalog
-from bot.jobs.lengths import TaskLengthModel
-from bot.request.options import resolve_options
-from bot.wiro import DEFAULT_FORECAST, PollPlan, PollSchedule, TaskForecast
-from bot.wiro.waiting import EndTiming
+from bot.core.catalog import Catalog
+from bot.core.jobs.lengths import TaskLengthModel
+from bot.core.request.options import resolve_options
+from bot.core.wiro import DEFAULT_FORECAST, PollPlan, PollSchedule, TaskForecast
+from bot.core.wiro.waiting import EndTiming
 
 CATALOG = Catalog.bundled()
 

@@ -3,7 +3,7 @@
 import threading
 import time
 
-from bot.wiro.signing import MonotonicNonce, auth_headers, next_nonce, sign
+from bot.core.wiro.signing import MonotonicNonce, auth_headers, next_nonce, sign
 
 # Computed independently with:
 #   echo -n "test-secret1700000000000" | openssl dgst -sha256 -hmac "test-key"

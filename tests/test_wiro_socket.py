@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import pytest
 
-from bot.wiro import (
+from bot.core.wiro import (
     PollSchedule,
     SocketEvent,
     Stage,
@@ -384,7 +384,7 @@ async def test_a_socket_claiming_success_is_not_believed(fake_wiro, socket):
 
 
 async def test_junk_on_the_socket_is_ignored(fake_wiro, socket, caplog):
-    caplog.set_level(logging.DEBUG, logger="bot.wiro")
+    caplog.set_level(logging.DEBUG, logger="bot.core.wiro")
     fake_wiro.scenario.duration = None
     async with make_client(fake_wiro, SLOW) as client:
         ref = await client.run(FIELDS)
@@ -415,7 +415,7 @@ async def test_junk_on_the_socket_is_ignored(fake_wiro, socket, caplog):
 
 
 async def test_no_token_reaches_the_logs(fake_wiro, socket, caplog):
-    caplog.set_level(logging.DEBUG, logger="bot.wiro")
+    caplog.set_level(logging.DEBUG, logger="bot.core.wiro")
     fake_wiro.scenario.duration = 0.3
     async with make_client(fake_wiro, PollSchedule.constant(0.05)) as client:
         ref = await client.run(FIELDS)
@@ -428,7 +428,9 @@ async def test_no_token_reaches_the_logs(fake_wiro, socket, caplog):
         assert (await waiting).succeeded
     assert ref.task_id in caplog.text
     assert not [r for r in caplog.records if ref.socket_token in r.getMessage()]
-    assert any(r.levelno >= logging.INFO and r.name == "bot.wiro.socket" for r in caplog.records)
+    assert any(
+        r.levelno >= logging.INFO and r.name == "bot.core.wiro.socket" for r in caplog.records
+    )
 
 
 # --- the subscription API -------------------------------------------------------------------

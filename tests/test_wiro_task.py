@@ -2,8 +2,8 @@
 
 import pytest
 
-from bot.wiro import PollSchedule, Stage, Task, TaskOutput, TaskRef
-from bot.wiro.task import summarize_debug_error
+from bot.core.wiro import PollSchedule, Stage, Task, TaskOutput, TaskRef
+from bot.core.wiro.task import summarize_debug_error
 from tests.fakewiro import NO_FACE_DEBUGERROR
 
 # The Task/Detail sample from the tool page, trimmed.

@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from bot.wiro import (
+from bot.core.wiro import (
     PollSchedule,
     Stage,
     Task,
@@ -17,7 +17,7 @@ from bot.wiro import (
     WiroTaskFailed,
     WiroTimeout,
 )
-from bot.wiro.waiting import wait_for_task
+from bot.core.wiro.waiting import wait_for_task
 from tests.fakewiro import SUCCESS_TIMELINE
 
 FIELDS = {"prompt": "a portrait", "inputImageUrl": "https://example.com/me.jpg"}

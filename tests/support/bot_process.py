@@ -29,7 +29,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
-from bot.jobs.sqlite_ledger import LEDGER_FILENAME
+from bot.core.jobs.sqlite_ledger import LEDGER_FILENAME
 from tests.discord_standin import DiscordStandIn
 from tests.fakewiro import FakeWiro
 

@@ -6,7 +6,7 @@ import sqlite3
 from collections.abc import Callable
 from typing import Any
 
-from bot.jobs.sqlite_ledger import SqliteLedger
+from bot.core.jobs.sqlite_ledger import SqliteLedger
 
 
 class Disk:

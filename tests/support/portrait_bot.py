@@ -8,10 +8,10 @@ import contextlib
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
-from bot.app import PortraitBot
+from bot.core.wiro import PollSchedule
+from bot.frontends.discord_bot.app import PortraitBot
 from bot.launcher import run_bot
 from bot.settings import load_settings
-from bot.wiro import PollSchedule
 from tests.discord_standin import DiscordStandIn
 from tests.fakewiro import FakeWiro
 

@@ -16,7 +16,7 @@ from enum import StrEnum
 
 from aiogram.filters.callback_data import CallbackData
 
-from bot.catalog import Catalog
+from bot.core.catalog import Catalog
 
 CALLBACK_DATA_MAX_BYTES = 64
 JOB_ID_MAX = 9_999_999_999  # ten digits: what the size test covers

@@ -8,7 +8,7 @@ and flags, ``--flag value`` or ``--flag=value``. A value with spaces goes in dou
 knight's portrait" needs no quoting. Phones with smart punctuation turn ``--`` into an em or
 en dash: those start a flag too. ``--model`` and ``--lora`` also take an unquoted name of
 several words when those words name a catalog entry. The values then go through
-`bot.request.options.resolve_options`, so ranges and name matching are exactly Discord's.
+`bot.core.request.options.resolve_options`, so ranges and name matching are exactly Discord's.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from bot.catalog import Catalog
-from bot.request.options import OptionError, PortraitOptions, resolve_options
+from bot.core.catalog import Catalog
+from bot.core.request.options import OptionError, PortraitOptions, resolve_options
 
 PORTRAIT = "portrait"
 COMMANDS = ("start", "help", "styles", "history", "cancel", PORTRAIT)

@@ -13,7 +13,7 @@ import math
 
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot.catalog import Catalog
+from bot.core.catalog import Catalog
 
 from .callbacks import (
     Action,

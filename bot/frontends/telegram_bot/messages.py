@@ -11,11 +11,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.catalog import Catalog
-from bot.jobs.runner import Phase
-from bot.request.options import PortraitOptions
-from bot.result.summary import Summary
-from bot.wiro import TaskProgress
+from bot.core.catalog import Catalog
+from bot.core.jobs.runner import Phase
+from bot.core.request.options import PortraitOptions
+from bot.core.result.summary import Summary
+from bot.core.wiro import TaskProgress
 
 from .command import KNOWN_FLAGS
 from .text import CAPTION_LIMIT, MESSAGE_LIMIT, Cut, Part, Tag, fit_html, utf16_len, visible

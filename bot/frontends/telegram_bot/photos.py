@@ -1,5 +1,5 @@
 """The member's selfie from a Telegram message: chosen, checked before any download, fetched
-with a size cap and prepared by `bot.request.selfie.prepare_selfie`.
+with a size cap and prepared by `bot.core.request.selfie.prepare_selfie`.
 
 Bot API facts (/work/shared/specs/telegram-facts.md): a compressed photo arrives as
 ``message.photo``, sizes of the same picture with the largest last; a file sent "as a file"
@@ -18,7 +18,13 @@ from dataclasses import dataclass
 from aiogram import Bot
 from aiogram.types import Message
 
-from bot.request.selfie import MIB, PreparedSelfie, SelfieLimits, SelfieRejected, prepare_selfie
+from bot.core.request.selfie import (
+    MIB,
+    PreparedSelfie,
+    SelfieLimits,
+    SelfieRejected,
+    prepare_selfie,
+)
 
 DEFAULT_LIMITS = SelfieLimits()
 GET_FILE_MAX_BYTES = 20 * MIB  # "file download by a bot (getFile): 20 MB"

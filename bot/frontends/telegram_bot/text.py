@@ -13,7 +13,8 @@ tags are kept when the text between them is cut). So a cut never lands inside a 
 entity (``&amp;``), and every tag opened is closed.
 
 Invisible and direction-changing characters are removed from what members and Wiro wrote
-(same set as ``bot.channel.text.visible``, which imports discord and so cannot be shared yet).
+(same set as ``bot.frontends.discord_bot.text.visible``, which imports discord and so cannot be
+shared yet).
 """
 
 from __future__ import annotations
@@ -29,8 +30,8 @@ CAPTION_LIMIT = 1024
 ELLIPSIS = "…"
 
 _GRAPHEME = regex.compile(r"\X")
-# Copied from bot.channel.text._INVISIBLE: bidi controls, zero-width and filler characters;
-# a zero-width joiner inside an emoji sequence and a flag's tag characters stay.
+# Copied from bot.frontends.discord_bot.text._INVISIBLE: bidi controls, zero-width and filler
+# characters; a zero-width joiner inside an emoji sequence and a flag's tag characters stay.
 _INVISIBLE = regex.compile(
     r"[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]"
     r"|[\u00ad\u034f\u115f\u1160\u180e\u200b\u200c\u2060-\u2064\u3164\ufeff\uffa0]"

@@ -1,1 +1,0 @@
-"""The channel: how jobs and results are shown in Discord (status, result, error messages)."""

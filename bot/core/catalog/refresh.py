@@ -1,0 +1,34 @@
+"""Refresh the bundled catalog from Wiro's `/Tool/Detail`: option ids drift between versions."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from bot.core.catalog import Catalog
+from bot.core.wiro import WiroClient, WiroError
+
+log = logging.getLogger(__name__)
+
+
+REFRESH_TIMEOUT = 15.0  # seconds; start-up must not hang on a slow Wiro
+
+
+async def load_catalog(wiro: WiroClient | None) -> Catalog:
+    """The live catalog when Wiro answers in time, else the bundled one."""
+    bundled = Catalog.bundled()
+    if wiro is None:
+        return bundled
+    try:
+        tool = await asyncio.wait_for(wiro.tool_detail(), REFRESH_TIMEOUT)
+    except (WiroError, TimeoutError) as error:
+        log.warning("Using the bundled model list: Wiro's tool detail is unavailable (%s)", error)
+        return bundled
+    catalog = Catalog.from_tool_detail(tool, fallback=bundled)
+    log.info(
+        "Catalog refreshed from Wiro: %d models, %d LoRAs, %d schedulers",
+        len(catalog.models),
+        len(catalog.loras),
+        len(catalog.schedulers),
+    )
+    return catalog

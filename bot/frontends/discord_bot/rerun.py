@@ -1,0 +1,105 @@
+"""What the buttons under a result share: finding the job behind a click, checking that the
+member is the one who asked, and queueing a new version with the kept selfie."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from typing import TYPE_CHECKING
+
+import discord
+from PIL import Image
+
+from bot.core.catalog import Catalog
+from bot.core.jobs.ledger import Job, utc_now
+from bot.core.request.options import PortraitOptions, resolve_options
+from bot.core.request.selfie import PreparedSelfie
+from bot.frontends.discord_bot.address import member_id
+from bot.frontends.discord_bot.text import fit_content
+
+if TYPE_CHECKING:
+    from bot.frontends.discord_bot.app import PortraitBot
+
+ON_ITS_WAY = "✅ On its way: watch its progress below."
+NO_SELFIE = (
+    "I no longer have the selfie for this portrait (selfies are kept for a limited time). "
+    "Please use `/portrait` and attach it again."
+)
+
+
+async def find_job(interaction: discord.Interaction[PortraitBot], job_id: int) -> Job | None:
+    """The job behind a click; None (and the member told) when it was pruned."""
+    job = await interaction.client.services.ledger.get(job_id)
+    if job is None:
+        await interaction.response.send_message(
+            "I no longer have the details of this portrait (old portraits are forgotten after "
+            "a while). Use `/portrait` to make a new one.",
+            ephemeral=True,
+        )
+    return job
+
+
+async def own_job(interaction: discord.Interaction[PortraitBot], job_id: int) -> Job | None:
+    """The job behind a click when the clicking member asked for it; None (and told) if not."""
+    job = await find_job(interaction, job_id)
+    if job is not None and member_id(job) != interaction.user.id:
+        await interaction.response.send_message(
+            f"Only <@{member_id(job)}> can make new versions of this portrait. "
+            "Use `/portrait` to make your own!",
+            ephemeral=True,
+        )
+        return None
+    return job
+
+
+def job_options(job: Job) -> PortraitOptions:
+    return PortraitOptions.from_params(job.params["options"])
+
+
+async def rerun(
+    interaction: discord.Interaction[PortraitBot], job: Job, options: PortraitOptions
+) -> None:
+    """Queue a new job with `options` and the original job's kept selfie."""
+    bot = interaction.client
+    if not interaction.response.is_done():
+        await interaction.response.defer(ephemeral=True, thinking=True)
+    if not bot.dispatcher.accepting:
+        await interaction.edit_original_response(content="I'm restarting; try again in a minute.")
+        return
+    refusal = await bot.job_starter.over_limit(interaction)
+    if refusal is not None:
+        await interaction.edit_original_response(content=fit_content(refusal))
+        return
+    expires_at = job.selfie_expires_at
+    data = bot.selfies.load(job.selfie_path) if expires_at and expires_at > utc_now() else None
+    if data is None:
+        await interaction.edit_original_response(content=NO_SELFIE)
+        return
+    selfie = await asyncio.to_thread(_prepared, data)
+    await bot.job_starter.start(
+        interaction, options, selfie, selfie_expires_at=expires_at, accepted=ON_ITS_WAY
+    )
+
+
+def _prepared(data: bytes) -> PreparedSelfie:
+    with Image.open(io.BytesIO(data)) as image:
+        width, height = image.size
+    return PreparedSelfie(data=data, width=width, height=height)
+
+
+def revalidated(options: PortraitOptions, catalog: Catalog) -> PortraitOptions:
+    """The same checks `/portrait` makes, on options changed by a member."""
+    return resolve_options(
+        catalog,
+        prompt=options.prompt,
+        negative_prompt=options.negative_prompt,
+        model=options.model_id,
+        lora=options.lora_id,
+        lora_scale=options.lora_scale,
+        steps=options.steps,
+        guidance=options.guidance,
+        likeness=options.likeness,
+        samples=options.samples,
+        seed=options.seed,
+        scheduler=options.scheduler,
+    )
