@@ -1,9 +1,9 @@
 """A bot with a history: jobs run to the end, one after another, before the measured ones, so
-the bot has learned its task length (``bot.core.jobs.lengths`` needs three finished jobs of a shape),
-as any bot that has served a few portraits has. One after another, as members come: the first
-is measured against the prior's wide window, and each later one against what the earlier ones
-taught, so the history ends with lengths seen in a narrow window. A fresh install polls on its
-prior instead (see README)."""
+the bot has learned its task length (``bot.core.jobs.lengths`` needs three finished jobs of a
+shape), as any bot that has served a few portraits has. One after another, as members come: the
+first is measured against the prior's wide window, and each later one against what the earlier
+ones taught, so the history ends with lengths seen in a narrow window. A fresh install polls on
+its prior instead (see README)."""
 
 from __future__ import annotations
 
