@@ -829,3 +829,14 @@ async def test_a_resumed_task_teaches_no_length(harness, wiro):
     done = await harness.reaches(job, JobState.DELIVERED)
     # Its start was before the restart: the length seen now would be wrong.
     assert done.task_seconds is None
+
+
+async def test_stop_ends_the_queue_loop_even_when_a_wake_up_meets_the_cancel(harness):
+    # stop() cancels the queue loop while the workers it cancels call wake(): on Python 3.11
+    # asyncio.wait_for swallowed such a cancel and stop() then waited forever.
+    for _ in range(3):
+        dispatcher = harness.dispatcher(Recorder())
+        await dispatcher.start()
+        await asyncio.sleep(0.4)  # the loop has looked at the queue and waits to be woken
+        dispatcher.wake()
+        await asyncio.wait_for(dispatcher.stop(), 5)

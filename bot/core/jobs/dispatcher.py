@@ -132,8 +132,12 @@ class Dispatcher(JobSubmission, JobEndings, JobPickUp):
                 delay = min(delay, max(0.0, (self._next_due - self._clock()).total_seconds()))
             if self._storage.seconds_left:
                 delay = min(delay, self._storage.seconds_left)
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancel that
+            # arrives as the event is set (stop() cancels this loop while the workers it
+            # cancels call wake()), and stop() would then wait for this loop forever.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wakeup.wait(), delay)
+                async with asyncio.timeout(delay):
+                    await self._wakeup.wait()
             await asyncio.sleep(COALESCE_SECONDS)
 
     async def _schedule(self) -> None:
