@@ -18,6 +18,8 @@ import discord
 import regex
 from discord import app_commands
 
+from bot.core.result.visible import visible
+
 CONTENT = 2000
 EMBED_TITLE = 256
 EMBED_DESCRIPTION = 4096
@@ -44,22 +46,6 @@ ELLIPSIS = "…"
 BLANK = "—"  # stands for a part that would be empty: Discord refuses blank fields
 
 _GRAPHEME = regex.compile(r"\X")
-# Bidi controls (LRM, RLM, ALM, embeddings, overrides, isolates) reorder what follows them;
-# zero-width, filler and blank characters hide text or fake blank names. Unicode's
-# Default_Ignorable_Code_Point property lists them all (soft hyphen, CGJ, Hangul fillers,
-# Mongolian vowel separator, invisible operators, bidi controls...); U+2800 (braille blank) and
-# the interlinear annotation marks are blank too. Variation selectors stay (they pick an emoji's
-# colour form), a zero-width joiner between two emoji builds one emoji (👩‍💻) and stays, and so
-# do the tag characters of a subdivision flag.
-_INVISIBLE = regex.compile(
-    r"[\u2800\ufff9-\ufffb]"
-    r"|(?![\u200d\U000e0000-\U000e007f])(?!\p{Variation_Selector})\p{Default_Ignorable_Code_Point}"
-    r"|(?<!\p{Extended_Pictographic}[\U0001f3fb-\U0001f3ff\ufe0f]?)\u200d"
-    r"|\u200d(?!\p{Extended_Pictographic})"
-    r"|(?<!\U0001f3f4[\U000e0020-\U000e007e]*)[\U000e0000-\U000e007f]"
-)
-# Line and paragraph separators break a line in some clients and not in others: a plain space.
-_SEPARATORS = regex.compile(r"[\u2028\u2029]")
 # discord.utils.escape_markdown (discord.py 2.7) leaves links alone and escapes * _ ~ | ` \,
 # but only the first "[" of a masked link (so "[a](x) [b](y)" keeps the second one live),
 # only "#" at the very start of a line, no ordered lists and no <@mentions>, <#channels> or
@@ -77,12 +63,6 @@ _MARKUP = regex.compile(
     r"|@(?=everyone|here)",
     regex.MULTILINE,
 )
-
-
-def visible(text: str) -> str:
-    """``text`` without bidi controls and invisible or blank characters, line and paragraph
-    separators made spaces (for display only)."""
-    return _SEPARATORS.sub(" ", _INVISIBLE.sub("", text))
 
 
 def literal(text: str) -> str:

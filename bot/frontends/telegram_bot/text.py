@@ -13,8 +13,7 @@ tags are kept when the text between them is cut). So a cut never lands inside a 
 entity (``&amp;``), and every tag opened is closed.
 
 Invisible and direction-changing characters are removed from what members and Wiro wrote
-(same set as ``bot.frontends.discord_bot.text.visible``, which imports discord and so cannot be
-shared yet).
+by the core's ``bot.core.result.visible``, the same rule as on Discord.
 """
 
 from __future__ import annotations
@@ -25,20 +24,13 @@ from dataclasses import dataclass
 
 import regex
 
+from bot.core.result.visible import visible
+
 MESSAGE_LIMIT = 4096
 CAPTION_LIMIT = 1024
 ELLIPSIS = "…"
 
 _GRAPHEME = regex.compile(r"\X")
-# Copied from bot.frontends.discord_bot.text._INVISIBLE: bidi controls, zero-width and filler
-# characters; a zero-width joiner inside an emoji sequence and a flag's tag characters stay.
-_INVISIBLE = regex.compile(
-    r"[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]"
-    r"|[\u00ad\u034f\u115f\u1160\u180e\u200b\u200c\u2060-\u2064\u3164\ufeff\uffa0]"
-    r"|(?<!\p{Extended_Pictographic}[\U0001f3fb-\U0001f3ff\ufe0f]?)\u200d"
-    r"|\u200d(?!\p{Extended_Pictographic})"
-    r"|(?<!\U0001f3f4[\U000e0020-\U000e007e]*)[\U000e0000-\U000e007f]"
-)
 _TAG_NAME = regex.compile(r"^</?([a-z-]+)")
 
 
@@ -68,11 +60,6 @@ class Cut:
 
 
 Part = str | Cut | Tag
-
-
-def visible(text: str) -> str:
-    """``text`` without bidi controls and invisible characters (for display only)."""
-    return _INVISIBLE.sub("", text)
 
 
 def escape(text: str) -> str:
