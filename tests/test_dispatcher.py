@@ -5,6 +5,7 @@ concurrency error, cancelling at every stage, file clean-up, pruning and restart
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection
 from dataclasses import replace
@@ -243,18 +244,20 @@ async def wiro() -> AsyncIterator[FakeWiro]:
         yield fake
 
 
-@pytest.fixture
-async def harness(wiro, tmp_path) -> AsyncIterator[Harness]:
+@contextlib.asynccontextmanager
+async def open_harness(wiro: FakeWiro, ledger_path: Path) -> AsyncIterator[Harness]:
+    """A client of ``wiro`` (fast polls and retries) and a counting ledger at ``ledger_path``;
+    every dispatcher the harness made is stopped at the end."""
     clock = Clock()
     async with (
         WiroClient(
-            api_key="dispatch-key",
-            api_secret="dispatch-secret",
+            api_key=wiro.api_key,
+            api_secret=wiro.api_secret,
             base_url=wiro.base_url,
             poll_schedule=PollSchedule.constant(0.02),
             retry_base_delay=0.01,
         ) as client,
-        await SqliteLedger.open(tmp_path / LEDGER_FILENAME, clock=clock) as ledger,
+        await SqliteLedger.open(ledger_path, clock=clock) as ledger,
     ):
         h = Harness(wiro, client, CountingLedger(ledger), clock)
         try:
@@ -262,6 +265,12 @@ async def harness(wiro, tmp_path) -> AsyncIterator[Harness]:
         finally:
             for dispatcher in h.dispatchers:
                 await dispatcher.stop()
+
+
+@pytest.fixture
+async def harness(wiro, tmp_path) -> AsyncIterator[Harness]:
+    async with open_harness(wiro, tmp_path / LEDGER_FILENAME) as h:
+        yield h
 
 
 # ====================================================================== the queue

@@ -17,14 +17,21 @@ from aiohttp import web
 
 from bot.core.jobs.dispatcher import SELFIE_MISSING, STORAGE_TROUBLE
 from bot.core.jobs.ledger import Job, JobState
-from bot.core.jobs.sqlite_ledger import LEDGER_FILENAME, SqliteLedger
+from bot.core.jobs.sqlite_ledger import LEDGER_FILENAME
 from bot.core.request.options import resolve_options
 from bot.core.request.selfie_store import SelfieStore
-from bot.core.wiro import PollSchedule, WiroClient
 from tests.fakewiro import FakeWiro
 from tests.support.disk import Disk
 from tests.support.images import selfie_jpeg
-from tests.test_dispatcher import CATALOG, RUN, Clock, CountingLedger, Harness, Recorder, eventually
+from tests.test_dispatcher import (
+    CATALOG,
+    RUN,
+    CountingLedger,
+    Harness,
+    Recorder,
+    eventually,
+    open_harness,
+)
 
 UPLOAD = "/File/Upload"
 
@@ -53,24 +60,9 @@ async def wiro() -> AsyncIterator[LedgerWatchingWiro]:
 
 @pytest.fixture
 async def harness(wiro, tmp_path) -> AsyncIterator[Harness]:
-    clock = Clock()
     wiro.ledger_path = tmp_path / LEDGER_FILENAME
-    async with (
-        WiroClient(
-            api_key="storage-key",
-            api_secret="storage-secret",
-            base_url=wiro.base_url,
-            poll_schedule=PollSchedule.constant(0.02),
-            retry_base_delay=0.01,
-        ) as client,
-        await SqliteLedger.open(wiro.ledger_path, clock=clock) as ledger,
-    ):
-        h = Harness(wiro, client, CountingLedger(ledger), clock)
-        try:
-            yield h
-        finally:
-            for dispatcher in h.dispatchers:
-                await dispatcher.stop()
+    async with open_harness(wiro, wiro.ledger_path) as h:
+        yield h
 
 
 @pytest.fixture
