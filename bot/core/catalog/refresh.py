@@ -32,3 +32,19 @@ async def load_catalog(wiro: WiroClient | None) -> Catalog:
         len(catalog.schedulers),
     )
     return catalog
+
+
+class CatalogProvider:
+    """The one place every part reads the catalog from: the bundled one until `refresh`
+    replaces it with Wiro's live tool detail."""
+
+    def __init__(self, catalog: Catalog | None = None) -> None:
+        self._catalog = catalog or Catalog.bundled()
+
+    def get(self) -> Catalog:
+        return self._catalog
+
+    async def refresh(self, wiro: WiroClient | None) -> Catalog:
+        """Load Wiro's live catalog (the bundled one when Wiro does not answer in time)."""
+        self._catalog = await load_catalog(wiro)
+        return self._catalog

@@ -24,12 +24,23 @@ LONGEST_PAUSE = 300.0
 
 
 class DeliveryDeferred(Exception):
-    """Discord asked to try the post again later (429, 5xx, no connection)."""
+    """The platform asked to try the post again later (429, 5xx, no connection)."""
 
     def __init__(self, detail: str, retry_after: float | None = None) -> None:
         super().__init__(detail)
         self.detail = detail
         self.retry_after = retry_after
+
+
+class DeliveryUncertain(Exception):
+    """Raised by `JobEvents.find_delivered` when a post may or may not have reached the chat
+    (a restart in the middle of sending) and the platform cannot be asked which (Telegram's Bot
+    API cannot read chat history). The result is then kept, never posted twice: the member is
+    told where to get it (`message`)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
 
 
 Attempt = Callable[[bool], Awaitable[str]]
@@ -61,7 +72,7 @@ async def deliver_with_retries(
             level = logging.INFO if deferred else logging.WARNING
             log.log(
                 level,
-                "Discord could not take the result of job %s now (%s); trying again in %.0f s "
+                "The chat could not take the result of job %s now (%s); trying again in %.0f s "
                 "(until %s)",
                 job_id,
                 later.detail,

@@ -57,6 +57,7 @@ class DispatcherBase:
         socket: WiroSocket | None = None,
         clock: Clock = utc_now,
         lengths: TaskLengthModel | None = None,
+        serves: Callable[[str], bool] = lambda platform: True,
     ) -> None:
         self.ledger = ledger
         self._wiro = wiro
@@ -67,6 +68,7 @@ class DispatcherBase:
         self._results = results
         self._socket = socket
         self._clock = clock
+        self._serves = serves  # whether a platform's front end runs here (else its jobs wait)
         # Task lengths learned from finished jobs: polls gather around a task's expected end.
         self.lengths = lengths or TaskLengthModel()
         self._wakeup = asyncio.Event()

@@ -156,6 +156,8 @@ class Dispatcher(JobSubmission, JobEndings, JobPickUp):
         if newcomers:
             self._in_line.update((job.id, job) for job in await self.ledger.jobs(newcomers))
         queued = [self._in_line[entry.id] for entry in due if entry.id in self._in_line]
+        # A job of a platform not running in this process (its token was removed) waits.
+        queued = [job for job in queued if self._serves(job.platform)]
         if time.monotonic() >= self._busy_until:
             free = max(0, self.rules.max_running - len(self._at_wiro))
             starting, queued = queued[:free], queued[free:]

@@ -13,9 +13,9 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from bot.core.jobs.delivery import deliver_with_retries
+from bot.core.jobs.delivery import DeliveryUncertain, deliver_with_retries
 from bot.core.jobs.dispatch_base import DispatcherBase
-from bot.core.jobs.failures import PortraitFailed
+from bot.core.jobs.failures import FailureReason, PortraitFailed
 from bot.core.jobs.ledger import ACTIVE_STATES, Job, JobState, LedgerUnavailable
 from bot.core.jobs.runner import PortraitImage, download_images, requested_outputs
 from bot.core.request.options import PortraitOptions
@@ -28,7 +28,11 @@ class JobEndings(DispatcherBase):
     async def _deliver(self, job: Job, images: tuple[PortraitImage, ...] | None = None) -> None:
         if images is None:
             # Resumed after a restart: the result may have been posted just before it.
-            posted = await self._events.find_delivered(job)
+            uncertain: DeliveryUncertain | None = None
+            try:
+                posted = await self._events.find_delivered(job)
+            except DeliveryUncertain as error:
+                posted, uncertain = None, error
             if posted is not None:
                 await self._delivered(job, posted)
                 return
@@ -43,6 +47,14 @@ class JobEndings(DispatcherBase):
                 except PortraitFailed as failure:
                     await self._fail(job, failure)
                     return
+            if uncertain is not None:  # it may be in the chat already: keep it, never post twice
+                failure = PortraitFailed(
+                    FailureReason.UNDELIVERED,
+                    uncertain.message,
+                    f"job {job.id}: a restart interrupted posting the result",
+                )
+                await self._keep(job, images, failure)
+                return
         if job.delivery_nonce is None:
             # Recorded before the first post: a resend after a crash carries the same nonce.
             job = await self.ledger.update(job.id, delivery_nonce=f"portrait-{job.id}")

@@ -1,15 +1,21 @@
-"""The port through which the job queue talks to the chat side
-(`bot.frontends.discord_bot.job_messages` implements it for Discord), so nothing in
-`bot.core.jobs` knows Discord."""
+"""The port through which the job queue talks to the chat side, and the router that sends each
+job's events to the front end of its platform (``job.platform``), so nothing in `bot.core`
+knows Discord or Telegram. `bot.frontends.discord_bot.job_messages` and
+`bot.frontends.telegram_bot.job_messages` implement `FrontEnd`."""
 
 from __future__ import annotations
 
+import logging
+from dataclasses import dataclass
 from typing import Protocol
 
-from bot.core.jobs.failures import PortraitFailed
+from bot.core.jobs.delivery import DeliveryDeferred
+from bot.core.jobs.failures import FailureReason, PortraitFailed
 from bot.core.jobs.ledger import Job
 from bot.core.jobs.runner import Phase, PortraitImage
 from bot.core.wiro import TaskProgress
+
+log = logging.getLogger(__name__)
 
 
 class JobEvents(Protocol):
@@ -28,7 +34,8 @@ class JobEvents(Protocol):
         ...
 
     async def find_delivered(self, job: Job) -> str | None:
-        """The reference of a result message already posted for this job, if one can be found."""
+        """The reference of a result message already posted for this job, if one can be found
+        (where the platform can look; Telegram's Bot API cannot read chat history)."""
         ...
 
     async def failed(self, job: Job, failure: PortraitFailed) -> None: ...
@@ -36,3 +43,88 @@ class JobEvents(Protocol):
     async def delayed(self, job: Job, message: str) -> None:
         """Tell the member (privately) why their job is on hold; it goes on by itself later."""
         ...
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a platform allows, as the core needs to know it.
+
+    upload_limit: bytes one message may carry in files. edit_interval: seconds between two
+    edits of one status message. reads_history: whether the bot can look for a result it
+    already posted. buttons_per_message: the most buttons one message may carry."""
+
+    upload_limit: int
+    edit_interval: float
+    reads_history: bool
+    buttons_per_message: int
+
+
+class FrontEnd(JobEvents, Protocol):
+    """A chat platform's side of every job whose ``platform`` is `platform`."""
+
+    platform: str
+    capabilities: Capabilities
+
+    async def post_status(self, job: Job, position: int | None) -> str | None:
+        """Post the job's status message (with its Cancel button); returns its reference."""
+        ...
+
+
+class FrontEnds:
+    """`JobEvents` for the dispatcher: each job's events go to its platform's front end.
+
+    A job of a platform that is not running in this process (its token was removed) is not
+    started (`serves`), and a finished one waits: its delivery is deferred until the deferral
+    window ends, then kept like any result no way took."""
+
+    def __init__(self) -> None:
+        self._by_platform: dict[str, FrontEnd] = {}
+
+    def add(self, frontend: FrontEnd) -> None:
+        self._by_platform[frontend.platform] = frontend
+
+    def serves(self, platform: str) -> bool:
+        return platform in self._by_platform
+
+    def of(self, job: Job) -> FrontEnd | None:
+        return self._by_platform.get(job.platform)
+
+    async def waiting(self, job: Job, position: int) -> None:
+        if (frontend := self.of(job)) is not None:
+            await frontend.waiting(job, position)
+
+    async def progress(self, job: Job, phase: Phase) -> None:
+        if (frontend := self.of(job)) is not None:
+            await frontend.progress(job, phase)
+
+    async def generating(self, job: Job, progress: TaskProgress) -> None:
+        if (frontend := self.of(job)) is not None:
+            await frontend.generating(job, progress)
+
+    async def deliver(self, job: Job, images: tuple[PortraitImage, ...], *, last_try: bool) -> str:
+        frontend = self.of(job)
+        if frontend is None:
+            if last_try:
+                raise PortraitFailed(
+                    FailureReason.UNDELIVERED,
+                    "Your portrait is ready, but I couldn't deliver it. I've kept it for you.",
+                    f"job {job.id}: no {job.platform} front end is running",
+                )
+            raise DeliveryDeferred(f"the {job.platform} front end is not running")
+        return await frontend.deliver(job, images, last_try=last_try)
+
+    async def find_delivered(self, job: Job) -> str | None:
+        frontend = self.of(job)
+        return await frontend.find_delivered(job) if frontend is not None else None
+
+    async def failed(self, job: Job, failure: PortraitFailed) -> None:
+        if (frontend := self.of(job)) is not None:
+            await frontend.failed(job, failure)
+
+    async def cancelled(self, job: Job) -> None:
+        if (frontend := self.of(job)) is not None:
+            await frontend.cancelled(job)
+
+    async def delayed(self, job: Job, message: str) -> None:
+        if (frontend := self.of(job)) is not None:
+            await frontend.delayed(job, message)

@@ -13,10 +13,12 @@ import discord
 
 from bot.core.catalog import Catalog
 from bot.core.jobs import Phase, PortraitFailed, PortraitImage, PortraitResult
+from bot.core.jobs.events import Capabilities
 from bot.core.jobs.ledger import Clock, Job, utc_now
 from bot.core.request.options import PortraitOptions
+from bot.core.result.files import DEFAULT_UPLOAD_LIMIT
 from bot.core.wiro import TaskProgress
-from bot.frontends.discord_bot.address import DiscordAddress, message_id, message_ref
+from bot.frontends.discord_bot.address import PLATFORM, DiscordAddress, message_id, message_ref
 from bot.frontends.discord_bot.buttons import status_view
 from bot.frontends.discord_bot.delivery import SplitParts, post_failure, post_result, read_marker
 from bot.frontends.discord_bot.reply import Reply, ReplyTarget
@@ -31,7 +33,20 @@ HISTORY_DEPTH = 100
 READY_WAIT = 30.0
 
 
+CAPABILITIES = Capabilities(
+    upload_limit=DEFAULT_UPLOAD_LIMIT,  # per server it may be more (boosts): read at posting
+    edit_interval=1.0,  # STATUS_EDIT_INTERVAL sets the pace actually used
+    reads_history=True,  # where the bot has Read Message History
+    buttons_per_message=25,  # 5 action rows of 5 (Discord's component limit)
+)
+
+
 class JobMessages:
+    """The Discord `FrontEnd` of the dispatcher."""
+
+    platform = PLATFORM
+    capabilities = CAPABILITIES
+
     def __init__(
         self,
         client: discord.Client,
@@ -69,8 +84,8 @@ class JobMessages:
             ),
         )
 
-    async def post_status(self, job: Job, position: int | None) -> int:
-        """The public status message, with its Cancel button; returns its id."""
+    async def post_status(self, job: Job, position: int | None) -> str | None:
+        """The public status message, with its Cancel button; returns its reference."""
         reply = self.reply_for(job)
         starts_at = job.not_before if job.not_before and job.not_before > self._clock() else None
         text = render_status(reply.mention, Phase.WAITING, 0, position, starts_at=starts_at)
@@ -79,7 +94,7 @@ class JobMessages:
         )
         self._status_ids[job.id] = message.id
         self._show(job, Phase.WAITING, position, shown=text)
-        return message.id
+        return message_ref(message.id)
 
     async def waiting(self, job: Job, position: int) -> None:
         # Called for every waiting job whose place changed, at each move of the queue: for a

@@ -1,0 +1,106 @@
+"""The bot's services, built once at start-up outside any front end and handed to every front
+end and the CLI: one ledger, one Wiro client and socket, one catalog, one dispatcher (so one
+global Wiro limit) and one admission path, shared by Discord and Telegram."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from bot.core.catalog import Catalog
+from bot.core.catalog.refresh import CatalogProvider
+from bot.core.jobs import JobLimits
+from bot.core.jobs.admission import Admission
+from bot.core.jobs.dispatcher import Dispatcher, DispatchRules
+from bot.core.jobs.events import FrontEnd, FrontEnds
+from bot.core.jobs.ledger import JobLedger
+from bot.core.jobs.limits import FairUse
+from bot.core.request.selfie import SelfieLimits
+from bot.core.request.selfie_store import SelfieStore
+from bot.core.result.store import ResultStore
+from bot.core.wiro import WiroClient, WiroSocket
+from bot.settings import Settings
+
+
+@dataclass
+class Services:
+    """What the front ends use; see the module docstring."""
+
+    settings: Settings
+    wiro: WiroClient
+    ledger: JobLedger
+    catalogs: CatalogProvider
+    selfie_limits: SelfieLimits
+    fair_use: FairUse
+    rules: DispatchRules
+    selfies: SelfieStore
+    results: ResultStore
+    frontends: FrontEnds
+    dispatcher: Dispatcher
+    admission: Admission
+    socket: WiroSocket | None = None
+
+    @property
+    def catalog(self) -> Catalog:
+        """The current catalog (bundled, or Wiro's live one after a refresh)."""
+        return self.catalogs.get()
+
+    def add_frontend(self, frontend: FrontEnd) -> None:
+        """Route the jobs of `frontend.platform` to it; before `dispatcher.start()`."""
+        self.frontends.add(frontend)
+
+
+def build_services(
+    settings: Settings, wiro: WiroClient, ledger: JobLedger, socket: WiroSocket | None = None
+) -> Services:
+    catalogs = CatalogProvider()
+    selfies = SelfieStore(settings.data_dir / "selfies")
+    results = ResultStore(settings.data_dir / "results")
+    fair_use = FairUse(
+        member_max_active=settings.member_max_active,
+        member_cooldown=settings.member_cooldown,
+        member_daily_quota=settings.member_daily_quota,
+        guild_daily_quota=settings.guild_daily_quota,
+    )
+    rules = DispatchRules(
+        max_running=settings.max_running_tasks,
+        busy_retry=settings.busy_retry_seconds,
+        delete_wiro_files=settings.delete_wiro_files,
+        retention=timedelta(days=settings.retention_days),
+        delivery_retry=timedelta(minutes=settings.delivery_retry_minutes),
+        job_limits=JobLimits(timeout=settings.task_timeout, error_grace=settings.error_grace),
+    )
+    frontends = FrontEnds()
+    dispatcher = Dispatcher(
+        ledger,
+        wiro,
+        catalogs.get,
+        frontends,
+        rules,
+        selfies=selfies,
+        results=results,
+        socket=socket,
+        serves=frontends.serves,
+    )
+    admission = Admission(
+        ledger,
+        fair_use,
+        selfies,
+        selfie_keep=timedelta(hours=settings.selfie_keep_hours),
+        wake=dispatcher.wake,
+    )
+    return Services(
+        settings=settings,
+        wiro=wiro,
+        ledger=ledger,
+        catalogs=catalogs,
+        selfie_limits=SelfieLimits(max_bytes=int(settings.selfie_max_mb * 1024 * 1024)),
+        fair_use=fair_use,
+        rules=rules,
+        selfies=selfies,
+        results=results,
+        frontends=frontends,
+        dispatcher=dispatcher,
+        admission=admission,
+        socket=socket,
+    )
