@@ -14,9 +14,10 @@ from typing import Any
 import pytest
 
 from bot.core.jobs.ledger import Job, JobState
-from bot.core.jobs.limits import FairUse, LimitReached, check_fair_use, relative_time
+from bot.core.jobs.limits import FairUse, LimitReached, check_fair_use
 from bot.core.jobs.sqlite_ledger import LEDGER_FILENAME, SqliteLedger
 from bot.frontends.discord_bot.address import DiscordAddress, quota_scope, requester
+from bot.frontends.discord_bot.wording import limit_message, relative_time
 
 # A quarter of a second past a whole second: a realistic `created_at`, so "rounded up to the
 # next whole second" and "the exact moment" never coincide by accident.
@@ -97,8 +98,7 @@ async def refusal(
             now=clock(),
         )
     except LimitReached as limit:
-        assert str(limit) == limit.message
-        return limit.message
+        return limit_message(limit)
     return None
 
 

@@ -1,17 +1,17 @@
 """Fair use: per-member active jobs, cooldown and daily quota, and a per-server daily quota.
 
-Checked before anything is spent. A member over a limit is told which one, and when it frees up
-as a Discord timestamp (`<t:UNIX:R>` renders as "in 3 hours" in each member's own time zone).
-Daily quotas are rolling 24-hour windows; 0 turns a quota off. The cooldown is a wait, not a
+Checked before anything is spent. A limit reached is returned as data (`LimitReached`: which
+limit, and when it frees up); each front end words it for its members. Daily quotas are
+rolling 24-hour windows; 0 turns a quota off. The cooldown is a wait, not a
 refusal: a request inside it is accepted and starts when it ends (Wiro's tasks often take only
 6-20 s, so a click on Re-roll right after a result must not be turned away).
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 from bot.core.jobs.ledger import JobLedger
 
@@ -26,18 +26,26 @@ class FairUse:
     guild_daily_quota: int = 100
 
 
+class LimitKind(StrEnum):
+    ACTIVE = "active"  # the member has `member_max_active` jobs in progress
+    MEMBER_DAILY = "member_daily"  # the member's `member_daily_quota` for 24 hours is used
+    SCOPE_DAILY = "scope_daily"  # the server's or chat's `guild_daily_quota` is used
+
+
 class LimitReached(Exception):
-    """The member may not start a job now; `message` says which limit and when it frees up."""
+    """The member may not start a job now. Data, worded by each front end: `kind`, `limit`
+    (the setting's value: jobs in progress or portraits per 24 hours), `used` (how many the
+    member or scope has) and `frees_at` (when a daily quota frees up, UTC; None for ACTIVE,
+    which frees up when a job ends)."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-
-def relative_time(moment: datetime) -> str:
-    """`moment` as a Discord relative timestamp, rounded up to a whole second: never earlier
-    than the moment itself (a limit is over at the time shown, not a second later)."""
-    return f"<t:{math.ceil(moment.timestamp())}:R>"
+    def __init__(
+        self, kind: LimitKind, *, limit: int, used: int, frees_at: datetime | None = None
+    ) -> None:
+        super().__init__(f"{kind.value} limit reached ({used}/{limit})")
+        self.kind = kind
+        self.limit = limit
+        self.used = used
+        self.frees_at = frees_at
 
 
 async def check_fair_use(
@@ -58,28 +66,27 @@ async def check_fair_use(
     member's own (a DM) and only their own limits apply."""
     active = await ledger.count_active(requester)
     if active >= rules.member_max_active:
-        ongoing = "a portrait" if active == 1 else f"{active} portraits"
-        raise LimitReached(
-            f"You already have {ongoing} in progress. You can ask for another once "
-            f"{'it is' if active == 1 else 'one is'} finished."
-        )
+        raise LimitReached(LimitKind.ACTIVE, limit=rules.member_max_active, used=active)
     since = now - DAY
     if rules.member_daily_quota > 0:
         used = await ledger.count_since(since=since, requester=requester)
         if used >= rules.member_daily_quota:
             oldest = await ledger.oldest_since(since=since, requester=requester)
             raise LimitReached(
-                f"You've reached your limit of {_portraits(rules.member_daily_quota)} "
-                "for the last 24 hours. "
-                f"Your next one is available {relative_time((oldest or now) + DAY)}."
+                LimitKind.MEMBER_DAILY,
+                limit=rules.member_daily_quota,
+                used=used,
+                frees_at=(oldest or now) + DAY,
             )
     if rules.guild_daily_quota > 0 and quota_scope is not None:
         used = await ledger.count_since(since=since, scope=quota_scope)
         if used >= rules.guild_daily_quota:
             oldest = await ledger.oldest_since(since=since, scope=quota_scope)
             raise LimitReached(
-                f"This server has used its {_portraits(rules.guild_daily_quota)} for the last "
-                f"24 hours. More are available {relative_time((oldest or now) + DAY)}."
+                LimitKind.SCOPE_DAILY,
+                limit=rules.guild_daily_quota,
+                used=used,
+                frees_at=(oldest or now) + DAY,
             )
     last = await ledger.last_due_at(requester)
     if last is not None and rules.member_cooldown > 0:
@@ -87,7 +94,3 @@ async def check_fair_use(
         if ready > now:
             return ready
     return None
-
-
-def _portraits(count: int) -> str:
-    return "1 portrait" if count == 1 else f"{count} portraits"

@@ -16,6 +16,7 @@ from bot.core.request.selfie import PreparedSelfie
 from bot.frontends.discord_bot.address import DiscordAddress, quota_scope
 from bot.frontends.discord_bot.reply import ReplyTarget
 from bot.frontends.discord_bot.text import fit_content
+from bot.frontends.discord_bot.wording import limit_message
 
 if TYPE_CHECKING:
     from bot.frontends.discord_bot.app import PortraitBot
@@ -59,7 +60,7 @@ class JobStarter:
         """The message for the first fair-use limit the member is over, if any (a cooldown
         is not one: the job waits for it)."""
         limit = await self._bot.services.admission.over_limit(requester_of(interaction))
-        return limit.message if limit is not None else None
+        return limit_message(limit) if limit is not None else None
 
     async def start(
         self,
@@ -88,7 +89,7 @@ class JobStarter:
                 post_status=post_status,
             )
         except LimitReached as limit:
-            await interaction.edit_original_response(content=fit_content(limit.message))
+            await interaction.edit_original_response(content=fit_content(limit_message(limit)))
         except NotSaved:
             await interaction.edit_original_response(content=NOT_SAVED)
         return None

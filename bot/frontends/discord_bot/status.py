@@ -23,10 +23,10 @@ import discord
 
 from bot.core.jobs import Phase
 from bot.core.jobs.ledger import Clock, utc_now
-from bot.core.jobs.limits import relative_time
 from bot.core.wiro import TaskProgress
 from bot.frontends.discord_bot.refusals import OLD_MESSAGE_EDITS, retry_after_of
 from bot.frontends.discord_bot.reply import Reply
+from bot.frontends.discord_bot.wording import relative_time
 
 log = logging.getLogger(__name__)
 

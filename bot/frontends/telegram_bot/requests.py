@@ -1,0 +1,61 @@
+"""Turning an accepted Telegram request into a queued job through the core's `Admission`: the
+one path shared by ``/portrait``, a captionless photo in a private chat and every result
+button that starts new work, so all of them go through the same limits, quotas and queue."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from bot.core.jobs.admission import Admission, LimitReached, NotSaved
+from bot.core.jobs.events import FrontEnd
+from bot.core.jobs.ledger import Clock, Job, utc_now
+from bot.core.request.options import PortraitOptions
+
+from .address import TelegramAddress
+from .messages import refusal
+from .wording import limit_message
+
+NOT_SAVED = (
+    "I couldn't save your request: the bot's storage is full or failing. Nothing was sent "
+    "to Wiro; please try again later."
+)
+
+
+class TelegramJobStarter:
+    """Admission for Telegram requests; the job's status message is posted by `frontend`."""
+
+    def __init__(self, admission: Admission, frontend: FrontEnd, clock: Clock = utc_now) -> None:
+        self._admission = admission
+        self._frontend = frontend
+        self._clock = clock
+
+    async def over_limit(self, address: TelegramAddress) -> str | None:
+        """The refusal (Telegram HTML) for the first fair-use limit the member is over, if
+        any; checked before the selfie is downloaded (a cooldown is a wait, not a refusal)."""
+        limit = await self._admission.over_limit(address.requester)
+        return refusal(limit_message(limit, self._clock())) if limit is not None else None
+
+    async def start(
+        self,
+        address: TelegramAddress,
+        options: PortraitOptions,
+        selfie: bytes,
+        *,
+        member_name: str,
+        selfie_expires_at: datetime | None = None,
+    ) -> Job | str:
+        """Queue the job and post its status message (replying to ``address.message_id``).
+        Returns the job, or the refusal to send (Telegram HTML) when a limit or the storage
+        refused it; then nothing was queued and the saved selfie is gone."""
+        try:
+            return await self._admission.admit(
+                address.requester,
+                {"options": options.to_params(), "member_name": member_name},
+                selfie,
+                selfie_expires_at=selfie_expires_at,
+                post_status=self._frontend.post_status,
+            )
+        except LimitReached as limit:
+            return refusal(limit_message(limit, self._clock()))
+        except NotSaved:
+            return refusal(NOT_SAVED)
