@@ -14,12 +14,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bot.core.catalog.refresh import load_catalog
-from bot.core.jobs import JobLimits, Phase, PortraitFailed, PortraitImage, Progress, make_portrait
-from bot.core.jobs.runner import delete_files_quietly
+from bot.core.jobs import JobLimits, Phase, PortraitFailed, PortraitImage, Progress
+from bot.core.jobs.dispatcher import DispatchRules
+from bot.core.jobs.oneshot import make_portrait
 from bot.core.request.options import OptionError, resolve_options
 from bot.core.request.selfie import MIB, SelfieLimits, SelfieRejected, prepare_selfie
 from bot.core.result.summary import summarize
-from bot.core.wiro import OutputHosts, TaskRef, WiroClient
+from bot.core.wiro import OutputHosts, WiroClient
 from bot.settings import Settings
 
 _PHASE_TEXT = {
@@ -112,26 +113,19 @@ async def generate(settings: Settings, args: argparse.Namespace) -> int:
         except OptionError as error:
             return _fail(str(error), 2)
         print(f"Selfie ready: {selfie.width}×{selfie.height}, {len(selfie.data) // 1024} KB")
-        started: list[TaskRef] = []
+        rules = DispatchRules(
+            delete_wiro_files=settings.delete_wiro_files,
+            job_limits=JobLimits(timeout=settings.task_timeout, error_grace=settings.error_grace),
+        )
         try:
+            # The same pipeline as a chat job; Wiro's files are deleted at its end (after the
+            # images are in memory), whatever the outcome.
             result = await make_portrait(
-                wiro,
-                catalog,
-                options,
-                selfie,
-                on_progress=_print_progress,
-                limits=JobLimits(timeout=settings.task_timeout, error_grace=settings.error_grace),
-                on_started=started.append,
+                wiro, catalog, options, selfie, rules=rules, on_progress=_print_progress
             )
         except PortraitFailed as failure:
             return _fail(f"{failure.message}\n  detail: {failure.detail}", 1)
-        else:
-            code = _save(result.images, args.out)
-        finally:
-            # After saving (or failing): the selfie must not linger on a public URL at Wiro.
-            if settings.delete_wiro_files:
-                for ref in started:
-                    await delete_files_quietly(wiro, ref)
+        code = _save(result.images, args.out)
 
     summary = summarize(result.options, catalog, result.elapsed)
     print(f"Prompt: {summary.prompt}")

@@ -1,4 +1,5 @@
-"""One portrait job through real HTTP against the strict fake Wiro."""
+"""One portrait job through the one-shot pipeline (the dispatcher `generate` uses), over real
+HTTP against the strict fake Wiro."""
 
 import io
 
@@ -6,7 +7,9 @@ import pytest
 from PIL import Image
 
 from bot.core.catalog import Catalog
-from bot.core.jobs import FailureReason, JobLimits, Phase, PortraitFailed, make_portrait
+from bot.core.jobs import FailureReason, JobLimits, Phase, PortraitFailed
+from bot.core.jobs.dispatcher import DispatchRules
+from bot.core.jobs.oneshot import make_portrait
 from bot.core.request.options import resolve_options
 from bot.core.request.selfie import prepare_selfie
 from bot.core.wiro import PollSchedule, WiroClient
@@ -47,7 +50,10 @@ async def test_a_job_uploads_runs_and_downloads_every_sample(wiro, client, selfi
     async def on_progress(progress):
         phases.append(progress.phase)
 
-    result = await make_portrait(client, CATALOG, options, selfie, on_progress=on_progress)
+    kept_at_wiro = DispatchRules(delete_wiro_files=False)
+    result = await make_portrait(
+        client, CATALOG, options, selfie, rules=kept_at_wiro, on_progress=on_progress
+    )
 
     assert [image.filename for image in result.images] == [
         "portrait-1234-1.png",
@@ -88,7 +94,7 @@ async def test_a_hanging_task_is_stopped_at_wiro_after_the_timeout(wiro, client,
     wiro.scenario.outcome = "hang"
     with pytest.raises(PortraitFailed) as caught:
         await make_portrait(
-            client, CATALOG, resolve_options(CATALOG), selfie, limits=JobLimits(timeout=0.5)
+            client, CATALOG, resolve_options(CATALOG), selfie, rules=DispatchRules(job_limits=JobLimits(timeout=0.5))
         )
     assert caught.value.reason is FailureReason.TIMEOUT
     (task,) = wiro.tasks.values()
@@ -126,9 +132,14 @@ async def test_a_job_that_gives_up_on_garbage_polls_stops_and_cleans_up_its_task
             CATALOG,
             resolve_options(CATALOG),
             selfie,
-            limits=JobLimits(timeout=30, poll_failure_budget=0.3),
+            rules=DispatchRules(job_limits=JobLimits(timeout=30, poll_failure_budget=0.3)),
         )
     assert caught.value.reason is FailureReason.UNAVAILABLE
     (task,) = wiro.tasks.values()
     assert task.status == "task_cancel"  # stopped at Wiro: Cancel (queued) or Kill
     assert wiro.calls["/Task/Cancel"] + wiro.calls["/Task/Kill"] >= 1
+
+
+async def test_wiro_keeps_no_file_of_a_finished_job(wiro, client, selfie):
+    await make_portrait(client, CATALOG, resolve_options(CATALOG), selfie)
+    assert wiro.uploads and not wiro.files  # the selfie and the outputs are deleted at Wiro

@@ -191,11 +191,13 @@ class Catalog:
         return next((s for s in self.schedulers if _norm(s) == wanted), None)
 
     def search_models(self, text: str, limit: int = 25) -> list[StyleOption]:
-        """Models whose readable name contains ``text``, best match first (autocomplete)."""
+        """Models whose readable name contains ``text``, best match first (for pickers
+        that narrow as the member types)."""
         return _search(self.models, text, limit)
 
     def search_loras(self, text: str, limit: int = 25) -> list[StyleOption]:
-        """LoRAs whose readable name contains ``text``, best match first (autocomplete)."""
+        """LoRAs whose readable name contains ``text``, best match first (for pickers
+        that narrow as the member types)."""
         return _search(self.loras, text, limit)
 
 

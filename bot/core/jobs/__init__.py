@@ -1,4 +1,5 @@
-"""Jobs: a member's request followed from the selfie upload to the downloaded portrait."""
+"""Jobs: a member's request followed from the selfie upload to the downloaded portrait.
+(`bot.core.jobs.oneshot.make_portrait` runs one outside any chat, for `generate`.)"""
 
 from bot.core.jobs.failures import FailureReason, PortraitFailed
 from bot.core.jobs.runner import (
@@ -7,7 +8,6 @@ from bot.core.jobs.runner import (
     PortraitImage,
     PortraitResult,
     Progress,
-    make_portrait,
 )
 
 __all__ = [
@@ -18,5 +18,4 @@ __all__ = [
     "PortraitImage",
     "PortraitResult",
     "Progress",
-    "make_portrait",
 ]

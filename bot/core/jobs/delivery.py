@@ -1,7 +1,7 @@
 """Delivering a finished portrait as durably as the rest of the job.
 
-Wiro has been paid once a job is DELIVERING, so a post Discord answers with "later" (429, 5xx,
-no connection) is tried again, honouring the wait Discord asks for, with a growing pause, for
+Wiro has been paid once a job is DELIVERING, so a post the platform answers with "later" (429,
+5xx, no connection) is tried again, honouring the wait it asks for, with a growing pause, for
 `delivery_retry` counted from when the job entered DELIVERING (so the bound holds across
 restarts: the job simply stays DELIVERING and is resumed). When that time is up, the last try
 treats "later" as "not here" and falls back to the other ways; a result no way took is kept.

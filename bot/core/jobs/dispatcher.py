@@ -5,13 +5,13 @@ Jobs wait in the ledger (QUEUED) and are started in queue order while fewer than
 so a restart resumes every job where it stood and never pays twice:
 
     QUEUED -> SUBMITTING -> (run call) -> RUNNING -> (task ends, outputs fetched) -> DELIVERING
-    -> (result posted) -> DELIVERED, or KEPT when Discord would take it nowhere
+    -> (result posted) -> DELIVERED, or KEPT when the chat would take it nowhere
 
 This module is the queue itself (which job starts when, cancelling, housekeeping, the workers);
 one job's submission and wait is `bot.core.jobs.submission`, how it ends
 `bot.core.jobs.endings`, and jobs no worker has (start-up, storage trouble)
 `bot.core.jobs.pickup`. A compare-and-set that another worker won is not a failure. The chat
-side is reached only through `JobEvents`, so the queue knows nothing of Discord.
+side is reached only through `JobEvents`, so the queue knows no chat platform.
 """
 
 from __future__ import annotations
@@ -83,6 +83,11 @@ class Dispatcher(JobSubmission, JobEndings, JobPickUp):
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         self._workers.clear()
+
+    async def drain(self) -> None:
+        """Wait until no job is being worked on (the one-shot pipeline of `generate`)."""
+        while self._workers:
+            await asyncio.gather(*list(self._workers.values()), return_exceptions=True)
 
     # -- what members do -------------------------------------------------------------------
 

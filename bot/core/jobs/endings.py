@@ -101,7 +101,8 @@ class JobEndings(DispatcherBase):
     async def _keep(
         self, job: Job, images: tuple[PortraitImage, ...], failure: PortraitFailed
     ) -> None:
-        """No way to the member took the result: keep it for `/portrait-history`."""
+        """No way to the member took the result: keep it for the member's history
+        (where a "Send again" button posts it)."""
         if not await self._save_result(job, images):
             await self._fail(job, failure)
             return

@@ -47,7 +47,7 @@ class PortraitFailed(Exception):
 
     @property
     def owner_should_act(self) -> bool:
-        """Failures only the server owner can fix (logged as errors, not member mistakes)."""
+        """Failures only the bot's owner can fix (logged as errors, not member mistakes)."""
         return self.reason in {FailureReason.BALANCE, FailureReason.AUTH}
 
 
@@ -115,7 +115,7 @@ def explain(error: WiroError) -> PortraitFailed:
         return PortraitFailed(
             FailureReason.BALANCE,
             "This bot's Wiro balance is empty, so no portrait could be made. "
-            "The server owner needs to top it up.",
+            "The bot's owner needs to top it up.",
             detail,
         )
     if isinstance(error, WiroConcurrencyLimit):
@@ -127,7 +127,7 @@ def explain(error: WiroError) -> PortraitFailed:
     if isinstance(error, WiroAuthError):
         return PortraitFailed(
             FailureReason.AUTH,
-            "Wiro refused the bot's API keys. The server owner needs to check them.",
+            "Wiro refused the bot's API keys. The bot's owner needs to check them.",
             detail,
         )
     if isinstance(error, WiroValidationError):

@@ -6,7 +6,7 @@ decoders of the formats chat apps show (PNG, JPEG, WebP, GIF) ever see the bytes
 otherwise try every format it knows, EPS (which runs Ghostscript), TIFF, PSD, ICO and dozens
 more, each a decoder an attacker could aim at. InstantID on Wiro sends PNG (fact sheet §3); AVIF
 is left out: Wiro has never been seen sending it, and it would bring one more decoder (libavif)
-for a format not every Discord client shows.
+for a format not every chat client shows.
 """
 
 from __future__ import annotations

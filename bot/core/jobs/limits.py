@@ -1,4 +1,5 @@
-"""Fair use: per-member active jobs, cooldown and daily quota, and a per-server daily quota.
+"""Fair use: per-member active jobs, cooldown and daily quota, and a shared daily
+quota per server or group chat.
 
 Checked before anything is spent. A limit reached is returned as data (`LimitReached`: which
 limit, and when it frees up); each front end words it for its members. Daily quotas are
@@ -62,8 +63,8 @@ async def check_fair_use(
     limit that refuses: active jobs, then the member's and the shared scope's daily quota.
 
     `requester` is the ledger's requester key; `quota_scope` the scope whose shared daily
-    quota (`guild_daily_quota`) applies, such as a server, or None when the request is the
-    member's own (a DM) and only their own limits apply."""
+    quota (`guild_daily_quota`) applies, such as a server or a group chat, or None when the
+    request is the member's own (a DM, a private chat) and only their own limits apply."""
     active = await ledger.count_active(requester)
     if active >= rules.member_max_active:
         raise LimitReached(LimitKind.ACTIVE, limit=rules.member_max_active, used=active)

@@ -1,23 +1,19 @@
 """One portrait job: upload the prepared selfie, run the Wiro task, follow it, fetch the images.
 
-Discord-free: the `/portrait` cog and the `generate` command both drive `make_portrait`.
+Platform-free: the dispatcher and the `generate` command both drive it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from bot.core.catalog import Catalog
 from bot.core.jobs.failures import FailureReason, PortraitFailed, explain
 from bot.core.jobs.images import DecodedImage, NotAnImage, decode_output
-from bot.core.jobs.lengths import TaskLengthModel
-from bot.core.request.options import PortraitOptions, run_fields
-from bot.core.request.selfie import PreparedSelfie
+from bot.core.request.options import PortraitOptions
 from bot.core.wiro import (
     OnProgress,
     Stage,
@@ -92,62 +88,6 @@ class JobLimits:
     timeout: float = 600.0
     error_grace: float = 150.0
     poll_failure_budget: float = DEFAULT_FAILURE_BUDGET
-
-
-async def make_portrait(
-    wiro: WiroClient,
-    catalog: Catalog,
-    options: PortraitOptions,
-    selfie: PreparedSelfie,
-    *,
-    on_progress: ProgressCallback | None = None,
-    limits: JobLimits = JobLimits(),
-    on_started: Callable[[TaskRef], None] | None = None,
-) -> PortraitResult:
-    """Run one job to the end, in memory (the `generate` command). Raises `PortraitFailed`.
-
-    `on_started` is handed the task as soon as Wiro accepted the run call, so the caller can
-    delete the task's files at Wiro (`WiroClient.delete_inputs_outputs`) whatever comes next."""
-    started = time.monotonic()
-    last_phase: Phase | None = None
-
-    async def report(phase: Phase) -> None:
-        nonlocal last_phase
-        if on_progress is not None and phase != last_phase:
-            last_phase = phase
-            await on_progress(Progress(phase, time.monotonic() - started))
-
-    await report(Phase.UPLOADING)
-    try:
-        uploaded = await wiro.upload_file(
-            selfie.data, filename=selfie.filename, content_type=selfie.content_type
-        )
-        ref = await wiro.run(run_fields(options, catalog, uploaded.url))
-    except WiroError as error:
-        raise explain(error) from error
-    log.info("Wiro task %s started", ref.task_id)
-    if on_started is not None:
-        on_started(ref)
-    await report(Phase.QUEUED)
-    try:
-        # No history here: the prior, scaled to the steps and samples asked for.
-        forecast = TaskLengthModel().forecast(options)
-        task = await follow_task(wiro, ref, limits, report, forecast=forecast)
-        await report(Phase.DOWNLOADING)
-        images = await download_images(
-            wiro, requested_outputs(task.outputs, options.samples), options.seed
-        )
-    except asyncio.CancelledError:
-        # Nobody will collect this result (Ctrl-C): do not leave it running at Wiro.
-        await abort_quietly(wiro, ref)
-        raise
-    return PortraitResult(
-        options=options,
-        images=images,
-        task_id=task.id,
-        elapsed=time.monotonic() - started,
-        cost=task.total_cost,
-    )
 
 
 async def follow_task(

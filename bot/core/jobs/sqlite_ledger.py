@@ -140,7 +140,9 @@ async def migrate(db: aiosqlite.Connection, migrations: list[Migration]) -> int:
             if version >= migration.number:
                 await db.rollback()
                 continue
-            log.info("Applying job ledger migration %s", migration.name)
+            # A new database is made by the same steps: only an upgrade is worth an INFO line.
+            level = logging.INFO if version > 0 else logging.DEBUG
+            log.log(level, "Applying job ledger migration %s", migration.name)
             for statement in migration.statements():
                 await db.execute(statement)
             await db.execute(f"PRAGMA user_version = {migration.number:d}")
