@@ -94,7 +94,11 @@ async def test_a_hanging_task_is_stopped_at_wiro_after_the_timeout(wiro, client,
     wiro.scenario.outcome = "hang"
     with pytest.raises(PortraitFailed) as caught:
         await make_portrait(
-            client, CATALOG, resolve_options(CATALOG), selfie, rules=DispatchRules(job_limits=JobLimits(timeout=0.5))
+            client,
+            CATALOG,
+            resolve_options(CATALOG),
+            selfie,
+            rules=DispatchRules(job_limits=JobLimits(timeout=0.5)),
         )
     assert caught.value.reason is FailureReason.TIMEOUT
     (task,) = wiro.tasks.values()

@@ -129,6 +129,8 @@ async def migrate(db: aiosqlite.Connection, migrations: list[Migration]) -> int:
     processes starting together apply each file once. Returns the resulting version.
     """
     known = len(migrations)
+    # A new database is made by the same steps: only an upgrade is worth INFO lines.
+    level = logging.INFO if await _user_version(db) > 0 else logging.DEBUG
     for migration in migrations:
         if await _user_version(db) >= migration.number:
             continue  # checked again under the write lock below before anything is applied
@@ -140,8 +142,6 @@ async def migrate(db: aiosqlite.Connection, migrations: list[Migration]) -> int:
             if version >= migration.number:
                 await db.rollback()
                 continue
-            # A new database is made by the same steps: only an upgrade is worth an INFO line.
-            level = logging.INFO if version > 0 else logging.DEBUG
             log.log(level, "Applying job ledger migration %s", migration.name)
             for statement in migration.statements():
                 await db.execute(statement)
