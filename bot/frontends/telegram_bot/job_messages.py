@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -104,6 +104,9 @@ class TelegramJobMessages:
             clock=clock,
         )
         self._status_ids: dict[int, int] = {}  # posted by this process, before the ledger has it
+
+    def clock(self) -> datetime:
+        return self._clock()
 
     async def close(self) -> None:
         await self.board.close()
