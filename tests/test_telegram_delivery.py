@@ -26,7 +26,10 @@ async def test_a_restart_between_intent_and_send_keeps_the_result_then_send_agai
             job, asked = await first.ask(prompt="in flight")
 
             async def sending() -> None:
-                while (await first.services.ledger.get(job.id)).delivery_nonce != SENDING:
+                while True:
+                    fresh = await first.services.ledger.get(job.id)
+                    if fresh is not None and fresh.delivery_nonce == SENDING:
+                        return
                     await asyncio.sleep(0.02)  # polling the ledger, not timing
 
             await asyncio.wait_for(sending(), 15)
