@@ -10,15 +10,17 @@ from typing import TYPE_CHECKING
 import discord
 from PIL import Image
 
-from bot.core.catalog import Catalog
+from bot.core.jobs.actions import job_options, kept_selfie, revalidated
 from bot.core.jobs.ledger import Job, utc_now
-from bot.core.request.options import PortraitOptions, resolve_options
+from bot.core.request.options import PortraitOptions
 from bot.core.request.selfie import PreparedSelfie
 from bot.frontends.discord_bot.address import member_id
 from bot.frontends.discord_bot.text import fit_content
 
 if TYPE_CHECKING:
     from bot.frontends.discord_bot.app import PortraitBot
+
+__all__ = ["find_job", "job_options", "own_job", "rerun", "revalidated"]
 
 ON_ITS_WAY = "✅ On its way: watch its progress below."
 NO_SELFIE = (
@@ -52,10 +54,6 @@ async def own_job(interaction: discord.Interaction[PortraitBot], job_id: int) ->
     return job
 
 
-def job_options(job: Job) -> PortraitOptions:
-    return PortraitOptions.from_params(job.params["options"])
-
-
 async def rerun(
     interaction: discord.Interaction[PortraitBot], job: Job, options: PortraitOptions
 ) -> None:
@@ -71,7 +69,7 @@ async def rerun(
         await interaction.edit_original_response(content=fit_content(refusal))
         return
     expires_at = job.selfie_expires_at
-    data = bot.selfies.load(job.selfie_path) if expires_at and expires_at > utc_now() else None
+    data = kept_selfie(job, bot.selfies, utc_now())
     if data is None:
         await interaction.edit_original_response(content=NO_SELFIE)
         return
@@ -85,21 +83,3 @@ def _prepared(data: bytes) -> PreparedSelfie:
     with Image.open(io.BytesIO(data)) as image:
         width, height = image.size
     return PreparedSelfie(data=data, width=width, height=height)
-
-
-def revalidated(options: PortraitOptions, catalog: Catalog) -> PortraitOptions:
-    """The same checks `/portrait` makes, on options changed by a member."""
-    return resolve_options(
-        catalog,
-        prompt=options.prompt,
-        negative_prompt=options.negative_prompt,
-        model=options.model_id,
-        lora=options.lora_id,
-        lora_scale=options.lora_scale,
-        steps=options.steps,
-        guidance=options.guidance,
-        likeness=options.likeness,
-        samples=options.samples,
-        seed=options.seed,
-        scheduler=options.scheduler,
-    )

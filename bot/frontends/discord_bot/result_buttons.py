@@ -9,16 +9,14 @@ the prepared selfie kept for `SELFIE_KEEP_HOURS`.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
-import random
 import re
 from typing import TYPE_CHECKING, Any
 
 import discord
 
 from bot.core.catalog import Catalog
-from bot.core.request.options import LIKENESS_RANGE, SEED_RANGE
+from bot.core.jobs.actions import LIKENESS_STEP, ActionRefused, likeness_step, rerolled
 from bot.frontends.discord_bot.address import member_id
 from bot.frontends.discord_bot.answers import always_answers
 from bot.frontends.discord_bot.details import details_message
@@ -31,7 +29,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-LIKENESS_STEP = 0.1
+__all__ = ["DYNAMIC_ITEMS", "LIKENESS_STEP", "result_view"]
 
 
 # -- the view under a result ------------------------------------------------------------------
@@ -74,8 +72,7 @@ class RerollButton(
     async def callback(self, interaction: discord.Interaction[PortraitBot]) -> None:  # type: ignore[override]
         job = await own_job(interaction, self.job_id)
         if job is not None:
-            seed = random.randint(*SEED_RANGE)
-            await rerun(interaction, job, dataclasses.replace(job_options(job), seed=seed))
+            await rerun(interaction, job, rerolled(job_options(job)))
 
 
 class LikenessButton(
@@ -104,18 +101,12 @@ class LikenessButton(
         job = await own_job(interaction, self.job_id)
         if job is None:
             return
-        options = job_options(job)
-        step = LIKENESS_STEP if self.direction == "up" else -LIKENESS_STEP
-        low, high = LIKENESS_RANGE
-        likeness = round(min(high, max(low, options.likeness + step)), 2)
-        if likeness == options.likeness:
-            await interaction.response.send_message(
-                f"Likeness is already at its {'highest' if step > 0 else 'lowest'} "
-                f"({options.likeness:g}).",
-                ephemeral=True,
-            )
+        try:
+            options = likeness_step(job_options(job), up=self.direction == "up")
+        except ActionRefused as refused:
+            await interaction.response.send_message(refused.message, ephemeral=True)
             return
-        await rerun(interaction, job, dataclasses.replace(options, likeness=likeness))
+        await rerun(interaction, job, options)
 
 
 class DetailsButton(
