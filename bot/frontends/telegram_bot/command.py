@@ -92,7 +92,7 @@ def parse_portrait(
     the member-facing reason they can't be used. No network, no Wiro call."""
     try:
         prompt, values = split_arguments(args, catalog)
-        _check_names(values, catalog)
+        check_names(values, catalog)
         options = resolve_options(catalog, prompt=prompt or None, rng=rng, **values)
     except OptionError as error:
         return PortraitRequest(error=error.message)
@@ -140,7 +140,7 @@ def split_arguments(args: str, catalog: Catalog | None = None) -> tuple[str, dic
     return " ".join(prompt), values
 
 
-def _check_names(values: dict[str, str], catalog: Catalog) -> None:
+def check_names(values: dict[str, str], catalog: Catalog) -> None:
     """Unknown model or LoRA names, refused with a hint that fits Telegram (Discord's own
     message points at its autocomplete)."""
     for keyword, what, lookup in (

@@ -24,7 +24,7 @@ from bot.core.request.options import OptionError
 
 from .address import PLATFORM, TelegramAddress, requester
 from .callbacks import RestylePage, RestylePick, resolve_pick
-from .command import _check_names, split_arguments
+from .command import check_names, split_arguments
 from .delivery import Where
 from .keyboards import restyle_keyboard, result_keyboard
 from .messages import BOLD, BOLD_, ask_new_prompt, not_yours, refusal
@@ -167,7 +167,7 @@ async def _new_prompt(tools: Tools, message: Message, job_id: int) -> None:
     catalog = tools.services.catalog
     try:
         prompt, values = split_arguments(message.text or "", catalog)
-        _check_names(values, catalog)
+        check_names(values, catalog)
         options = edited_prompt(job_options(job), catalog, prompt, values)
     except OptionError as error:
         await tell(tools, where, refusal(error.message))
