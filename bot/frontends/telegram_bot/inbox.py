@@ -171,8 +171,16 @@ class UpdateInbox:
             method = GetUpdates(
                 offset=offset, timeout=poll_seconds, allowed_updates=ALLOWED_UPDATES
             )
+            call = asyncio.ensure_future(self._bot(method, request_timeout=poll_seconds + 30))
+            stopped = asyncio.ensure_future(stop.wait())
+            await asyncio.wait({call, stopped}, return_when=asyncio.FIRST_COMPLETED)
+            stopped.cancel()
+            if not call.done():  # stopping: the batch it may bring stays unconfirmed
+                call.cancel()
+                await asyncio.gather(call, return_exceptions=True)
+                return
             try:
-                updates = await self._bot(method, request_timeout=poll_seconds + 30)
+                updates = call.result()
             except TelegramRetryAfter as error:
                 await _pause(stop, float(error.retry_after))
                 continue
