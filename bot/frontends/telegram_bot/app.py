@@ -81,6 +81,7 @@ class TelegramApp:
         self.services = services
         self.settings = settings
         self.poll_seconds = poll_seconds
+        self.drain_seconds = DRAIN_SECONDS
         session = AiohttpSession(api=TelegramAPIServer.from_base(settings.api_base))
         self.bot = Bot(
             settings.bot_token,
@@ -156,7 +157,8 @@ class TelegramApp:
 
     async def run(self) -> None:
         """Handle the updates left from before a restart, then take new ones until `stop`;
-        updates being handled then get `DRAIN_SECONDS` to finish."""
+        updates being handled then get `drain_seconds` to finish (the rest are handled again at
+        the next start)."""
         try:
             await self.inbox.resume()
             if self._webhook is not None:
@@ -166,7 +168,7 @@ class TelegramApp:
         finally:
             if self._webhook is not None:
                 await self._webhook.stop()  # Telegram keeps later updates until we are back
-            await self.inbox.drain(DRAIN_SECONDS)
+            await self.inbox.drain(self.drain_seconds)
 
     def stop(self) -> None:
         """Make `run` return (soon: a long poll in flight is abandoned, not confirmed)."""
