@@ -67,7 +67,7 @@ async def test_a_photo_with_the_caption_becomes_a_portrait_in_a_private_chat(
     run = fake_wiro.runs[0]
     assert run["prompt"].startswith("a lighthouse keeper") and run["seed"] == "7"
     assert run["inputImageUrl"] == fake_wiro.uploads[0]["url"]
-    (job,) = await app.services.ledger.recent_for("telegram:%d" % telegram.alice.id)
+    (job,) = await app.services.ledger.recent_for(f"telegram:{telegram.alice.id}")
     assert job.platform == "telegram" and job.scope == f"telegram:chat:{telegram.private.id}"
     assert job.params["member_name"] == "Alice"
     assert job.params["origin"] == f"telegram:{app.bot.id}:{asked.update_id}"
