@@ -236,6 +236,7 @@ async def test_start_and_help_explain_with_an_example(app, telegram):
     for command in ("/start", "/help"):
         asked = telegram.send_text(command)
         answer = await reply_to(telegram, asked)
+        assert answer.text.startswith("I turn your selfie into a portrait.")
         assert "/portrait astronaut on the moon" in answer.text
         assert "/styles" in answer.text and "/cancel" in answer.text
     (commands,) = telegram.commands.values()
