@@ -11,6 +11,7 @@ import sys
 from dotenv import find_dotenv, load_dotenv
 
 from bot.cli import add_generate_arguments, generate
+from bot.frontends.telegram_bot.settings import load_telegram_settings
 from bot.launcher import StartupError, run_bot
 from bot.logs import setup_logging
 from bot.settings import SettingsError, load_settings
@@ -19,10 +20,12 @@ from bot.settings import SettingsError, load_settings
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__)
     commands = parser.add_subparsers(dest="command")
-    commands.add_parser("run", help="start the Discord bot (the default)")
+    commands.add_parser(
+        "run", help="start every front end whose token is set: Discord, Telegram (the default)"
+    )
     commands.add_parser("sync", help="sync the slash commands with Discord now, then exit")
     add_generate_arguments(
-        commands.add_parser("generate", help="make a portrait without Discord and save it")
+        commands.add_parser("generate", help="make a portrait without a chat and save it")
     )
     args = parser.parse_args(argv)
     command = args.command or "run"
@@ -30,18 +33,22 @@ def main(argv: list[str] | None = None) -> int:
     # `.env` in the folder the bot is started from (or a parent); the environment wins.
     load_dotenv(find_dotenv(usecwd=True), override=False)
     try:
-        settings = load_settings(os.environ, need_discord=command != "generate")
+        # `run` starts Discord and/or Telegram (at least one token); `sync` is Discord's only.
+        settings = load_settings(
+            os.environ, need_discord=command != "generate", or_telegram=command == "run"
+        )
+        telegram = load_telegram_settings(os.environ) if command == "run" else None
     except SettingsError as error:
         print(f"Configuration error: {error}", file=sys.stderr)
         return 2
-    setup_logging(
-        settings.log_level,
-        [settings.discord_token, settings.wiro_api_key, settings.wiro_api_secret],
-    )
+    secrets = [settings.discord_token, settings.wiro_api_key, settings.wiro_api_secret]
+    if telegram is not None:
+        secrets += [telegram.bot_token, telegram.webhook_secret]
+    setup_logging(settings.log_level, secrets)
     try:
         if command == "generate":
             return asyncio.run(generate(settings, args))
-        asyncio.run(run_bot(settings, sync_only=command == "sync"))
+        asyncio.run(run_bot(settings, telegram=telegram, sync_only=command == "sync"))
     except StartupError as error:
         print(f"Start-up error: {error}", file=sys.stderr)
         return 2

@@ -1,5 +1,6 @@
-"""Builds the bot's resources (the Wiro client and its HTTP session), hands them to the bot and
-runs it until it is closed."""
+"""Builds the bot's resources (the ledger, the Wiro client and its HTTP session, the services),
+hands them to every front end whose token is set (Discord, Telegram) and runs them in one
+process until they are closed."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import contextlib
 import gc
 import logging
 import signal
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
 from http import HTTPStatus
 
 import aiohttp
@@ -20,6 +22,8 @@ from bot.core.jobs.ledger import LedgerError
 from bot.core.jobs.sqlite_ledger import SqliteLedger
 from bot.core.wiro import OutputHosts, PollSchedule, WiroClient, WiroSocket
 from bot.frontends.discord_bot.app import PortraitBot
+from bot.frontends.telegram_bot.app import TelegramApp, TelegramStartupError
+from bot.frontends.telegram_bot.settings import TelegramSettings
 from bot.services import Services, build_services
 from bot.settings import Settings
 from bot.storage import DataDirError, exclusive_use, prepare_data_dir
@@ -28,23 +32,31 @@ log = logging.getLogger(__name__)
 
 
 class StartupError(Exception):
-    """The bot cannot start (storage, database or Discord); the message is one line for the
-    owner."""
+    """The bot cannot start (storage, database, Discord or Telegram); the message is one line
+    for the owner."""
 
 
 async def run_bot(
     settings: Settings,
     *,
+    telegram: TelegramSettings | None = None,
     sync_only: bool = False,
     poll_schedule: PollSchedule | None = None,
     on_created: Callable[[PortraitBot], None] | None = None,
+    on_telegram: Callable[[TelegramApp], None] | None = None,
 ) -> None:
-    """Run until the bot is closed (or, with `sync_only`, until the commands are synced).
+    """Run every front end whose token is set (Discord: ``settings.discord_token``;
+    Telegram: ``telegram.bot_token``) in this process on one set of services, until they are
+    closed: SIGINT/SIGTERM, or a test closing the Discord bot or stopping the Telegram app
+    (`TelegramApp.stop`); whichever ends first ends the others. With `sync_only`, only
+    Discord's commands are synced. `on_created` / `on_telegram` see each front end once it is
+    built (tests).
 
     Raises :class:`StartupError` (one line for the owner) when the data folder cannot be used
-    or is in use by another bot process, the job database is corrupt, locked or read-only, or
+    or is in use by another bot process, the job database is corrupt, locked or read-only,
     Discord cannot be reached, refuses the token or answers an HTTP error (a 5xx outage, a
-    proxy's error page) at login, command sync or gateway fetch."""
+    proxy's error page) at login, command sync or gateway fetch, or Telegram refuses the token
+    or cannot be reached."""
     try:
         with exclusive_use(prepare_data_dir(settings.data_dir)):
             mode = "signature" if settings.signed else "API-key-only"
@@ -52,17 +64,25 @@ async def run_bot(
                 "Wiro %s mode at %s; data in %s", mode, settings.wiro_api_base, settings.data_dir
             )
             with _discord_api(settings.discord_api_base):
-                await _run(settings, sync_only, poll_schedule, on_created)
+                fronts = _FrontEnds(telegram, sync_only, on_created, on_telegram)
+                await _run(settings, poll_schedule, fronts)
     except (DataDirError, LedgerError) as error:
         raise StartupError(str(error)) from None
 
 
-async def _run(
-    settings: Settings,
-    sync_only: bool,
-    poll_schedule: PollSchedule | None,
-    on_created: Callable[[PortraitBot], None] | None,
-) -> None:
+@dataclass(frozen=True)
+class _FrontEnds:
+    telegram: TelegramSettings | None
+    sync_only: bool
+    on_created: Callable[[PortraitBot], None] | None
+    on_telegram: Callable[[TelegramApp], None] | None
+
+    @property
+    def runs_telegram(self) -> bool:
+        return self.telegram is not None and self.telegram.enabled and not self.sync_only
+
+
+async def _run(settings: Settings, poll_schedule: PollSchedule | None, fronts: _FrontEnds) -> None:
     ledger = await SqliteLedger.open(SqliteLedger.default_path(settings.data_dir))
     async with (
         ledger,
@@ -84,53 +104,95 @@ async def _run(
         services = build_services(
             settings, wiro, ledger, socket if settings.follow_socket else None
         )
-        if settings.refresh_catalog and not sync_only:
+        if settings.refresh_catalog and not fronts.sync_only:
             await services.catalogs.refresh(wiro)
         try:
-            await _run_discord(settings, services, sync_only, on_created)
+            await _run_front_ends(settings, services, fronts)
         finally:
             await services.dispatcher.stop()
 
 
-async def _run_discord(
-    settings: Settings,
-    services: Services,
-    sync_only: bool,
-    on_created: Callable[[PortraitBot], None] | None,
-) -> None:
-    async with PortraitBot(services, force_sync=sync_only, sync_only=sync_only) as bot:
-        if on_created is not None:
-            on_created(bot)
-        _close_on_signals(bot)
-        connecting = False
-        try:
-            await bot.login(settings.discord_token)  # runs setup_hook, which syncs
-            if sync_only:
+async def _run_front_ends(settings: Settings, services: Services, fronts: _FrontEnds) -> None:
+    """Build and log in every front end (each registers itself with the services), then
+    start the one dispatcher, then run them all until one ends or a signal comes."""
+    stopping = asyncio.Event()
+    _stop_on_signals(stopping)  # a signal during start-up ends the run once it is up
+    async with contextlib.AsyncExitStack() as stack:
+        telegram_app: TelegramApp | None = None
+        if fronts.runs_telegram:
+            assert fronts.telegram is not None
+            telegram_app = TelegramApp(services, fronts.telegram)
+            stack.push_async_callback(telegram_app.close)
+            if fronts.on_telegram is not None:
+                fronts.on_telegram(telegram_app)
+            try:
+                await telegram_app.start()
+            except TelegramStartupError as error:
+                raise StartupError(str(error)) from None
+        discord_bot: PortraitBot | None = None
+        if settings.discord_token:
+            discord_bot = await stack.enter_async_context(
+                PortraitBot(services, force_sync=fronts.sync_only, sync_only=fronts.sync_only)
+            )
+            if fronts.on_created is not None:
+                fronts.on_created(discord_bot)
+            async with _discord_startup(discord_bot, connecting=False):
+                await discord_bot.login(settings.discord_token)  # runs setup_hook, which syncs
+            if fronts.sync_only:
                 return
-            _freeze_startup_objects()
-            await services.dispatcher.start()
-            connecting = True
-            if settings.discord_api_base:
-                # A plain Bot never asks /gateway/bot; ask it so the socket goes there too.
-                _, url, _ = await bot.http.get_bot_gateway()
-                DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(url)
-            await bot.connect()
-        except discord.LoginFailure:
-            raise StartupError("DISCORD_TOKEN was refused by Discord.") from None
-        except (aiohttp.ClientConnectionError, TimeoutError) as error:
-            if bot.is_ready():
-                raise  # an outage after start-up; discord.py reconnects by itself
-            raise StartupError(f"Discord unreachable: {_reason(error)}") from None
-        except discord.PrivilegedIntentsRequired:
-            raise StartupError("Discord refused the bot's gateway intents.") from None
-        except (discord.HTTPException, discord.RateLimited, discord.GatewayNotFound) as error:
-            if bot.is_ready():
-                raise
-            # discord.py wraps the HTTP error of a failed gateway fetch in GatewayNotFound.
-            answer = error.__cause__ if isinstance(error, discord.GatewayNotFound) else error
-            if not isinstance(answer, (discord.HTTPException, discord.RateLimited)):
-                raise StartupError("Discord gave no gateway to connect to.") from None
-            raise StartupError(_refused_at(answer, _stage(bot, connecting))) from None
+        _freeze_startup_objects()
+        await services.dispatcher.start()
+        runs: list[asyncio.Task[None]] = []
+        if discord_bot is not None:
+            runs.append(asyncio.create_task(_connect_discord(settings, discord_bot)))
+        if telegram_app is not None:
+            runs.append(asyncio.create_task(telegram_app.run()))
+        stop_wait = asyncio.create_task(stopping.wait())
+        try:
+            await asyncio.wait([*runs, stop_wait], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stop_wait.cancel()
+            # One front end ended (or a signal came): end the others too.
+            if telegram_app is not None:
+                telegram_app.stop()
+            if discord_bot is not None and not discord_bot.is_closed():
+                await discord_bot.close()
+            results = await asyncio.gather(*runs, return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException) and not isinstance(result, asyncio.CancelledError):
+                raise result
+
+
+async def _connect_discord(settings: Settings, bot: PortraitBot) -> None:
+    async with _discord_startup(bot, connecting=True):
+        if settings.discord_api_base:
+            # A plain Bot never asks /gateway/bot; ask it so the socket goes there too.
+            _, url, _ = await bot.http.get_bot_gateway()
+            DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(url)
+        await bot.connect()
+
+
+@contextlib.asynccontextmanager
+async def _discord_startup(bot: PortraitBot, *, connecting: bool) -> AsyncIterator[None]:
+    """Discord's start-up errors as one-line `StartupError`s (after start-up, as they are)."""
+    try:
+        yield
+    except discord.LoginFailure:
+        raise StartupError("DISCORD_TOKEN was refused by Discord.") from None
+    except (aiohttp.ClientConnectionError, TimeoutError) as error:
+        if bot.is_ready():
+            raise  # an outage after start-up; discord.py reconnects by itself
+        raise StartupError(f"Discord unreachable: {_reason(error)}") from None
+    except discord.PrivilegedIntentsRequired:
+        raise StartupError("Discord refused the bot's gateway intents.") from None
+    except (discord.HTTPException, discord.RateLimited, discord.GatewayNotFound) as error:
+        if bot.is_ready():
+            raise
+        # discord.py wraps the HTTP error of a failed gateway fetch in GatewayNotFound.
+        answer = error.__cause__ if isinstance(error, discord.GatewayNotFound) else error
+        if not isinstance(answer, (discord.HTTPException, discord.RateLimited)):
+            raise StartupError("Discord gave no gateway to connect to.") from None
+        raise StartupError(_refused_at(answer, _stage(bot, connecting))) from None
 
 
 def _freeze_startup_objects() -> None:
@@ -178,12 +240,12 @@ def _reason(error: BaseException) -> str:
     return str(error) or type(error).__name__
 
 
-def _close_on_signals(bot: PortraitBot) -> None:
-    """SIGINT and SIGTERM close the bot cleanly instead of killing it mid-request."""
+def _stop_on_signals(stopping: asyncio.Event) -> None:
+    """SIGINT and SIGTERM end every front end cleanly instead of killing it mid-request."""
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(signum, lambda: asyncio.ensure_future(bot.close()))
+            loop.add_signal_handler(signum, stopping.set)
 
 
 @contextlib.contextmanager

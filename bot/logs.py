@@ -29,6 +29,7 @@ REDACTED = "[redacted]"
 OWN_LOGGERS = ("bot", "cogs", "__main__")
 # Loggers of the libraries the bot uses; each is kept at INFO or above.
 THIRD_PARTY_LOGGERS = (
+    "aiogram",
     "aiosqlite",
     "aiohttp",
     "asyncio",

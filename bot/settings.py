@@ -63,12 +63,32 @@ _WIRO_CREDENTIAL = re.compile(r"^[^\s'\"]+$")
 
 
 def load_settings(
-    env: Mapping[str, str], *, need_discord: bool = True, need_wiro: bool = True
+    env: Mapping[str, str],
+    *,
+    need_discord: bool = True,
+    need_wiro: bool = True,
+    or_telegram: bool = True,
 ) -> Settings:
-    """Read and check every setting; `need_*` say which credentials this command needs."""
+    """Read and check every setting; `need_*` say which credentials this command needs.
+
+    ``need_discord``: a chat front end is needed: ``DISCORD_TOKEN`` or, when ``or_telegram``
+    (``python -m bot run``), ``TELEGRAM_BOT_TOKEN`` instead (checked by
+    `bot.frontends.telegram_bot.settings`); with neither set the error names both."""
     reader = _Reader(env)
+    telegram_set = bool(env.get("TELEGRAM_BOT_TOKEN", "").strip())
+    if (
+        need_discord
+        and or_telegram
+        and not telegram_set
+        and not env.get("DISCORD_TOKEN", "").strip()
+    ):
+        raise SettingsError(
+            "Neither DISCORD_TOKEN nor TELEGRAM_BOT_TOKEN is set: add at least one to .env or "
+            "the environment."
+        )
+    discord_required = need_discord and not (or_telegram and telegram_set)
     return Settings(
-        discord_token=reader.secret("DISCORD_TOKEN", _DISCORD_TOKEN, required=need_discord),
+        discord_token=reader.secret("DISCORD_TOKEN", _DISCORD_TOKEN, required=discord_required),
         wiro_api_key=reader.secret("WIRO_API_KEY", _WIRO_CREDENTIAL, required=need_wiro),
         wiro_api_secret=reader.secret("WIRO_API_SECRET", _WIRO_CREDENTIAL, required=False),
         wiro_api_base=reader.url("WIRO_API_BASE", "https://api.wiro.ai/v1", {"http", "https"}),

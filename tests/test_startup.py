@@ -16,13 +16,14 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "MTIzNDU2Nzg5MDEyMzQ1Njc4.GaBcDe.abcdefghijklmnopqrstuvwxyz0123456789AB"
+TG_TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw1"
 
 
 def run_bot(tmp_path, *args, **env):
     clean = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith(("DISCORD_", "WIRO_", "BOT_", "LOG_LEVEL"))
+        if not k.startswith(("DISCORD_", "TELEGRAM_", "WIRO_", "BOT_", "LOG_LEVEL"))
     }
     clean["PYTHONPATH"] = str(ROOT)
     # Run from an empty folder so no developer's .env is read.
@@ -40,9 +41,30 @@ def test_missing_token_is_one_line_naming_it(tmp_path):
     done = run_bot(tmp_path, WIRO_API_KEY="key-123456")
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
-        "Configuration error: DISCORD_TOKEN is not set: add it to .env or the environment."
+        "Configuration error: Neither DISCORD_TOKEN nor TELEGRAM_BOT_TOKEN is set: add at least "
+        "one to .env or the environment."
     ]
     assert "Traceback" not in done.stdout + done.stderr
+
+
+def test_sync_needs_the_discord_token_even_with_telegram(tmp_path):
+    done = run_bot(tmp_path, "sync", WIRO_API_KEY="key-123456", TELEGRAM_BOT_TOKEN=TG_TOKEN)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "Configuration error: DISCORD_TOKEN is not set: add it to .env or the environment."
+    ]
+
+
+def test_webhook_mode_without_its_secret_is_named(tmp_path):
+    done = run_bot(
+        tmp_path,
+        WIRO_API_KEY="key-123456",
+        TELEGRAM_BOT_TOKEN=TG_TOKEN,
+        TELEGRAM_WEBHOOK_URL="https://bot.example.org/telegram",
+    )
+    assert done.returncode == 2
+    (line,) = done.stderr.strip().splitlines()
+    assert line.startswith("Configuration error: TELEGRAM_WEBHOOK_SECRET is not set")
 
 
 def test_malformed_secret_is_not_echoed(tmp_path):
@@ -240,3 +262,74 @@ DISCORD_ANSWERS = {
 def test_an_http_error_from_discord_at_start_up_is_one_line(tmp_path, status, prefix, line):
     with error_page_server(status, prefix) as base:
         assert start_up(tmp_path, tmp_path / "data", DISCORD_API_BASE=base) == line
+
+
+# ====================================================================== Telegram start-up
+
+
+def telegram_start_up(tmp_path: Path, api_base: str) -> str:
+    """`python -m bot` with Telegram only; returns its one `Start-up error` line."""
+    settings = {
+        "TELEGRAM_BOT_TOKEN": TG_TOKEN,
+        "TELEGRAM_API_BASE": api_base,
+        "BOT_DATA_DIR": str(tmp_path / "data"),
+        "WIRO_REFRESH_CATALOG": "false",
+        **WIRO_NOWHERE,
+    }
+    done = run_bot(tmp_path, **settings)
+    output = done.stdout + done.stderr
+    assert done.returncode == 2, output
+    assert "Traceback" not in output, output
+    assert TG_TOKEN.split(":")[1] not in output
+    problems = [line for line in done.stderr.splitlines() if line.startswith("Start-up error")]
+    assert len(problems) == 1 and done.stderr.strip().endswith(problems[0]), output
+    return problems[0]
+
+
+def test_an_unreachable_telegram_is_named(tmp_path):
+    base = f"http://127.0.0.1:{closed_port()}"
+    line = telegram_start_up(tmp_path, base)
+    assert line.startswith(f"Start-up error: Telegram unreachable at {base}: ")
+
+
+@contextlib.contextmanager
+def bot_api_answering(status: int, description: str):
+    """A local Bot API that answers every method with ``status`` and Telegram's JSON error."""
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def answer(self) -> None:
+            body = json.dumps(
+                {"ok": False, "error_code": status, "description": description}
+            ).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_GET = do_POST = answer
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_refused_telegram_token_is_named(tmp_path):
+    with bot_api_answering(401, "Unauthorized") as base:
+        line = telegram_start_up(tmp_path, base)
+    assert line == "Start-up error: TELEGRAM_BOT_TOKEN was refused by Telegram."
+
+
+def test_another_telegram_error_at_start_up_is_one_line(tmp_path):
+    with bot_api_answering(400, "Bad Request: something odd") as base:
+        line = telegram_start_up(tmp_path, base)
+    assert line.startswith("Start-up error: Telegram refused the bot at login (getMe): ")
+    assert "something odd" in line

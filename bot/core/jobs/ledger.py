@@ -26,7 +26,7 @@ flight (SUBMITTING) or the result is being posted (DELIVERING) the job runs to i
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -39,6 +39,7 @@ __all__ = [
     "TRANSITIONS",
     "UPDATABLE_FIELDS",
     "Clock",
+    "InboxUpdate",
     "InvalidTransition",
     "Job",
     "JobEvent",
@@ -264,6 +265,15 @@ class QueueEntry:
     not_before: datetime | None  # the job waits for its member's cooldown until then
 
 
+@dataclass(frozen=True)
+class InboxUpdate:
+    """An update a chat platform delivered, as recorded in the inbox: its id (unique per
+    ``source``) and the update as received (JSON object)."""
+
+    update_id: int
+    payload: dict[str, Any]
+
+
 # ====================================================================== interface
 
 
@@ -391,6 +401,36 @@ class JobLedger(Protocol):
         A job whose ``selfie_path`` is still set is kept: its row is the only record of a
         file to delete. Returns how many jobs were deleted.
         """
+        ...
+
+    # -- the update inbox: each update a platform delivers is processed exactly once --------
+
+    async def inbox_add(
+        self, source: str, updates: Sequence[tuple[int, Mapping[str, Any]]]
+    ) -> list[int]:
+        """Record ``(update_id, payload)`` pairs of ``source`` (``"telegram:<bot id>"``) in
+        one commit, before they are confirmed to the platform. Returns the ids that were not
+        recorded yet, in the order given: only those are to be processed (the others are
+        redeliveries)."""
+        ...
+
+    async def inbox_done(self, source: str, update_id: int) -> None:
+        """Mark a recorded update handled (an unknown id is ignored)."""
+        ...
+
+    async def inbox_pending(self, source: str) -> list[InboxUpdate]:
+        """Updates of ``source`` recorded but not handled (a restart cut them short), oldest
+        id first."""
+        ...
+
+    async def inbox_prune(self, older_than: datetime) -> int:
+        """Forget handled updates handled before ``older_than`` (unhandled ones are kept);
+        returns how many. Keep them longer than the platform redelivers (Telegram: 24 h)."""
+        ...
+
+    async def job_by_origin(self, origin: str) -> Job | None:
+        """The oldest job whose ``params["origin"]`` is ``origin`` (the update that asked for
+        it, e.g. ``"telegram:<bot id>:<update id>"``), if any."""
         ...
 
     async def close(self) -> None: ...

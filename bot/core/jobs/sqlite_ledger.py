@@ -28,7 +28,7 @@ import math
 import os
 import re
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Collection, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Collection, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -40,11 +40,13 @@ from typing import Any, Self
 
 import aiosqlite
 
+from bot.core.jobs import sqlite_inbox
 from bot.core.jobs.ledger import (
     ACTIVE_STATES,
     FINAL_STATES,
     UPDATABLE_FIELDS,
     Clock,
+    InboxUpdate,
     InvalidTransition,
     Job,
     JobEvent,
@@ -276,6 +278,34 @@ class SqliteLedger(JobLedger):
         tb: TracebackType | None,
     ) -> None:
         await self.close()
+
+    # ------------------------------------------------------------------ the update inbox
+
+    async def inbox_add(
+        self, source: str, updates: Sequence[tuple[int, Mapping[str, Any]]]
+    ) -> list[int]:
+        now = self._now()
+        async with self._transaction() as db:
+            return await sqlite_inbox.add(db, source, updates, now)
+
+    async def inbox_done(self, source: str, update_id: int) -> None:
+        now = self._now()
+        async with self._transaction() as db:
+            await sqlite_inbox.done(db, source, update_id, now)
+
+    async def inbox_pending(self, source: str) -> list[InboxUpdate]:
+        async with self._reading() as db:
+            return await sqlite_inbox.pending(db, source)
+
+    async def inbox_prune(self, older_than: datetime) -> int:
+        cutoff = _time("older_than", older_than)
+        async with self._transaction() as db:
+            return await sqlite_inbox.prune(db, cutoff)
+
+    async def job_by_origin(self, origin: str) -> Job | None:
+        async with self._reading() as db:
+            job_id = await sqlite_inbox.job_id_by_origin(db, origin)
+        return await self.get(job_id) if job_id is not None else None
 
     async def close(self) -> None:
         async with self._lock:
@@ -555,6 +585,16 @@ class SqliteLedger(JobLedger):
                 if isinstance(error, sqlite3.Error):
                     raise _database_error(error) from error
                 raise
+
+    @asynccontextmanager
+    async def _reading(self) -> AsyncIterator[aiosqlite.Connection]:
+        """The connection for reads, under the lock; database errors as `LedgerError`s."""
+        async with self._lock:
+            db = self._connection()
+            try:
+                yield db
+            except sqlite3.Error as error:
+                raise _database_error(error) from error
 
     async def _fetch(self, sql: str, args: Iterable[Any] = ()) -> list[sqlite3.Row]:
         async with self._lock:

@@ -181,7 +181,7 @@ def help_text(bot_username: str) -> str:
     example = "/portrait astronaut on the moon, cinematic --model DreamShaper-XL --seed 42"
     return fit_html(
         [
-            BOLD, "ITALIC turn your selfie into a portrait.", BOLD_, "\n\n",
+            BOLD, "I turn your selfie into a portrait.", BOLD_, "\n\n",
             "Send a photo of your face with a caption like:\n", CODE, example, CODE_, "\n",
             "or answer a photo with ", CODE, "/portrait …", CODE_, ". In a private chat a photo "
             "without a caption gets a portrait with the default settings. In groups, write ",

@@ -43,14 +43,22 @@ class TelegramJobStarter:
         *,
         member_name: str,
         selfie_expires_at: datetime | None = None,
+        origin: str | None = None,
     ) -> Job | str:
         """Queue the job and post its status message (replying to ``address.message_id``).
         Returns the job, or the refusal to send (Telegram HTML) when a limit or the storage
-        refused it; then nothing was queued and the saved selfie is gone."""
+        refused it; then nothing was queued and the saved selfie is gone.
+
+        ``origin``: the update that asked (the ``origin`` handlers receive from the inbox),
+        kept in ``params["origin"]`` so a redelivered or resumed update finds its job
+        (`JobLedger.job_by_origin`) instead of queueing a second one."""
+        params: dict[str, object] = {"options": options.to_params(), "member_name": member_name}
+        if origin is not None:
+            params["origin"] = origin
         try:
             return await self._admission.admit(
                 address.requester,
-                {"options": options.to_params(), "member_name": member_name},
+                params,
                 selfie,
                 selfie_expires_at=selfie_expires_at,
                 post_status=self._frontend.post_status,

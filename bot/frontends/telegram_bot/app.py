@@ -1,0 +1,202 @@
+"""The Telegram application: the aiogram `Bot` and `Dispatcher` with the routers, the shared
+services' Telegram front end, start-up (``getMe``, ``setMyCommands``, webhook or not) and the
+update loop (long polling by default, a webhook server when ``TELEGRAM_WEBHOOK_URL`` is set).
+
+    app = TelegramApp(services, telegram_settings)   # registers the front end (services)
+    await app.start()      # TelegramStartupError: one line for the owner
+    ...                    # the launcher starts the dispatcher once every front end is in
+    await app.run()        # until app.stop(); updates recorded before confirmed (inbox.py)
+    await app.close()
+
+Updates are fed to the dispatcher by `inbox.UpdateInbox`, never by aiogram's own polling
+(which confirms an update before its handler ran). Handlers get ``origin`` as data.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiogram import Bot, Dispatcher, Router
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.enums import ParseMode
+from aiogram.exceptions import (
+    TelegramAPIError,
+    TelegramNetworkError,
+    TelegramRetryAfter,
+    TelegramUnauthorizedError,
+)
+from aiogram.types import BotCommand
+
+from bot.services import Services
+
+from .chat_commands import commands_router
+from .inbox import ALLOWED_UPDATES, UpdateInbox
+from .requests import TelegramJobStarter
+from .settings import TelegramSettings
+from .webhook import WebhookServer
+
+# TEMPORARY until the tg-jobs branch lands (then: `from .job_messages import
+# TelegramJobMessages` and `from .buttons import buttons_router`; delete the stub module).
+try:
+    from .job_messages import TelegramJobMessages  # type: ignore[import-not-found]
+except ModuleNotFoundError as _missing:
+    if _missing.name != f"{__package__}.job_messages":
+        raise
+    from ._job_messages_stub import TelegramJobMessages
+try:
+    from .buttons import buttons_router  # type: ignore[import-not-found]
+except ModuleNotFoundError as _missing:
+    if _missing.name != f"{__package__}.buttons":
+        raise
+    buttons_router = None
+
+log = logging.getLogger(__name__)
+
+# setMyCommands: names [a-z0-9_]{1,32}, descriptions 1-256 characters.
+COMMANDS = (
+    BotCommand(command="portrait", description="Send with a selfie: make a portrait"),
+    BotCommand(command="styles", description="The models and LoRAs you can use"),
+    BotCommand(command="history", description="Your last 10 portraits"),
+    BotCommand(command="cancel", description="Stop your portrait in progress"),
+    BotCommand(command="help", description="How to ask for a portrait"),
+    BotCommand(command="start", description="Start here"),
+)
+DRAIN_SECONDS = 10.0  # updates being handled may finish this long at shutdown
+
+
+class TelegramStartupError(Exception):
+    """The Telegram front end cannot start; the message is one line for the owner (never the
+    token)."""
+
+
+class TelegramApp:
+    """One Telegram bot on the shared services (see the module docstring)."""
+
+    def __init__(
+        self, services: Services, settings: TelegramSettings, *, poll_seconds: int = 30
+    ) -> None:
+        self.services = services
+        self.settings = settings
+        self.poll_seconds = poll_seconds
+        self.drain_seconds = DRAIN_SECONDS
+        session = AiohttpSession(api=TelegramAPIServer.from_base(settings.api_base))
+        self.bot = Bot(
+            settings.bot_token,
+            session=session,
+            default=DefaultBotProperties(parse_mode=ParseMode.HTML, link_preview_is_disabled=True),
+        )
+        self.frontend = TelegramJobMessages(
+            self.bot, services, interval=services.settings.status_edit_interval
+        )
+        services.add_frontend(self.frontend)
+        self.starter = TelegramJobStarter(services.admission, self.frontend)
+        self.dispatcher = Dispatcher()
+        self.inbox = UpdateInbox(services.ledger, self.dispatcher, self.bot)
+        self.username = ""
+        self._stop = asyncio.Event()
+        self._webhook: WebhookServer | None = None
+
+    # ------------------------------------------------------------------ life cycle
+
+    async def start(self) -> None:
+        """Ask Telegram who the bot is, register its commands and choose how updates come
+        (``setWebhook`` with the secret, or ``deleteWebhook`` for long polling). Raises
+        `TelegramStartupError`."""
+        stage = "at login (getMe)"
+        try:
+            me = await self.bot.get_me()
+            self.username = me.username or ""
+            self._include_routers()
+            stage = "while registering the commands (setMyCommands)"
+            await self.bot.set_my_commands(list(COMMANDS))
+            if self.settings.webhook_url is not None:
+                stage = "while setting the webhook (setWebhook)"
+                await self.bot.set_webhook(
+                    self.settings.webhook_url,
+                    secret_token=self.settings.webhook_secret,
+                    allowed_updates=ALLOWED_UPDATES,
+                    drop_pending_updates=False,
+                )
+            else:
+                stage = "while switching to long polling (deleteWebhook)"
+                await self.bot.delete_webhook(drop_pending_updates=False)
+        except TelegramUnauthorizedError:
+            raise TelegramStartupError("TELEGRAM_BOT_TOKEN was refused by Telegram.") from None
+        except TelegramNetworkError as error:
+            raise TelegramStartupError(
+                f"Telegram unreachable at {self.settings.api_base}: {_first_line(error)}"
+            ) from None
+        except (TelegramAPIError, TimeoutError) as error:
+            raise TelegramStartupError(_refused(error, stage)) from None
+        if self.settings.webhook_url is not None:
+            self._webhook = WebhookServer(
+                self.inbox,
+                url=self.settings.webhook_url,
+                port=self.settings.webhook_port,
+                secret=self.settings.webhook_secret,
+            )
+            try:
+                await self._webhook.start()
+            except OSError as error:
+                raise TelegramStartupError(
+                    f"TELEGRAM_WEBHOOK_PORT {self.settings.webhook_port} cannot be used: "
+                    f"{error.strerror or error}"
+                ) from None
+        mode = "webhook" if self._webhook is not None else "long polling"
+        log.info("Telegram: logged in as @%s (%s)", self.username, mode)
+
+    def _include_routers(self) -> None:
+        routers: list[Router] = []
+        if buttons_router is not None:
+            routers.append(buttons_router(self.services, self.frontend, self.starter))
+        routers.append(commands_router(self.services, self.starter, self.username))
+        self.dispatcher.include_routers(*routers)
+
+    async def run(self) -> None:
+        """Handle the updates left from before a restart, then take new ones until `stop`;
+        updates being handled then get `drain_seconds` to finish (the rest are handled again at
+        the next start)."""
+        try:
+            await self.inbox.resume()
+            if self._webhook is not None:
+                await self._stop.wait()
+            else:
+                await self.inbox.poll(self._stop, poll_seconds=self.poll_seconds)
+        finally:
+            if self._webhook is not None:
+                await self._webhook.stop()  # Telegram keeps later updates until we are back
+            await self.inbox.drain(self.drain_seconds)
+
+    def stop(self) -> None:
+        """Make `run` return (soon: a long poll in flight is abandoned, not confirmed)."""
+        self._stop.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    async def close(self) -> None:
+        """Close the front end and the HTTP session (after `run` has returned)."""
+        if self._webhook is not None:
+            await self._webhook.stop()
+        await self.frontend.close()
+        await self.bot.session.close()
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error) or type(error).__name__
+    return text.splitlines()[0][:200]
+
+
+def _refused(error: BaseException, stage: str) -> str:
+    """One line for an error answer at start-up: Telegram's own description (never the
+    token: aiogram's message names the method, not the URL)."""
+    if isinstance(error, TimeoutError):
+        return f"Telegram did not answer {stage}; try again later"
+    if isinstance(error, TelegramRetryAfter):
+        return f"Telegram asked the bot to wait {error.retry_after} s {stage}; try again later"
+    message = getattr(error, "message", "") or _first_line(error)
+    return f"Telegram refused the bot {stage}: {_first_line(message)}"

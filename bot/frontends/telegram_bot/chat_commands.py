@@ -1,0 +1,264 @@
+"""The Telegram commands: ``/portrait`` (a photo's caption, a reply to a photo, or in a private
+chat a photo without a caption), ``/start`` and ``/help``, ``/styles``, ``/history`` and
+``/cancel``; every answer replies to the member's message, in its forum topic.
+
+``/portrait`` checks, in this order and all before anything reaches Wiro: the bot is taking
+work (not restarting), the flags (`command.parse_portrait`), the member's fair-use limits, the
+photo (present, the member's own, an image, within the download and selfie limits:
+`photos.fetch_selfie`); then `TelegramJobStarter.start` queues the job. Each refusal says what
+to fix. In groups (privacy mode on) the bot hears commands, replies to its messages and
+mentions; it answers only commands, and commands for another bot (``/portrait@OtherBot``) are
+not for it. Members' text reaches messages only through `messages`/`text` (escaped).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from aiogram import Bot, Router
+from aiogram.exceptions import TelegramAPIError
+from aiogram.types import Message, ReplyParameters
+
+from bot.core.jobs.dispatcher import CancelOutcome
+from bot.core.jobs.ledger import Job, JobState
+from bot.core.request.options import PortraitOptions
+from bot.core.request.selfie import SelfieRejected
+from bot.services import Services
+
+from .address import TelegramAddress, requester
+from .command import PORTRAIT, parse_command, parse_portrait
+from .messages import HISTORY_LENGTH, HistoryEntry, help_text, history_text, refusal, styles_pages
+from .photos import fetch_selfie, photo_message
+from .requests import TelegramJobStarter
+from .text import fit_html
+
+log = logging.getLogger(__name__)
+
+RESTARTING = "I'm restarting right now. Please send it again in a minute."
+NOT_YOUR_PHOTO = (
+    "I can only use a photo you sent yourself: answer your own photo with /portrait, or send "
+    "the photo with /portrait as its caption."
+)
+CAPTION_HINT = (
+    "To make a portrait, send this photo again with /portrait as its caption (anything after "
+    "/portrait is the prompt). /help shows how."
+)
+TEXT_HINT = (
+    "Send me a selfie (with /portrait and a prompt as its caption, if you like). /help shows how."
+)
+NO_ACTIVE_JOB = "You have no portrait in progress."
+_HISTORY_STATES = {
+    JobState.QUEUED: "waiting",
+    JobState.SUBMITTING: "running",
+    JobState.RUNNING: "running",
+    JobState.DELIVERING: "running",
+    JobState.DELIVERED: "delivered",
+    JobState.FAILED: "failed",
+    JobState.CANCELLED: "cancelled",
+    JobState.UNCONFIRMED: "not confirmed",
+    JobState.KEPT: "kept",
+}
+
+
+def commands_router(services: Services, starter: TelegramJobStarter, bot_username: str) -> Router:
+    """The router for members' messages; include it after the buttons router (which takes
+    the forced replies of "Edit prompt")."""
+    commands = _Commands(services, starter, bot_username)
+    router = Router(name="telegram-commands")
+    router.message.register(commands.on_message)
+    return router
+
+
+def thread_of(message: Message) -> int | None:
+    """The forum topic a message was sent in (None outside forum topics: a supergroup's reply
+    threads are not topics)."""
+    return message.message_thread_id if message.is_topic_message else None
+
+
+async def answer(bot: Bot, message: Message, text: str, **kwargs: Any) -> Message | None:
+    """Send ``text`` (Telegram HTML) replying to ``message`` in its chat and forum topic; None
+    when Telegram refused it (logged: a blocked bot, a chat the bot left)."""
+    try:
+        return await bot.send_message(
+            chat_id=message.chat.id,
+            text=text,
+            message_thread_id=thread_of(message),
+            reply_parameters=ReplyParameters(
+                message_id=message.message_id, allow_sending_without_reply=True
+            ),
+            **kwargs,
+        )
+    except TelegramAPIError as error:
+        log.info("Cannot answer in chat %s: %s", message.chat.id, error)
+        return None
+
+
+def address_of(message: Message) -> TelegramAddress:
+    user = message.from_user
+    assert user is not None  # checked by the caller
+    return TelegramAddress(
+        user_id=user.id,
+        chat_id=message.chat.id,
+        chat_type=message.chat.type,
+        thread_id=thread_of(message),
+        message_id=message.message_id,
+    )
+
+
+class _Commands:
+    def __init__(self, services: Services, starter: TelegramJobStarter, username: str) -> None:
+        self._services = services
+        self._starter = starter
+        self._username = username
+
+    async def on_message(self, message: Message, bot: Bot, origin: str | None = None) -> None:
+        user = message.from_user
+        if user is None or user.is_bot:
+            return
+        text = message.text if message.text is not None else message.caption
+        command = parse_command(text, self._username)
+        private = message.chat.type == "private"
+        if command is None:
+            if not private:
+                return  # chatter that reached the bot (a mention, a reply): not a command
+            if (message.photo or message.document) and not (text or "").strip():
+                await self._portrait(bot, message, "", origin)
+            elif message.photo or message.document:
+                await answer(bot, message, refusal(CAPTION_HINT))
+            else:
+                await answer(bot, message, fit_html([TEXT_HINT]))
+            return
+        if command.name == PORTRAIT:
+            await self._portrait(bot, message, command.args, origin)
+        elif command.name in ("start", "help"):
+            await answer(bot, message, help_text(self._username))
+        elif command.name == "styles":
+            await self._styles(bot, message)
+        elif command.name == "history":
+            await self._history(bot, message)
+        elif command.name == "cancel":
+            await self._cancel(bot, message)
+        elif private or _addressed(text or "", self._username):
+            # In groups an unknown /command may be another bot's: answer only when named.
+            await answer(bot, message, refusal(f"I don't know /{command.name}. Send /help."))
+
+    # ------------------------------------------------------------------ /portrait
+
+    async def _portrait(self, bot: Bot, message: Message, args: str, origin: str | None) -> None:
+        services = self._services
+        if origin is not None and await services.ledger.job_by_origin(origin) is not None:
+            log.info("Update %s already made its job; not queueing it again", origin)
+            return
+        if not services.dispatcher.accepting:
+            await answer(bot, message, refusal(RESTARTING))
+            return
+        request = parse_portrait(args, services.catalog)
+        if request.options is None:
+            await answer(bot, message, refusal(request.error or "Those options don't work."))
+            return
+        address = address_of(message)
+        limited = await self._starter.over_limit(address)
+        if limited is not None:
+            await answer(bot, message, limited)
+            return
+        holder = photo_message(message)
+        if holder is not None and not _sent_by(holder, address.user_id):
+            await answer(bot, message, refusal(NOT_YOUR_PHOTO))
+            return
+        try:
+            selfie = await fetch_selfie(bot, message, services.selfie_limits)
+        except SelfieRejected as rejection:
+            await answer(bot, message, refusal(rejection.message))
+            return
+        except TelegramAPIError as error:
+            log.info("Cannot fetch a selfie from Telegram: %s", error)
+            await answer(
+                bot, message, refusal("I couldn't download your photo. Please send it again.")
+            )
+            return
+        await self._start(bot, message, address, request.options, selfie.data, origin)
+
+    async def _start(
+        self,
+        bot: Bot,
+        message: Message,
+        address: TelegramAddress,
+        options: PortraitOptions,
+        selfie: bytes,
+        origin: str | None,
+    ) -> None:
+        user = message.from_user
+        name = user.full_name if user is not None else "a member"
+        outcome = await self._starter.start(
+            address, options, selfie, member_name=name, origin=origin
+        )
+        if isinstance(outcome, str):
+            await answer(bot, message, outcome)
+        else:
+            log.info("Telegram job %d queued for %s", outcome.id, address.requester.requester)
+
+    # ------------------------------------------------------------------ the others
+
+    async def _styles(self, bot: Bot, message: Message) -> None:
+        for index, page in enumerate(styles_pages(self._services.catalog)):
+            if index == 0:
+                sent = await answer(bot, message, page)
+                if sent is None:
+                    return
+            else:
+                await bot.send_message(
+                    chat_id=message.chat.id, text=page, message_thread_id=thread_of(message)
+                )
+
+    async def _history(self, bot: Bot, message: Message) -> None:
+        assert message.from_user is not None
+        jobs = await self._services.ledger.recent_for(
+            requester(message.from_user.id), limit=HISTORY_LENGTH
+        )
+        await answer(bot, message, history_text([self._entry(job) for job in jobs]))
+
+    def _entry(self, job: Job) -> HistoryEntry:
+        options = job.params.get("options") or {}
+        model_id = str(options.get("model_id") or "")
+        model = self._services.catalog.model(model_id) if model_id else None
+        seed = options.get("seed")
+        return HistoryEntry(
+            job_id=job.id,
+            state=_HISTORY_STATES.get(job.state, str(job.state)),
+            created_at=job.created_at,
+            prompt=str(options.get("prompt") or ""),
+            style=model.readable_name if model is not None else f"model {model_id or '?'}",
+            seed=seed if isinstance(seed, int) else None,
+            note=job.failure_message or None,
+        )
+
+    async def _cancel(self, bot: Bot, message: Message) -> None:
+        assert message.from_user is not None
+        jobs = await self._services.ledger.recent_for(requester(message.from_user.id), limit=50)
+        active = [job for job in jobs if job.is_active]
+        if not active:
+            await answer(bot, message, refusal(NO_ACTIVE_JOB))
+            return
+        lines = []
+        for job in active:
+            outcome = await self._services.dispatcher.cancel(job.id)
+            lines.append(_cancel_line(job.id, outcome))
+        await answer(bot, message, fit_html(["\n".join(lines)]))
+
+
+def _cancel_line(job_id: int, outcome: CancelOutcome) -> str:
+    if outcome is CancelOutcome.CANCELLED:
+        return f"🚫 Portrait #{job_id} is cancelled."
+    if outcome is CancelOutcome.STOPPING:
+        return f"🛑 Stopping portrait #{job_id}…"
+    return f"Portrait #{job_id} is already finished or being posted; it can't be stopped now."
+
+
+def _sent_by(message: Message, user_id: int) -> bool:
+    return message.from_user is not None and message.from_user.id == user_id
+
+
+def _addressed(text: str, username: str) -> bool:
+    head = text.split(maxsplit=1)[0] if text.strip() else ""
+    return head.casefold().endswith(f"@{username}".casefold())
