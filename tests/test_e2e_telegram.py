@@ -58,7 +58,7 @@ async def test_a_photo_with_the_caption_becomes_a_portrait_in_a_private_chat(
 ):
     asked = telegram.send_photo(selfie_jpeg(), caption="/portrait a lighthouse keeper --seed 7")
     status = await reply_to(telegram, asked)
-    assert "Making a portrait for Alice" in status.text
+    assert status.text.startswith("🎨 Making a portrait\n")  # no name: the chat is hers
     assert status.callback_datas() == ["pc:1"]  # Cancel
     result = await result_of(telegram, asked)
     assert result.chat_id == telegram.private.id

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from aiogram import Bot, Dispatcher, Router
+from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
@@ -32,26 +32,13 @@ from aiogram.types import BotCommand
 
 from bot.services import Services
 
+from .buttons import buttons_router
 from .chat_commands import commands_router
 from .inbox import ALLOWED_UPDATES, UpdateInbox
+from .job_messages import TelegramJobMessages
 from .requests import TelegramJobStarter
 from .settings import TelegramSettings
 from .webhook import WebhookServer
-
-# TEMPORARY until the tg-jobs branch lands (then: `from .job_messages import
-# TelegramJobMessages` and `from .buttons import buttons_router`; delete the stub module).
-try:
-    from .job_messages import TelegramJobMessages  # type: ignore[import-not-found]
-except ModuleNotFoundError as _missing:
-    if _missing.name != f"{__package__}.job_messages":
-        raise
-    from ._job_messages_stub import TelegramJobMessages
-try:
-    from .buttons import buttons_router  # type: ignore[import-not-found]
-except ModuleNotFoundError as _missing:
-    if _missing.name != f"{__package__}.buttons":
-        raise
-    buttons_router = None
 
 log = logging.getLogger(__name__)
 
@@ -149,11 +136,11 @@ class TelegramApp:
         log.info("Telegram: logged in as @%s (%s)", self.username, mode)
 
     def _include_routers(self) -> None:
-        routers: list[Router] = []
-        if buttons_router is not None:
-            routers.append(buttons_router(self.services, self.frontend, self.starter))
-        routers.append(commands_router(self.services, self.starter, self.username))
-        self.dispatcher.include_routers(*routers)
+        # Buttons first: they take the replies to "Edit prompt" before the commands' hints.
+        self.dispatcher.include_routers(
+            buttons_router(self.services, self.frontend, self.starter),
+            commands_router(self.services, self.starter, self.username),
+        )
 
     async def run(self) -> None:
         """Handle the updates left from before a restart, then take new ones until `stop`;
