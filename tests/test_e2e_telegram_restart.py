@@ -13,6 +13,7 @@ import aiohttp
 import pytest
 
 from bot.core.jobs.sqlite_ledger import SqliteLedger
+from bot.frontends.telegram_bot.callbacks import Action, ResultButton
 from tests.discord_standin import DiscordStandIn
 from tests.support.images import selfie_jpeg
 from tests.support.telegram_bot import telegram_bot
@@ -197,3 +198,37 @@ async def test_discord_and_telegram_in_one_process_share_the_wiro_limit(
     assert [p.split(",")[0] for p in prompts] == [
         "discord one", "telegram one", "telegram two"
     ]  # fmt: skip
+
+
+async def test_a_button_press_whose_job_was_queued_does_not_queue_a_second(
+    telegram, fake_wiro, tmp_path
+):
+    data = tmp_path / "data"
+    # No cooldown, and the press may come before the first job is marked delivered.
+    calm = {"MEMBER_COOLDOWN_SECONDS": "0", "MEMBER_MAX_ACTIVE_JOBS": "2"}
+    async with telegram_bot(telegram, fake_wiro, data, configure=cut_short, **calm) as app:
+        asked = telegram.send_photo(selfie_jpeg(), caption="/portrait first --seed 5")
+        result = await telegram.wait_message(
+            lambda m: m.photo is not None and m.reply_to_message_id == asked.message_id,
+            timeout=15,
+        )
+        await telegram.wait_for(lambda _: app.inbox.handled == 1)
+        telegram.faults.delay("sendMessage", 60)  # the re-roll's status message hangs
+        (job,) = await app.services.ledger.recent_for(f"telegram:{telegram.alice.id}")
+        before = len(telegram.requests_to("sendMessage"))
+        press = telegram.press_button(result, ResultButton(action=Action.REROLL, job=job.id).pack())
+        await telegram.wait_for(lambda s: len(s.requests_to("sendMessage")) > before)
+        jobs = await app.services.ledger.recent_for(f"telegram:{telegram.alice.id}")
+        assert len(jobs) == 2  # queued; the handler is then cut short
+    telegram.faults.clear()
+
+    assert (press.update_id, None) in await inbox_rows(data)  # recorded, never done
+    async with telegram_bot(telegram, fake_wiro, data, **calm) as app:
+        await telegram.wait_for(lambda _: app.inbox.handled >= 1)  # handled again at start
+        await telegram.wait_message(
+            lambda m: m.photo is not None and m.message_id != result.message_id, timeout=15
+        )
+        jobs = await app.services.ledger.recent_for(f"telegram:{telegram.alice.id}")
+        assert len(jobs) == 2  # the press handled again made no second re-roll
+    assert fake_wiro.calls[RUN] == 2
+    assert all(done is not None for _, done in await inbox_rows(data))

@@ -97,7 +97,9 @@ def buttons_router(
         await query.answer(CANCEL_ANSWERS[outcome])
 
     @router.callback_query(ResultButton.filter())
-    async def result_button(query: CallbackQuery, callback_data: ResultButton) -> None:
+    async def result_button(
+        query: CallbackQuery, callback_data: ResultButton, origin: str | None = None
+    ) -> None:
         job = await find_job(tools, query, callback_data.job)
         if job is None:
             return
@@ -110,14 +112,14 @@ def buttons_router(
             return
         options = job_options(job)
         if action is Action.REROLL:
-            await start_from_press(tools, query, job, rerolled(options))
+            await start_from_press(tools, query, job, rerolled(options), origin)
         elif action in (Action.LESS_LIKE_ME, Action.MORE_LIKE_ME):
             try:
                 changed = likeness_step(options, up=action is Action.MORE_LIKE_ME)
             except ActionRefused as refused:
                 await alert(query, refused.message)
                 return
-            await start_from_press(tools, query, job, changed)
+            await start_from_press(tools, query, job, changed, origin)
         elif action is Action.EDIT_PROMPT:
             await ask_new_prompt_for(tools, query, job)
         elif action is Action.DETAILS:

@@ -80,10 +80,19 @@ class Where:
         return out
 
 
-async def send_once(pacer: Pacer, where: Where, call: Callable[[], Awaitable[T]]) -> T:
-    """Run a send through the chat's queue once; a 429 raises `SendLater`."""
+async def send_once(
+    pacer: Pacer,
+    where: Where,
+    call: Callable[[], Awaitable[T]],
+    before_send: Callable[[], Awaitable[object]] | None = None,
+) -> T:
+    """Run a send through the chat's queue once; a 429 raises `SendLater`. ``before_send``
+    runs in the queue's turn, right before the request (where an intent is recorded: not
+    earlier, while the send may still wait behind others)."""
 
     async def once() -> T:
+        if before_send is not None:
+            await before_send()
         try:
             return await call()
         except TelegramRetryAfter as error:
@@ -119,9 +128,11 @@ async def post_images(
     as_photos: bool,
     caption: str,
     keyboard: InlineKeyboardMarkup | None,
+    before_send: Callable[[], Awaitable[object]] | None = None,
 ) -> list[int]:
     """One image with ``caption`` and ``keyboard``, or an album with the caption on its first
-    item (``keyboard`` is then for the caller's buttons message). Returns the message ids."""
+    item (``keyboard`` is then for the caller's buttons message). Returns the message ids.
+    ``before_send``: see `send_once`."""
     if len(images) == 1:
         image = images[0]
         if as_photos:
@@ -136,6 +147,7 @@ async def post_images(
                     reply_markup=keyboard,
                     **where.kwargs(),
                 ),
+                before_send,
             )
         else:
             message = await send_once(
@@ -149,6 +161,7 @@ async def post_images(
                     reply_markup=keyboard,
                     **where.kwargs(),
                 ),
+                before_send,
             )
         return [message.message_id]
     media: list[InputMediaPhoto | InputMediaDocument] = []
@@ -159,7 +172,10 @@ async def post_images(
         else:
             media.append(InputMediaDocument(media=_file(image), **text))
     messages: list[Message] = await send_once(
-        pacer, where, lambda: bot.send_media_group(where.chat_id, media, **where.kwargs())
+        pacer,
+        where,
+        lambda: bot.send_media_group(where.chat_id, media, **where.kwargs()),
+        before_send,
     )
     return [message.message_id for message in messages]
 

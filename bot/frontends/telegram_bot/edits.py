@@ -63,7 +63,9 @@ def edits_router(tools: Tools) -> Router:
         await _set_keyboard(tools, query, job, _restyle(tools, job, callback_data.page))
 
     @router.callback_query(RestylePick.filter())
-    async def restyle_pick(query: CallbackQuery, callback_data: RestylePick) -> None:
+    async def restyle_pick(
+        query: CallbackQuery, callback_data: RestylePick, origin: str | None = None
+    ) -> None:
         job = await find_job(tools, query, callback_data.job)
         if job is None:
             return
@@ -81,17 +83,17 @@ def edits_router(tools: Tools) -> Router:
         except ActionRefused as refused:
             await alert(query, refused.message)
             return
-        await start_from_press(tools, query, job, options)
+        await start_from_press(tools, query, job, options, origin)
         await show_result_keyboard(tools, query, job)
 
     @router.message(F.text, F.reply_to_message.text.regexp(QUESTION).as_("asked"))
-    async def new_prompt(message: Message, asked: re.Match[str]) -> None:
+    async def new_prompt(message: Message, asked: re.Match[str], origin: str | None = None) -> None:
         replied = message.reply_to_message
         if replied is None or replied.from_user is None or replied.from_user.id != tools.bot.id:
             return
         if (message.text or "").startswith("/"):
             return  # a command: not a prompt
-        await _new_prompt(tools, message, int(asked[1]))
+        await _new_prompt(tools, message, int(asked[1]), origin)
 
     return router
 
@@ -153,7 +155,9 @@ async def ask_new_prompt_for(tools: Tools, query: CallbackQuery, job: Job) -> No
         log.warning("Could not ask for a new prompt for job %s: %s", job.id, error)
 
 
-async def _new_prompt(tools: Tools, message: Message, job_id: int) -> None:
+async def _new_prompt(
+    tools: Tools, message: Message, job_id: int, origin: str | None = None
+) -> None:
     """The member's answer to the question: a new version with that prompt (and flags)."""
     address = address_of_message(message)
     where = Where.of(address)
@@ -175,6 +179,6 @@ async def _new_prompt(tools: Tools, message: Message, job_id: int) -> None:
     except ActionRefused as refused:
         await tell(tools, where, refusal(refused.message))
         return
-    refused_text = await start_again(tools, job, options, address)
+    refused_text = await start_again(tools, job, options, address, origin=origin)
     if refused_text is not None:
         await tell(tools, where, refusal(refused_text))

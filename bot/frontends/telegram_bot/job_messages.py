@@ -223,7 +223,10 @@ class TelegramJobMessages:
         )
         checks = await asyncio.gather(*(asyncio.to_thread(fits_photo, i.data) for i in images))
         single = len(images) == 1
-        await self.services.ledger.update(job.id, delivery_nonce=SENDING)
+
+        async def record_intent() -> None:  # in the chat queue's turn, right before the call
+            await self.services.ledger.update(job.id, delivery_nonce=SENDING)
+
         ids = await self._send(
             job,
             where,
@@ -236,6 +239,7 @@ class TelegramJobMessages:
                 as_photos=all(checks),
                 caption=caption,
                 keyboard=result_keyboard(job.id) if single else None,
+                before_send=record_intent,
             ),
         )
         if single:
@@ -263,7 +267,6 @@ class TelegramJobMessages:
                 text = error.message.lower()
                 if "thread not found" in text and where.thread_id is not None and attempt == 0:
                     where = Where(where.chat_id, where.group, None, where.reply_to)
-                    await self.services.ledger.update(job.id, delivery_nonce=SENDING)
                     continue  # the topic was deleted: answer in the chat itself
                 if isinstance(error, TelegramBadRequest) and not any(g in text for g in _GONE):
                     log.error("Telegram refused the result of job %s: %s", job.id, error)

@@ -132,13 +132,19 @@ async def start_again(
     options: PortraitOptions,
     address: TelegramAddress,
     accepted: Callable[[], Awaitable[object]] | None = None,
+    origin: str | None = None,
 ) -> str | None:
     """Queue a new version of ``job`` with ``options`` and its kept selfie. Returns the refusal
     for the member (plain text), or None once it was queued (its status message replies at
     ``address``) or refused by the queue itself (the member is told there). Checked before
     anything is saved or spent: the bot restarting, the member's limits, the selfie's keep
-    window; ``accepted`` runs once those checks passed."""
+    window; ``accepted`` runs once those checks passed. ``origin``: the update that asked
+    (`bot.frontends.telegram_bot.inbox`): an update handled again after a restart that had
+    already queued its job queues nothing more."""
     services = tools.services
+    if origin is not None and await services.ledger.job_by_origin(origin) is not None:
+        log.info("Update %s already made its job; not queueing it again", origin)
+        return None
     if not services.dispatcher.accepting:
         return RESTARTING
     now = tools.frontend.clock()
@@ -152,7 +158,12 @@ async def start_again(
         await accepted()
     name = str(job.params.get("member_name") or "") or "a member"
     started = await tools.starter.start(
-        address, options, selfie, member_name=name, selfie_expires_at=job.selfie_expires_at
+        address,
+        options,
+        selfie,
+        member_name=name,
+        selfie_expires_at=job.selfie_expires_at,
+        origin=origin,
     )
     if isinstance(started, str):  # a limit reached meanwhile, or the storage failing
         await tell(tools, Where.of(address), started)
@@ -160,12 +171,16 @@ async def start_again(
 
 
 async def start_from_press(
-    tools: Tools, query: CallbackQuery, job: Job, options: PortraitOptions
+    tools: Tools,
+    query: CallbackQuery,
+    job: Job,
+    options: PortraitOptions,
+    origin: str | None = None,
 ) -> None:
     """`start_again` for a button: an alert when refused, a short "on its way" when queued."""
     address = address_of_press(job, query)
     refused = await start_again(
-        tools, job, options, address, accepted=lambda: query.answer(ON_ITS_WAY)
+        tools, job, options, address, accepted=lambda: query.answer(ON_ITS_WAY), origin=origin
     )
     if refused is not None:
         await alert(query, refused)
