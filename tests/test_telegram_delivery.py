@@ -9,7 +9,7 @@ import asyncio
 from bot.core.jobs.failures import FailureReason
 from bot.core.jobs.ledger import JobState
 from bot.frontends.telegram_bot.address import message_ids
-from bot.frontends.telegram_bot.job_messages import SENDING, UNCERTAIN, UNDELIVERED
+from bot.frontends.telegram_bot.job_messages import ANSWER_LOST, SENDING, UNCERTAIN, UNDELIVERED
 from bot.frontends.telegram_bot.kept import SendAgain, kept_keyboard
 from tests.fakewiro import FakeWiro
 from tests.support.telegram_jobs import telegram_jobs
@@ -72,3 +72,28 @@ async def test_a_member_who_blocked_the_bot_gets_the_result_kept(tmp_path):
         assert kept.failure_message == UNDELIVERED
         assert not [m for m in tg.sent(tg.private) if m.photo]
         assert h.services.results.load(job.id) is not None
+
+
+async def test_a_post_whose_answer_was_lost_is_kept_not_sent_again(tmp_path):
+    # Telegram has no idempotency key: a dropped connection or a 5xx may come after the photo
+    # was posted, so the result is kept for /history instead of being posted a second time.
+    async with telegram_jobs(tmp_path) as h:
+        tg = h.telegram
+        for fault in (
+            lambda: tg.faults.drop("sendPhoto"),
+            lambda: tg.faults.server_error("sendPhoto", status=502, description="Bad Gateway"),
+        ):
+            tries = len(tg.requests_to("sendPhoto"))
+            fault()
+            job, asked = await h.ask(prompt="answer lost")
+            kept = await h.reaches(job, JobState.KEPT, timeout=15)
+            assert kept.failure_message == ANSWER_LOST
+            assert len(tg.requests_to("sendPhoto")) == tries + 1  # one try, never a second
+            told = await tg.wait_message(
+                lambda m, asked=asked: (
+                    m.reply_to_message_id == asked.message_id and "/history" in (m.text or "")
+                )
+            )
+            assert "did not confirm" in (told.text or "")
+            assert h.services.results.has(job.id)
+            tg.faults.clear()

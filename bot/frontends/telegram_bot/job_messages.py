@@ -7,8 +7,9 @@ sent" (429, 4xx) clears it again. A job resumed after a restart with the intent 
 may or may not be in the chat: `find_delivered` raises `DeliveryUncertain`, and the core keeps
 the result for ``/history`` ("Send again") instead of posting it a second time. An album
 records its messages (`ALBUM_OUT`) before its buttons message is sent, so a restart in
-between only adds the buttons. Residual risk: a network error after Telegram carried out a
-send (the answer lost) is retried in-process, as Telegram has no idempotency key.
+between only adds the buttons. Telegram has no idempotency key, so a send whose answer was
+lost (a timeout, a dropped connection, a 5xx) is never made again either: the result is kept
+the same way; only a connection that could not be opened is surely "not sent" and retried.
 """
 
 from __future__ import annotations
@@ -61,6 +62,10 @@ UNDELIVERED = (
     "Your portrait is ready, but I couldn't send it here. I've kept it for you: send me "
     "/history to get it."
 )
+ANSWER_LOST = (
+    "Telegram did not confirm that your portrait arrived, so it may or may not be above. To "
+    "be sure it is not posted twice I've kept it for you: use /history to get it."
+)
 CANCELLED = "🚫 The portrait was cancelled."
 
 CAPABILITIES = Capabilities(
@@ -71,6 +76,14 @@ CAPABILITIES = Capabilities(
 )
 _LATER = (TelegramServerError, TelegramNetworkError, aiohttp.ClientError, TimeoutError)
 _GONE = ("chat not found", "bot was blocked", "bot was kicked", "user is deactivated")
+
+
+def _surely_not_sent(error: BaseException) -> bool:
+    """Whether the request never reached Telegram: no connection could be made (aiogram
+    raises `TelegramNetworkError` from aiohttp's error). A timeout, a dropped connection or a
+    5xx may come after Telegram carried the send out."""
+    cause = error.__cause__ if isinstance(error, TelegramNetworkError) else error
+    return isinstance(cause, aiohttp.ClientConnectorError)
 
 
 def no_intent(job_id: int) -> str:
@@ -258,7 +271,14 @@ class TelegramJobMessages:
             except SendLater as later:
                 await self._no_intent(job)
                 raise DeliveryDeferred(str(later), retry_after=later.retry_after) from None
-            except _LATER as error:  # maybe carried out: the intent stays recorded
+            except _LATER as error:
+                if not _surely_not_sent(error):  # it may be in the chat: never post it again
+                    raise PortraitFailed(
+                        FailureReason.UNDELIVERED,
+                        ANSWER_LOST,
+                        f"job {job.id}: Telegram's answer was lost ({error!r})",
+                    ) from None
+                await self._no_intent(job)
                 if last_try:
                     raise self._kept(job, f"Telegram unreachable: {error!r}") from None
                 raise DeliveryDeferred(f"Telegram unreachable: {error!r}") from None
