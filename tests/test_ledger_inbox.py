@@ -80,3 +80,12 @@ async def test_migration_8_keeps_every_existing_job(tmp_path: Path) -> None:
         assert [await ledger.get(job.id) for job in made] == made
         assert await ledger.inbox_pending(SOURCE) == []
         assert await ledger.job_by_origin("x") is None
+
+
+async def test_a_handled_update_keeps_only_its_id(ledger) -> None:
+    message = {"message": {"from": {"first_name": "Alice"}, "caption": "/portrait a secret"}}
+    await ledger.inbox_add(SOURCE, [(8, message)])
+    await ledger.inbox_done(SOURCE, 8)
+    rows = await ledger._fetch("SELECT payload FROM inbox WHERE update_id = 8")
+    assert [row[0] for row in rows] == ["{}"]  # no name, no prompt
+    assert await ledger.inbox_add(SOURCE, [(8, message)]) == []  # still known: not new

@@ -57,8 +57,11 @@ async def add(
 
 
 async def done(db: aiosqlite.Connection, source: str, update_id: int, now: str) -> None:
+    # A handled update keeps only its id (to skip a redelivery): the member's text and names
+    # in the payload go at once, not with the row.
     await db.execute(
-        "UPDATE inbox SET done_at = ? WHERE source = ? AND update_id = ? AND done_at IS NULL",
+        "UPDATE inbox SET done_at = ?, payload = '{}' "
+        "WHERE source = ? AND update_id = ? AND done_at IS NULL",
         (now, _source(source), _update_id(update_id)),
     )
 
