@@ -48,6 +48,24 @@ class Phase(StrEnum):
     DOWNLOADING = "downloading"
 
 
+# The steps a member's status message shows, in order, in every front end's words. UPLOADING is
+# not among them: the queue uploads within "Queued at Wiro" (only `generate` reports it).
+STEPS: tuple[tuple[Phase, str], ...] = (
+    (Phase.WAITING, "Waiting in line"),
+    (Phase.QUEUED, "Queued at Wiro"),
+    (Phase.GENERATING, "Generating"),
+    (Phase.FINISHING, "Finishing"),
+    (Phase.DOWNLOADING, "Fetching the images"),
+)
+
+
+def step_of(phase: Phase) -> tuple[int, int, str]:
+    """Where `phase` is among the `STEPS`: (its number from 1, how many there are, its name)."""
+    order = [step for step, _ in STEPS]
+    number = order.index(phase) + 1 if phase in order else 1
+    return number, len(STEPS), dict(STEPS).get(phase, "Starting")
+
+
 _PHASE_OF_STAGE = {
     Stage.QUEUED: Phase.QUEUED,
     # A persisted task_error awaits recovery at Wiro: still waiting, from the member's view.

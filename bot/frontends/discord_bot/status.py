@@ -23,6 +23,7 @@ import discord
 
 from bot.core.jobs import Phase
 from bot.core.jobs.ledger import Clock, utc_now
+from bot.core.jobs.runner import step_of
 from bot.core.wiro import TaskProgress
 from bot.frontends.discord_bot.refusals import OLD_MESSAGE_EDITS, retry_after_of
 from bot.frontends.discord_bot.reply import Reply
@@ -39,16 +40,6 @@ SLOW_EDIT_FACTOR = 5
 # Places in line up to this many jobs ahead are shown exactly; further back, roughly.
 EXACT_AHEAD = 10
 
-_STEPS = (
-    (Phase.WAITING, "Waiting in line"),
-    (Phase.QUEUED, "Queued at Wiro"),
-    (Phase.GENERATING, "Generating"),
-    (Phase.FINISHING, "Finishing"),
-    (Phase.DOWNLOADING, "Fetching the images"),
-)
-_LABELS = dict(_STEPS)
-_ORDER = [phase for phase, _ in _STEPS]
-
 
 def render_status(
     mention: str,
@@ -59,9 +50,8 @@ def render_status(
     starts_at: datetime | None = None,
 ) -> str:
     """The status line; `starts_at`: the job waits for its member's cooldown until then."""
-    done = _ORDER.index(phase) + 1 if phase in _ORDER else 1
-    bar = "▰" * done + "▱" * (len(_ORDER) - done)
-    label = _LABELS.get(phase, "Starting")
+    done, steps, label = step_of(phase)
+    bar = "▰" * done + "▱" * (steps - done)
     headline = f"🎨 Making a portrait for {mention}\n`{bar}` **{label}…**"
     if phase is Phase.WAITING and starts_at is not None:
         return f"{headline} Starts {relative_time(starts_at)} (the pause between two portraits)."

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.core.catalog import Catalog
-from bot.core.jobs.runner import Phase
+from bot.core.jobs.runner import Phase, step_of
 from bot.core.request.options import PortraitOptions
 from bot.core.result.summary import Summary
 from bot.core.wiro import TaskProgress
@@ -25,16 +25,6 @@ ITALIC, ITALIC_ = Tag("<i>"), Tag("</i>")
 CODE, CODE_ = Tag("<code>"), Tag("</code>")
 PRE, PRE_ = Tag("<pre>"), Tag("</pre>")
 
-_STEPS = (
-    (Phase.WAITING, "Waiting in line"),
-    (Phase.UPLOADING, "Sending your photo to Wiro"),
-    (Phase.QUEUED, "Queued at Wiro"),
-    (Phase.GENERATING, "Generating"),
-    (Phase.FINISHING, "Finishing"),
-    (Phase.DOWNLOADING, "Fetching the images"),
-)
-_LABELS = dict(_STEPS)
-_ORDER = [phase for phase, _ in _STEPS]
 HISTORY_LENGTH = 10
 _LONG_TEXTS = ("prompt", "negative_prompt")
 
@@ -135,16 +125,16 @@ def status_text(
     with the time left, or "starts in N s" while the member's cooldown runs. No ticking clock:
     the text changes only when something happens, which keeps edits few (20 a minute per
     group is Telegram's limit)."""
-    done = _ORDER.index(phase) + 1 if phase in _ORDER else 1
+    done, steps, label = step_of(phase)
     parts: list[Part] = ["🎨 Making a portrait"]
     if member_name:
         parts += [" for ", Cut(member_name)]
     parts += [
         "\n",
-        "▰" * done + "▱" * (len(_ORDER) - done),
+        "▰" * done + "▱" * (steps - done),
         " ",
         BOLD,
-        _LABELS.get(phase, "Starting"),
+        label,
         "…",
         BOLD_,
     ]
