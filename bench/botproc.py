@@ -28,6 +28,7 @@ import time
 from pathlib import Path
 
 from bot.core.wiro import PollSchedule
+from bot.frontends.discord_bot.settings import load_discord_settings
 from bot.launcher import run_bot
 from bot.logs import setup_logging
 from bot.settings import load_settings
@@ -80,16 +81,17 @@ def close_on_stdin_eof() -> None:
 
 async def main(schedule: PollSchedule | None) -> dict[str, object]:
     settings = load_settings(os.environ)
+    discord = load_discord_settings(os.environ, required=True)
     setup_logging(
         settings.log_level,
-        [settings.discord_token, settings.wiro_api_key, settings.wiro_api_secret],
+        [discord.token, settings.wiro_api_key, settings.wiro_api_secret],
     )
     lag: list[tuple[float, float]] = []
     rss: list[tuple[float, int]] = []
     samplers = [asyncio.create_task(sample_lag(lag)), asyncio.create_task(sample_rss(rss))]
     close_on_stdin_eof()
     try:
-        await run_bot(settings, poll_schedule=schedule)
+        await run_bot(settings, discord=discord, poll_schedule=schedule)
     finally:
         for sampler in samplers:
             sampler.cancel()

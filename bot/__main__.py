@@ -11,6 +11,7 @@ import sys
 from dotenv import find_dotenv, load_dotenv
 
 from bot.cli import add_generate_arguments, generate
+from bot.frontends.discord_bot.settings import load_discord_settings
 from bot.frontends.telegram_bot.settings import load_telegram_settings
 from bot.launcher import StartupError, run_bot
 from bot.logs import setup_logging
@@ -33,22 +34,28 @@ def main(argv: list[str] | None = None) -> int:
     # `.env` in the folder the bot is started from (or a parent); the environment wins.
     load_dotenv(find_dotenv(usecwd=True), override=False)
     try:
+        settings = load_settings(os.environ)
         # `run` starts Discord and/or Telegram (at least one token); `sync` is Discord's only.
-        settings = load_settings(
-            os.environ, need_discord=command != "generate", or_telegram=command == "run"
-        )
+        discord = load_discord_settings(os.environ, required=command == "sync")
         telegram = load_telegram_settings(os.environ) if command == "run" else None
+        if command == "run" and not (discord.enabled or (telegram and telegram.enabled)):
+            raise SettingsError(
+                "Neither DISCORD_TOKEN nor TELEGRAM_BOT_TOKEN is set: add at least one to .env "
+                "or the environment."
+            )
     except SettingsError as error:
         print(f"Configuration error: {error}", file=sys.stderr)
         return 2
-    secrets = [settings.discord_token, settings.wiro_api_key, settings.wiro_api_secret]
+    secrets = [discord.token, settings.wiro_api_key, settings.wiro_api_secret]
     if telegram is not None:
         secrets += [telegram.bot_token, telegram.webhook_secret]
     setup_logging(settings.log_level, secrets)
     try:
         if command == "generate":
             return asyncio.run(generate(settings, args))
-        asyncio.run(run_bot(settings, telegram=telegram, sync_only=command == "sync"))
+        asyncio.run(
+            run_bot(settings, discord=discord, telegram=telegram, sync_only=command == "sync")
+        )
     except StartupError as error:
         print(f"Start-up error: {error}", file=sys.stderr)
         return 2

@@ -22,6 +22,7 @@ from bot.core.jobs.ledger import LedgerError
 from bot.core.jobs.sqlite_ledger import SqliteLedger
 from bot.core.wiro import OutputHosts, PollSchedule, WiroClient, WiroSocket
 from bot.frontends.discord_bot.app import PortraitBot
+from bot.frontends.discord_bot.settings import DiscordSettings
 from bot.frontends.telegram_bot.app import TelegramApp, TelegramStartupError
 from bot.frontends.telegram_bot.settings import TelegramSettings
 from bot.services import Services, build_services
@@ -39,13 +40,14 @@ class StartupError(Exception):
 async def run_bot(
     settings: Settings,
     *,
+    discord: DiscordSettings | None = None,
     telegram: TelegramSettings | None = None,
     sync_only: bool = False,
     poll_schedule: PollSchedule | None = None,
     on_created: Callable[[PortraitBot], None] | None = None,
     on_telegram: Callable[[TelegramApp], None] | None = None,
 ) -> None:
-    """Run every front end whose token is set (Discord: ``settings.discord_token``;
+    """Run every front end whose token is set (Discord: ``discord.token``;
     Telegram: ``telegram.bot_token``) in this process on one set of services, until they are
     closed: SIGINT/SIGTERM, or a test closing the Discord bot or stopping the Telegram app
     (`TelegramApp.stop`); whichever ends first ends the others. With `sync_only`, only
@@ -63,8 +65,9 @@ async def run_bot(
             log.info(
                 "Wiro %s mode at %s; data in %s", mode, settings.wiro_api_base, settings.data_dir
             )
-            with _discord_api(settings.discord_api_base):
-                fronts = _FrontEnds(telegram, sync_only, on_created, on_telegram)
+            discord = discord or DiscordSettings(token="")
+            with _discord_api(discord.api_base):
+                fronts = _FrontEnds(discord, telegram, sync_only, on_created, on_telegram)
                 await _run(settings, poll_schedule, fronts)
     except (DataDirError, LedgerError) as error:
         raise StartupError(str(error)) from None
@@ -72,6 +75,7 @@ async def run_bot(
 
 @dataclass(frozen=True)
 class _FrontEnds:
+    discord: DiscordSettings
     telegram: TelegramSettings | None
     sync_only: bool
     on_created: Callable[[PortraitBot], None] | None
@@ -130,21 +134,26 @@ async def _run_front_ends(settings: Settings, services: Services, fronts: _Front
             except TelegramStartupError as error:
                 raise StartupError(str(error)) from None
         discord_bot: PortraitBot | None = None
-        if settings.discord_token:
+        if fronts.discord.enabled:
             discord_bot = await stack.enter_async_context(
-                PortraitBot(services, force_sync=fronts.sync_only, sync_only=fronts.sync_only)
+                PortraitBot(
+                    services,
+                    fronts.discord,
+                    force_sync=fronts.sync_only,
+                    sync_only=fronts.sync_only,
+                )
             )
             if fronts.on_created is not None:
                 fronts.on_created(discord_bot)
             async with _discord_startup(discord_bot, connecting=False):
-                await discord_bot.login(settings.discord_token)  # runs setup_hook, which syncs
+                await discord_bot.login(fronts.discord.token)  # runs setup_hook, which syncs
             if fronts.sync_only:
                 return
         _freeze_startup_objects()
         await services.dispatcher.start()
         runs: list[asyncio.Task[None]] = []
         if discord_bot is not None:
-            runs.append(asyncio.create_task(_connect_discord(settings, discord_bot)))
+            runs.append(asyncio.create_task(_connect_discord(fronts.discord, discord_bot)))
         if telegram_app is not None:
             runs.append(asyncio.create_task(telegram_app.run()))
         stop_wait = asyncio.create_task(stopping.wait())
@@ -163,9 +172,9 @@ async def _run_front_ends(settings: Settings, services: Services, fronts: _Front
                 raise result
 
 
-async def _connect_discord(settings: Settings, bot: PortraitBot) -> None:
+async def _connect_discord(settings: DiscordSettings, bot: PortraitBot) -> None:
     async with _discord_startup(bot, connecting=True):
-        if settings.discord_api_base:
+        if settings.api_base:
             # A plain Bot never asks /gateway/bot; ask it so the socket goes there too.
             _, url, _ = await bot.http.get_bot_gateway()
             DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(url)

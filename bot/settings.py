@@ -19,13 +19,14 @@ class SettingsError(ValueError):
 
 @dataclass(frozen=True)
 class Settings:
-    discord_token: str = field(repr=False)
+    """The core's settings (each front end has its own: `bot.frontends.discord_bot.settings`,
+    `bot.frontends.telegram_bot.settings`)."""
+
     wiro_api_key: str = field(repr=False)
     wiro_api_secret: str = field(repr=False)
     wiro_api_base: str
     wiro_socket_url: str
     wiro_output_hosts: tuple[str, ...]  # extra hosts outputs may be downloaded from
-    discord_guild_id: int | None
     data_dir: Path
     log_level: str
     task_timeout: float
@@ -45,7 +46,6 @@ class Settings:
     retention_days: float
     delivery_retry_minutes: float
     selfie_keep_hours: float
-    discord_api_base: str | None
 
     @property
     def signed(self) -> bool:
@@ -54,47 +54,22 @@ class Settings:
 
 
 _LOG_LEVELS = {"DEBUG", "INFO", "WARNING", "ERROR"}
-# Discord bot tokens are three base64url parts joined by dots.
-_DISCORD_TOKEN = re.compile(r"^[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+$")
 # A host name or an IPv4 address (an IPv6 literal in brackets), without scheme, port or path.
 _HOST = re.compile(r"^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.?)+$|^\[[0-9A-Fa-f:.]+\]$")
 # Wiro does not publish a key format; reject only what is surely a copy mistake.
 _WIRO_CREDENTIAL = re.compile(r"^[^\s'\"]+$")
 
 
-def load_settings(
-    env: Mapping[str, str],
-    *,
-    need_discord: bool = True,
-    need_wiro: bool = True,
-    or_telegram: bool = True,
-) -> Settings:
-    """Read and check every setting; `need_*` say which credentials this command needs.
-
-    ``need_discord``: a chat front end is needed: ``DISCORD_TOKEN`` or, when ``or_telegram``
-    (``python -m bot run``), ``TELEGRAM_BOT_TOKEN`` instead (checked by
-    `bot.frontends.telegram_bot.settings`); with neither set the error names both."""
-    reader = _Reader(env)
-    telegram_set = bool(env.get("TELEGRAM_BOT_TOKEN", "").strip())
-    if (
-        need_discord
-        and or_telegram
-        and not telegram_set
-        and not env.get("DISCORD_TOKEN", "").strip()
-    ):
-        raise SettingsError(
-            "Neither DISCORD_TOKEN nor TELEGRAM_BOT_TOKEN is set: add at least one to .env or "
-            "the environment."
-        )
-    discord_required = need_discord and not (or_telegram and telegram_set)
+def load_settings(env: Mapping[str, str], *, need_wiro: bool = True) -> Settings:
+    """Read and check the core's settings; ``need_wiro``: the Wiro key must be set. Raises
+    `SettingsError` (one line naming the setting) for anything missing or malformed."""
+    reader = SettingsReader(env)
     return Settings(
-        discord_token=reader.secret("DISCORD_TOKEN", _DISCORD_TOKEN, required=discord_required),
         wiro_api_key=reader.secret("WIRO_API_KEY", _WIRO_CREDENTIAL, required=need_wiro),
         wiro_api_secret=reader.secret("WIRO_API_SECRET", _WIRO_CREDENTIAL, required=False),
         wiro_api_base=reader.url("WIRO_API_BASE", "https://api.wiro.ai/v1", {"http", "https"}),
         wiro_socket_url=reader.url("WIRO_SOCKET_URL", "wss://socket.wiro.ai/v1", {"ws", "wss"}),
         wiro_output_hosts=reader.hosts("WIRO_OUTPUT_HOSTS"),
-        discord_guild_id=reader.snowflake("DISCORD_GUILD_ID"),
         data_dir=Path(reader.text("BOT_DATA_DIR", "./data")),
         log_level=reader.choice("LOG_LEVEL", "INFO", _LOG_LEVELS),
         task_timeout=reader.number("WIRO_TASK_TIMEOUT", 600, minimum=30, maximum=3600),
@@ -116,11 +91,12 @@ def load_settings(
             "DELIVERY_RETRY_MINUTES", 60, minimum=0, maximum=7 * 24 * 60
         ),
         selfie_keep_hours=reader.number("SELFIE_KEEP_HOURS", 24, minimum=0, maximum=24 * 30),
-        discord_api_base=reader.optional_url("DISCORD_API_BASE", {"http", "https"}),
     )
 
 
-class _Reader:
+class SettingsReader:
+    """Reads one kind of value per method; each raises `SettingsError` naming the setting."""
+
     def __init__(self, env: Mapping[str, str]) -> None:
         self._env = env
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.frontends.discord_bot.settings import load_discord_settings
 from bot.launcher import run_bot
 from bot.settings import load_settings
 from tests.discord_standin import DiscordStandIn
@@ -71,17 +72,16 @@ async def test_sync_command_forces_a_sync_and_exits(servers, tmp_path):
     discord_server, wiro = servers
     async with portrait_bot(discord_server, wiro, tmp_path):
         pass
-    settings = load_settings(
-        {
-            "DISCORD_TOKEN": discord_server.token,
-            "WIRO_API_KEY": wiro.api_key,
-            "WIRO_API_SECRET": wiro.api_secret,
-            "WIRO_API_BASE": wiro.base_url,
-            "WIRO_SOCKET_URL": wiro.socket_url,
-            "DISCORD_API_BASE": discord_server.api_base,
-            "BOT_DATA_DIR": str(tmp_path),
-        }
-    )
-    await asyncio.wait_for(run_bot(settings, sync_only=True), 10)
+    env = {
+        "DISCORD_TOKEN": discord_server.token,
+        "WIRO_API_KEY": wiro.api_key,
+        "WIRO_API_SECRET": wiro.api_secret,
+        "WIRO_API_BASE": wiro.base_url,
+        "WIRO_SOCKET_URL": wiro.socket_url,
+        "DISCORD_API_BASE": discord_server.api_base,
+        "BOT_DATA_DIR": str(tmp_path),
+    }
+    discord = load_discord_settings(env, required=True)
+    await asyncio.wait_for(run_bot(load_settings(env), discord=discord, sync_only=True), 10)
     assert discord_server.sync_calls == 2
     assert wiro.calls["/Tool/Detail"] == 1  # syncing needs no Wiro call

@@ -1,5 +1,6 @@
 import pytest
 
+from bot.frontends.discord_bot.settings import load_discord_settings
 from bot.settings import SettingsError, load_settings
 
 TOKEN = "MTIzNDU2Nzg5MDEyMzQ1Njc4.GaBcDe.abcdefghijklmnopqrstuvwxyz0123456789AB"
@@ -14,7 +15,7 @@ def test_defaults_are_the_documented_ones():
     settings = load_settings(BASE)
     assert settings.wiro_api_base == "https://api.wiro.ai/v1"
     assert settings.wiro_socket_url == "wss://socket.wiro.ai/v1"
-    assert settings.discord_guild_id is None
+    assert load_discord_settings(BASE).guild_id is None
     assert str(settings.data_dir) == "data"
     assert settings.task_timeout == 600
     assert settings.signed
@@ -25,28 +26,31 @@ def test_empty_secret_means_api_key_only_mode():
     assert not settings.signed
 
 
-@pytest.mark.parametrize("name", ["DISCORD_TOKEN", "WIRO_API_KEY"])
-def test_missing_required_setting_is_named(name):
-    env = {k: v for k, v in BASE.items() if k != name}
-    with pytest.raises(SettingsError, match=name):
+def test_missing_required_setting_is_named():
+    env = {k: v for k, v in BASE.items() if k != "WIRO_API_KEY"}
+    with pytest.raises(SettingsError, match="WIRO_API_KEY"):
         load_settings(env)
+    without_token = {k: v for k, v in BASE.items() if k != "DISCORD_TOKEN"}
+    with pytest.raises(SettingsError, match="DISCORD_TOKEN"):
+        load_discord_settings(without_token, required=True)  # `python -m bot sync`
 
 
-def test_generate_needs_no_discord_token():
+def test_the_discord_token_is_optional_for_the_core_and_telegram():
     env = {k: v for k, v in BASE.items() if k != "DISCORD_TOKEN"}
-    assert load_settings(env, need_discord=False).discord_token == ""
+    load_settings(env)  # the core needs no Discord token (`generate`, Telegram alone)
+    assert not load_discord_settings(env).enabled
 
 
 def test_malformed_secret_is_named_but_never_shown():
     bad = "not a token with spaces"
     with pytest.raises(SettingsError) as caught:
-        load_settings({**BASE, "DISCORD_TOKEN": bad})
+        load_discord_settings({**BASE, "DISCORD_TOKEN": bad})
     assert "DISCORD_TOKEN" in str(caught.value)
     assert bad not in str(caught.value)
 
 
 def test_secrets_stay_out_of_repr():
-    text = repr(load_settings(BASE))
+    text = repr(load_settings(BASE)) + repr(load_discord_settings(BASE))
     assert TOKEN not in text and "s3cret-value" not in text and "wiro-key-123456" not in text
 
 
@@ -64,7 +68,9 @@ def test_secrets_stay_out_of_repr():
 )
 def test_malformed_optional_settings_are_named(name, value):
     with pytest.raises(SettingsError, match=name):
-        load_settings({**BASE, name: value})
+        env = {**BASE, name: value}
+        load_settings(env)
+        load_discord_settings(env)
 
 
 def test_values_are_parsed():
@@ -77,7 +83,10 @@ def test_values_are_parsed():
             "SELFIE_MAX_MB": "8",
         }
     )
-    assert settings.discord_guild_id == 123456789012345678
+    assert (
+        load_discord_settings({**BASE, "DISCORD_GUILD_ID": "123456789012345678"}).guild_id
+        == 123456789012345678
+    )
     assert settings.wiro_api_base == "http://127.0.0.1:8080/v1"
     assert settings.refresh_catalog is False
     assert settings.selfie_max_mb == 8

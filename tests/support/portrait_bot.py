@@ -10,6 +10,7 @@ from pathlib import Path
 
 from bot.core.wiro import PollSchedule
 from bot.frontends.discord_bot.app import PortraitBot
+from bot.frontends.discord_bot.settings import load_discord_settings
 from bot.launcher import run_bot
 from bot.settings import load_settings
 from tests.discord_standin import DiscordStandIn
@@ -26,19 +27,17 @@ async def portrait_bot(
     configure: Callable[[PortraitBot], None] | None = None,
     **env: str,
 ) -> AsyncIterator[PortraitBot]:
-    settings = load_settings(
-        {
-            "DISCORD_TOKEN": discord_server.token,
-            "WIRO_API_KEY": wiro.api_key,
-            "WIRO_API_SECRET": wiro.api_secret,
-            "WIRO_API_BASE": wiro.base_url,
-            "WIRO_SOCKET_URL": wiro.socket_url,
-            "DISCORD_API_BASE": discord_server.api_base,
-            "BOT_DATA_DIR": str(data_dir),
-            "STATUS_EDIT_INTERVAL": "1",
-            **env,
-        }
-    )
+    env = {
+        "DISCORD_TOKEN": discord_server.token,
+        "WIRO_API_KEY": wiro.api_key,
+        "WIRO_API_SECRET": wiro.api_secret,
+        "WIRO_API_BASE": wiro.base_url,
+        "WIRO_SOCKET_URL": wiro.socket_url,
+        "DISCORD_API_BASE": discord_server.api_base,
+        "BOT_DATA_DIR": str(data_dir),
+        "STATUS_EDIT_INTERVAL": "1",
+        **env,
+    }
     created: asyncio.Future[PortraitBot] = asyncio.get_running_loop().create_future()
 
     def on_created(bot: PortraitBot) -> None:
@@ -47,7 +46,12 @@ async def portrait_bot(
         created.set_result(bot)
 
     runner = asyncio.create_task(
-        run_bot(settings, poll_schedule=PollSchedule.constant(poll_interval), on_created=on_created)
+        run_bot(
+            load_settings(env),
+            discord=load_discord_settings(env),
+            poll_schedule=PollSchedule.constant(poll_interval),
+            on_created=on_created,
+        )
     )
     try:
         bot = await asyncio.wait_for(_first(created, runner), 10)

@@ -18,6 +18,7 @@ from typing import Any
 
 from bot.core.wiro import PollSchedule
 from bot.frontends.discord_bot.app import PortraitBot
+from bot.frontends.discord_bot.settings import load_discord_settings
 from bot.frontends.telegram_bot.app import TelegramApp
 from bot.frontends.telegram_bot.settings import load_telegram_settings
 from bot.launcher import run_bot
@@ -66,6 +67,7 @@ async def telegram_bot(
 ) -> AsyncIterator[TelegramApp]:
     values = telegram_env(telegram, wiro, data_dir, discord_server, **env)
     settings = load_settings(values)
+    discord_settings = load_discord_settings(values)
     telegram_settings = load_telegram_settings(values)
     loop = asyncio.get_running_loop()
     created: asyncio.Future[TelegramApp] = loop.create_future()
@@ -80,6 +82,7 @@ async def telegram_bot(
     runner = asyncio.create_task(
         run_bot(
             settings,
+            discord=discord_settings,
             telegram=telegram_settings,
             poll_schedule=PollSchedule.constant(poll_interval),
             on_telegram=on_telegram,

@@ -114,7 +114,6 @@ async def telegram_jobs(
                 "MEMBER_MAX_ACTIVE_JOBS": "5",
                 **env,
             },
-            need_discord=False,
         )
         bot = await stack.enter_async_context(aiogram_bot(telegram))
         ledger = await stack.enter_async_context(

@@ -15,6 +15,7 @@ from bot.frontends.discord_bot.job_messages import JobMessages
 from bot.frontends.discord_bot.kept import SendAgainButton
 from bot.frontends.discord_bot.requests import JobStarter
 from bot.frontends.discord_bot.result_buttons import DYNAMIC_ITEMS as RESULT_ITEMS
+from bot.frontends.discord_bot.settings import DiscordSettings
 from bot.services import Services
 
 log = logging.getLogger(__name__)
@@ -26,7 +27,12 @@ RATE_LIMIT_WAIT = 30.0
 
 class PortraitBot(commands.Bot):
     def __init__(
-        self, services: Services, *, force_sync: bool = False, sync_only: bool = False
+        self,
+        services: Services,
+        settings: DiscordSettings,
+        *,
+        force_sync: bool = False,
+        sync_only: bool = False,
     ) -> None:
         # Slash commands need no privileged intents; the guild cache gives channels and roles.
         intents = discord.Intents.none()
@@ -41,6 +47,7 @@ class PortraitBot(commands.Bot):
             max_ratelimit_timeout=RATE_LIMIT_WAIT,
         )
         self.services = services
+        self.discord_settings = settings
         self.selfies = services.selfies
         self.results = services.results
         self.dispatcher = services.dispatcher
@@ -62,7 +69,7 @@ class PortraitBot(commands.Bot):
             self.tree,
             application_id=self.application_id or 0,
             data_dir=settings.data_dir,
-            guild_id=settings.discord_guild_id,
+            guild_id=self.discord_settings.guild_id,
             force=self._force_sync,
         )
 

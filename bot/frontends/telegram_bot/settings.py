@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlparse
 
-from bot.settings import SettingsError, _Reader
+from bot.settings import SettingsError, SettingsReader
 
 DEFAULT_API_BASE = "https://api.telegram.org"
 DEFAULT_WEBHOOK_PORT = 8443
@@ -61,7 +61,7 @@ def load_telegram_settings(env: Mapping[str, str], *, required: bool = False) ->
     ``required``: the token must be set (a command that only makes sense with Telegram).
     Raises `SettingsError` (one line, naming the setting) for anything malformed.
     """
-    reader = _Reader(env)
+    reader = SettingsReader(env)
     token = reader.secret("TELEGRAM_BOT_TOKEN", _TOKEN, required=required)
     api_base = reader.url("TELEGRAM_API_BASE", DEFAULT_API_BASE, {"http", "https"})
     webhook_url = _webhook_url(env.get("TELEGRAM_WEBHOOK_URL", "").strip())
