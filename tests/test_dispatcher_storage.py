@@ -219,7 +219,10 @@ async def test_a_full_disk_backs_off_tells_the_member_once_and_resumes(
 
     disk.refuse = None  # space freed
     await harness.reaches(job, JobState.DELIVERED)
-    assert "The job database can be written again" in caplog.text
+    # Said once the job's worker has finished (right after the state the test waited for).
+    await eventually(
+        lambda: "The job database can be written again" in caplog.text, what="recovery line"
+    )
     assert events.delays == [(job.id, STORAGE_TROUBLE)]  # told once
     assert wiro.calls[RUN] == 1
 
