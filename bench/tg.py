@@ -193,7 +193,7 @@ async def _wait_tg(
 async def _delivery_and_calls(report: Report, profile: Profile) -> None:
     length, jitter = profile.delivery_length, profile.delivery_jitter
     count = profile.tg_delivery_jobs
-    calls_length = profile.calls_durations[0]
+    calls_length = profile.tg_calls_length
     draw = random.Random(7)
     shown = f"tasks {length:g} s ± {100 * jitter:g} %"
     log(

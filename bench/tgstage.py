@@ -101,7 +101,7 @@ async def telegram_stage(members: int, selfie: bytes) -> AsyncIterator[TgStage]:
         for index in range(members):
             user = telegram.add_user(f"Member {index}", f"member{index}")
             people.append(TgMember(user, telegram.private_chat(user), f"tg-{index}"))
-        sizes = photo_sizes(telegram.world, selfie)
+        sizes = photo_sizes(telegram.world, selfie, keep_original=False)
         yield TgStage(telegram, people, [size.photo_size() for size in sizes])
 
 
