@@ -1,4 +1,4 @@
-"""``python -m bench [ack|delivery|calls|load|intake ...] [--quick] [--json]``
+"""``python -m bench [ack|delivery|calls|load|intake|telegram|mixed ...] [--quick] [--json]``
 
 Runs the scenarios (all by default, in that order) and prints one table. Progress goes to
 stderr. With ``--json`` the table also goes to stderr and stdout carries only the JSON.
@@ -13,12 +13,12 @@ import logging
 import sys
 import traceback
 
-from bench import ack, calls, delivery, intake, load
+from bench import ack, calls, delivery, intake, load, mixed, tg
 from bench.harness import log
 from bench.profile import FULL, QUICK, Profile
 from bench.report import Report
 
-SCENARIOS = {module.NAME: module for module in (ack, delivery, calls, load, intake)}
+SCENARIOS = {module.NAME: module for module in (ack, delivery, calls, load, intake, tg, mixed)}
 
 
 async def run_all(names: list[str], report: Report, profile: Profile) -> int:

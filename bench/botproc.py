@@ -1,7 +1,8 @@
 """The bot under test in a process of its own: ``python -m bench.botproc STATS_JSON [SCHEDULE]``.
 
 It starts exactly as ``python -m bot run`` does (settings from the environment, the same
-logging set-up, ``bot.launcher.run_bot``), plus two samplers the bench reads back:
+logging set-up, ``bot.launcher.run_bot`` with every front end whose token is set: Discord,
+Telegram or both), plus two samplers the bench reads back:
 
 * event-loop lag: a task sleeps 50 ms in a loop and records by how much each sleep overshot;
 * resident memory (VmRSS) every 250 ms, and ``ru_maxrss`` at exit (the peak).
@@ -12,8 +13,8 @@ SIGTERM closes the bot through the launcher's own signal handler; then the sampl
 to STATS_JSON. End of stdin (the bench died) closes it too. SCHEDULE is ``default`` (the
 production ``PollSchedule()``: the launcher is given none) or ``constant:SECONDS``.
 
-The Discord stand-in and the fake Wiro stay in the bench's process, so this process holds only
-the bot: its loop lag and memory are the bot's own.
+The Discord and Telegram stand-ins and the fake Wiro stay in the bench's process, so this
+process holds only the bot: its loop lag and memory are the bot's own.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from pathlib import Path
 
 from bot.core.wiro import PollSchedule
 from bot.frontends.discord_bot.settings import load_discord_settings
+from bot.frontends.telegram_bot.settings import load_telegram_settings
 from bot.launcher import run_bot
 from bot.logs import setup_logging
 from bot.settings import load_settings
@@ -80,18 +82,26 @@ def close_on_stdin_eof() -> None:
 
 
 async def main(schedule: PollSchedule | None) -> dict[str, object]:
+    # As `python -m bot run`: Discord and/or Telegram, whichever tokens are set.
     settings = load_settings(os.environ)
-    discord = load_discord_settings(os.environ, required=True)
+    discord = load_discord_settings(os.environ)
+    telegram = load_telegram_settings(os.environ)
     setup_logging(
         settings.log_level,
-        [discord.token, settings.wiro_api_key, settings.wiro_api_secret],
+        [
+            discord.token,
+            settings.wiro_api_key,
+            settings.wiro_api_secret,
+            telegram.bot_token,
+            telegram.webhook_secret,
+        ],
     )
     lag: list[tuple[float, float]] = []
     rss: list[tuple[float, int]] = []
     samplers = [asyncio.create_task(sample_lag(lag)), asyncio.create_task(sample_rss(rss))]
     close_on_stdin_eof()
     try:
-        await run_bot(settings, discord=discord, poll_schedule=schedule)
+        await run_bot(settings, discord=discord, telegram=telegram, poll_schedule=schedule)
     finally:
         for sampler in samplers:
             sampler.cancel()

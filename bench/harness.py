@@ -45,6 +45,7 @@ BENCH_SETTINGS = {
 }
 _SETTING_PREFIXES = (
     "DISCORD_",
+    "TELEGRAM_",
     "WIRO_",
     "BOT_",
     "SELFIE_",

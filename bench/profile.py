@@ -21,6 +21,18 @@ class Profile:
     load_durations: tuple[float, float] = (5.0, 10.0)
     load_probes: int = 200  # at most this many newcomers' commands during the load
     intake_runs: int = 20
+    # Telegram (bench.tg): first replies one at a time and at once; delivery jobs (each
+    # beside a Discord job in the same bot, tasks as for delivery).
+    tg_single: int = 50
+    tg_burst: int = 200
+    tg_delivery_jobs: int = 50
+    # The lone job whose calls are counted runs after the delivery jobs, in the same bot: its
+    # task should have the length the warm-up taught (else the watchdog polls an overrun).
+    tg_calls_length: float = 30.0
+    # Mixed (bench.mixed): this many Discord and this many Telegram jobs in one bot process.
+    mixed_jobs: int = 500
+    mixed_rate: float = 100.0  # commands per second on each platform
+    mixed_durations: tuple[float, float] = (5.0, 10.0)
     # Wiro publishes no nonce rule. By default the fake accepts a nonce up to a minute behind
     # the highest one seen (each nonce still only once) and the bench counts those calls;
     # --strict-nonces makes it refuse them, as a Wiro enforcing strict order would.
@@ -39,4 +51,11 @@ QUICK = Profile(
     load_durations=(2.0, 4.0),
     load_probes=40,
     intake_runs=5,
+    tg_single=10,
+    tg_burst=50,
+    tg_delivery_jobs=12,
+    tg_calls_length=8.0,
+    mixed_jobs=100,
+    mixed_rate=50.0,
+    mixed_durations=(2.0, 4.0),
 )

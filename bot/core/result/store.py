@@ -79,6 +79,8 @@ class ResultStore:
                 if folder.stat().st_mtime < min(cutoff, time.time()):
                     shutil.rmtree(folder)
                     pruned += 1
+            except FileNotFoundError:
+                continue  # gone meanwhile: a save's staging folder renamed, or pruned already
             except OSError as error:
                 log.warning("Could not prune the kept result %s: %s", folder.name, error)
         return pruned
