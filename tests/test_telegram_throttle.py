@@ -10,7 +10,13 @@ import pytest
 from aiogram import Bot
 from aiogram.exceptions import TelegramBadRequest, TelegramRetryAfter
 
-from bot.frontends.telegram_bot.throttle import EditOutcome, PaceLimits, Pacer, SlidingWindow
+from bot.frontends.telegram_bot.throttle import (
+    EditOutcome,
+    PaceLimits,
+    Pacer,
+    Priority,
+    SlidingWindow,
+)
 from tests.telegram_standin import TelegramStandIn
 from tests.telegram_standin.harness import aiogram_bot
 
@@ -169,3 +175,32 @@ async def test_a_group_over_its_minute_waits_without_a_429(
     finally:
         await pacer.close()
     assert [m.text for m in telegram.sent(group)] == ["g0", "g1", "g2"]
+
+
+async def test_when_the_bot_wide_limit_binds_first_replies_go_before_results_and_edits() -> None:
+    # Two calls a second bot-wide: the first two take the window, the rest wait for it and go
+    # by priority (a new member's first answer, then a result, then progress edits), and
+    # within one priority in the order they came. No chat waits on its own spacing here.
+    pacer = Pacer(PaceLimits(per_chat_per_second=100, global_per_second=2))
+    order: list[str] = []
+
+    def call(name: str):
+        async def run() -> str:
+            order.append(name)
+            return name
+
+        return run
+
+    try:
+        early = [pacer.send(chat, call(f"early-{chat}"), group=False) for chat in (1, 2)]
+        await asyncio.gather(*early)
+        waiting = [
+            pacer.edit(3, 30, call("edit-3"), group=False),
+            pacer.edit(4, 40, call("edit-4"), group=False),
+            pacer.send(5, call("result-5"), group=False),
+            pacer.send(6, call("first-6"), group=False, priority=Priority.FIRST_REPLY),
+        ]
+        await asyncio.wait_for(asyncio.gather(*waiting), 10)
+    finally:
+        await pacer.close()
+    assert order == ["early-1", "early-2", "first-6", "result-5", "edit-3", "edit-4"]

@@ -48,7 +48,7 @@ from .messages import refusal, result_caption, status_text
 from .originals import Originals
 from .status import StatusBoard
 from .text import Cut, fit_html
-from .throttle import Pacer
+from .throttle import Pacer, Priority
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +74,7 @@ CAPABILITIES = Capabilities(
     reads_history=False,  # the Bot API cannot read chat history
     buttons_per_message=100,
 )
+_LAST_STEPS = frozenset({Phase.FINISHING, Phase.DOWNLOADING})
 _LATER = (TelegramServerError, TelegramNetworkError, aiohttp.ClientError, TimeoutError)
 _GONE = ("chat not found", "bot was blocked", "bot was kicked", "user is deactivated")
 
@@ -156,6 +157,7 @@ class TelegramJobMessages:
                     **where.kwargs(),
                 ),
                 group=where.group,
+                priority=Priority.FIRST_REPLY,  # a member waits for the first sign of life
             )
         except TelegramAPIError as error:
             log.warning("Could not post the status message of job %s: %s", job.id, error)
@@ -177,6 +179,10 @@ class TelegramJobMessages:
         self._show(job, Phase.WAITING, position=position)
 
     async def progress(self, job: Job, phase: Phase) -> None:
+        if phase in _LAST_STEPS:
+            # The result follows within a second or so: an edit now would only make it wait
+            # out the chat's spacing (about one message a second) behind that edit.
+            return
         self._show(job, phase)
 
     async def generating(self, job: Job, progress: TaskProgress) -> None:

@@ -16,12 +16,14 @@ count as done (`EditOutcome.UNCHANGED`), "message to edit not found" as `EditOut
 from __future__ import annotations
 
 import asyncio
+import heapq
+import itertools
 import logging
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
-from enum import StrEnum
+from enum import IntEnum, StrEnum
 from typing import Any, TypeVar
 
 from aiogram.exceptions import TelegramBadRequest, TelegramRetryAfter
@@ -41,6 +43,16 @@ class PaceLimits:
     per_group_per_minute: int = 20
     global_per_second: int = 30
     max_refusals: int = 5  # 429s in a row for one call before its caller gets the error
+
+
+class Priority(IntEnum):
+    """Which call goes first when the bot-wide limit makes calls wait (lower goes first):
+    a member's first answer (the status message of a new request) before results, and
+    results before edits of other members' status messages, which only show progress."""
+
+    FIRST_REPLY = 0
+    SEND = 1
+    EDIT = 2
 
 
 class EditOutcome(StrEnum):
@@ -71,6 +83,49 @@ class SlidingWindow:
         return not self._stamps or now - self._stamps[-1] >= self.window
 
 
+class _Gate:
+    """The bot-wide limit, granted to waiting chats by `Priority`, then first come first
+    served (a chat that waits longer is never overtaken by one of the same priority)."""
+
+    def __init__(self, window: SlidingWindow, clock: Callable[[], float]) -> None:
+        self._window = window
+        self._clock = clock
+        self._waiting: list[tuple[int, int, asyncio.Future[None]]] = []
+        self._order = itertools.count()
+        self._granter: asyncio.Task[None] | None = None
+
+    async def acquire(self, priority: Priority) -> None:
+        now = self._clock()
+        if not self._waiting and self._window.delay(now) <= 0:
+            self._window.record(now)  # nobody waits and there is room: no queueing at all
+            return
+        turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._waiting, (int(priority), next(self._order), turn))
+        if self._granter is None or self._granter.done():
+            self._granter = asyncio.create_task(self._grant(), name="telegram-pace-gate")
+        await turn
+
+    async def _grant(self) -> None:
+        while self._waiting:
+            now = self._clock()
+            wait = self._window.delay(now)
+            if wait > 0:
+                await asyncio.sleep(wait)
+                continue
+            _, _, turn = heapq.heappop(self._waiting)
+            if not turn.done():  # its caller may have been cancelled meanwhile
+                self._window.record(now)
+                turn.set_result(None)
+
+    async def close(self) -> None:
+        if self._granter is not None:
+            self._granter.cancel()
+            await asyncio.gather(self._granter, return_exceptions=True)
+        for _, _, turn in self._waiting:
+            turn.cancel()
+        self._waiting.clear()
+
+
 @dataclass
 class _Item:
     call: Call
@@ -78,6 +133,7 @@ class _Item:
     key: Hashable | None = None  # (message id, kind) for edits that may be coalesced
     edit: bool = False
     refusals: int = 0
+    priority: Priority = Priority.SEND
 
 
 @dataclass
@@ -103,13 +159,21 @@ class Pacer:
         self._chats: dict[int, _Chat] = {}
         # Stamped when a call starts; a little wider than Telegram's second, as its clock
         # starts when the request arrives.
-        self._global = SlidingWindow(limits.global_per_second, 1.05)
+        self._gate = _Gate(SlidingWindow(limits.global_per_second, 1.05), clock)
 
-    async def send(self, chat_id: int, call: Callable[[], Awaitable[T]], *, group: bool) -> T:
+    async def send(
+        self,
+        chat_id: int,
+        call: Callable[[], Awaitable[T]],
+        *,
+        group: bool,
+        priority: Priority = Priority.SEND,
+    ) -> T:
         """Run ``call`` (a send: ``lambda: bot.send_message(...)``) in turn; returns its
-        result or raises its error (after ``max_refusals`` 429s in a row, that 429)."""
+        result or raises its error (after ``max_refusals`` 429s in a row, that 429).
+        ``priority``: its place when the bot-wide limit makes calls wait."""
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._enqueue(chat_id, group, _Item(call, [future]))
+        self._enqueue(chat_id, group, _Item(call, [future], priority=priority))
         return await future
 
     async def edit(
@@ -125,7 +189,7 @@ class Pacer:
             waiting.call = call
             waiting.futures.append(future)
         else:
-            item = _Item(call, [future], key=key, edit=True)
+            item = _Item(call, [future], key=key, edit=True, priority=Priority.EDIT)
             chat.pending_edits[key] = item
             self._enqueue(chat_id, group, item)
         return await future
@@ -141,6 +205,7 @@ class Pacer:
         for worker in workers:
             worker.cancel()
         await asyncio.gather(*workers, return_exceptions=True)
+        await self._gate.close()
 
     # ------------------------------------------------------------------ internals
 
@@ -177,17 +242,15 @@ class Pacer:
             chat.worker = None
 
     async def _wait_turn(self, chat: _Chat) -> None:
+        """The chat's own spacing first, then a turn of the bot-wide limit for its next call
+        (the chat's spacing only grows by waiting, so it still holds after that)."""
         while True:
             now = self._clock()
-            wait = max(
-                chat.next_at - now,
-                chat.group.delay(now) if chat.group is not None else 0.0,
-                self._global.delay(now),
-            )
+            wait = max(chat.next_at - now, chat.group.delay(now) if chat.group is not None else 0.0)
             if wait <= 0:
-                self._global.record(now)
-                return
+                break
             await asyncio.sleep(wait)
+        await self._gate.acquire(chat.queue[0].priority)
 
     async def _run(self, chat: _Chat, item: _Item) -> None:
         try:
