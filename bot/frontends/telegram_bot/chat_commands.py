@@ -122,6 +122,10 @@ class _Commands:
         if command is None:
             if not private:
                 return  # chatter that reached the bot (a mention, a reply): not a command
+            if message.media_group_id is not None and not (text or "").strip():
+                # The other photos of an album sent at once: Telegram delivers each as its own
+                # message, the caption on one of them only. That one asks (or gets the hint).
+                return
             if (message.photo or message.document) and not (text or "").strip():
                 await self._portrait(bot, message, "", origin)
             elif message.photo or message.document:

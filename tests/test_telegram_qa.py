@@ -1,0 +1,125 @@
+"""QA probes of the Telegram front end as members and administrators use it: odd captions,
+albums, forged button presses, limits and faults, through the real bot, the Telegram
+stand-in and the fake Wiro."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.support.images import selfie_jpeg
+from tests.support.telegram_bot import telegram_bot
+from tests.telegram_standin import TelegramStandIn
+
+RUN = "/Run/wiro/instant-id-lora"
+UPLOAD = "/File/Upload"
+
+
+@pytest.fixture
+async def telegram(tmp_path):
+    async with TelegramStandIn(save_dir=tmp_path / "sent") as server:
+        yield server
+        assert server.internal_errors == []
+        assert server.unknown_methods == []
+
+
+@pytest.fixture
+async def app(telegram, fake_wiro, tmp_path):
+    async with telegram_bot(telegram, fake_wiro, tmp_path / "data") as app:
+        yield app
+
+
+def replying_to(asked):
+    return lambda m: m.reply_to_message_id == asked.message_id and m.chat_id == asked.chat_id
+
+
+async def reply_to(telegram, asked, timeout=10):
+    return await telegram.wait_message(replying_to(asked), timeout=timeout)
+
+
+async def result_of(telegram, asked, timeout=15):
+    return await telegram.wait_message(
+        lambda m: replying_to(asked)(m) and m.photo is not None, timeout=timeout
+    )
+
+
+def nothing_spent(wiro):
+    return wiro.calls[RUN] == 0 and wiro.calls[UPLOAD] == 0
+
+
+async def handled(telegram, app, n):
+    await telegram.wait_for(lambda _: app.inbox.handled >= n)
+
+
+async def test_an_album_sent_at_once_makes_one_portrait_and_no_refusals(app, telegram, fake_wiro):
+    # Telegram delivers each photo of an album as its own message; only one carries the
+    # caption. The captionless ones are not "a photo without a caption" asking for defaults.
+    first = telegram.send_photo(selfie_jpeg(), caption="/portrait oil", media_group_id="777")
+    telegram.send_photo(selfie_jpeg(), media_group_id="777")
+    last = telegram.send_photo(selfie_jpeg(), media_group_id="777")
+    await result_of(telegram, first)
+    await telegram.wait_for(lambda s: last.update_id in s.updates.confirmed)
+    await handled(telegram, app, 3)
+    texts = [m.text for m in telegram.sent() if m.text]
+    assert not [t for t in texts if t.startswith("⚠️")], texts
+    assert fake_wiro.calls[RUN] == 1
+
+
+# ---------------------------------------------------------------- forged button presses
+# Bot API, CallbackQuery.data: "Be aware that the message originated the query can contain
+# no callback buttons with this data": a modified client sends any data on any bot message.
+
+
+async def eves_group_message(telegram):
+    """Eve's own group (she created it) and a bot message in it she can press on."""
+    eve = telegram.add_user("Eve", "eve")
+    chat = telegram.add_group("Eve's den", {eve: "creator"})
+    asked = telegram.send_text("/help@PortraitTestBot", chat=chat, user=eve)
+    return eve, await reply_to(telegram, asked)
+
+
+async def test_an_admin_of_another_chat_cannot_cancel_a_members_job(app, telegram, fake_wiro):
+    fake_wiro.scenario.outcome = "hang"
+    asked = telegram.send_photo(selfie_jpeg(), caption="/portrait")
+    await reply_to(telegram, asked)
+    await telegram.wait_for(lambda _: fake_wiro.calls[RUN] == 1, timeout=10)
+    eve, help_message = await eves_group_message(telegram)
+    answer = await telegram.wait_answer(
+        telegram.press_button(help_message, "pc:1", user=eve, check=False)
+    )
+    assert answer.show_alert and "administrator" in answer.text
+    job = await app.services.ledger.get(1)
+    assert job.is_active
+    assert fake_wiro.calls["/Task/Cancel"] + fake_wiro.calls["/Task/Kill"] == 0
+
+
+async def test_an_admin_of_another_chat_cannot_delete_a_members_result(app, telegram, fake_wiro):
+    asked = telegram.send_photo(selfie_jpeg(), caption="/portrait")
+    await result_of(telegram, asked)
+    done = await telegram.wait_for(
+        lambda _: any("pr:dl:1" in m.callback_datas() for m in telegram.sent())
+    )
+    assert done
+    job = await app.services.ledger.get(1)
+    assert job.selfie_path is not None
+    eve, help_message = await eves_group_message(telegram)
+    answer = await telegram.wait_answer(
+        telegram.press_button(help_message, "pr:dl:1", user=eve, check=False)
+    )
+    assert answer.show_alert and "administrator" in answer.text
+    job = await app.services.ledger.get(1)
+    assert job.selfie_path is not None
+
+
+async def test_a_forged_delete_does_not_remove_another_members_result(app, telegram, fake_wiro):
+    # Alice's portrait in her private chat, Bob's in the group; Alice presses "Delete" of her
+    # own job on Bob's result (the data is hers, the message is his).
+    mine = telegram.send_photo(selfie_jpeg(), caption="/portrait")
+    await result_of(telegram, mine)
+    asked = telegram.send_photo(
+        selfie_jpeg(), caption="/portrait", chat=telegram.group, user=telegram.bob
+    )
+    bobs = await result_of(telegram, asked)
+    await telegram.wait_answer(
+        telegram.press_button(bobs, "pr:dl:1", user=telegram.alice, check=False)
+    )
+    assert not telegram.message(telegram.group, bobs.message_id).deleted
