@@ -4,6 +4,8 @@ stand-in and the fake Wiro."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from tests.support.images import selfie_jpeg
@@ -44,6 +46,11 @@ async def result_of(telegram, asked, timeout=15):
 
 def nothing_spent(wiro):
     return wiro.calls[RUN] == 0 and wiro.calls[UPLOAD] == 0
+
+
+def cut_short(app):
+    """Leaving the block cancels updates being handled at once (as a crash would)."""
+    app.drain_seconds = 0
 
 
 async def handled(telegram, app, n):
@@ -123,3 +130,37 @@ async def test_a_forged_delete_does_not_remove_another_members_result(app, teleg
         telegram.press_button(bobs, "pr:dl:1", user=telegram.alice, check=False)
     )
     assert not telegram.message(telegram.group, bobs.message_id).deleted
+
+
+# ---------------------------------------------------------------- restarts
+
+
+async def test_a_restart_while_the_status_is_removed_does_not_offer_the_result_again(
+    telegram, fake_wiro, tmp_path
+):
+    # The portrait is in the chat; removing the status message is slow (a 429 wait, a slow
+    # Telegram), and the bot restarts meanwhile. The post is known to have arrived: the
+    # member must not be told "it may or may not have arrived" nor get a Send again button
+    # that would post it a second time.
+    data = tmp_path / "data"
+    async with telegram_bot(telegram, fake_wiro, data, configure=cut_short) as app:
+        telegram.faults.delay("deleteMessage", 60)
+        asked = telegram.send_photo(selfie_jpeg(), caption="/portrait --seed 1")
+        await result_of(telegram, asked)
+        await telegram.wait_for(lambda s: s.requests_to("deleteMessage"))
+    telegram.faults.clear()
+    async with telegram_bot(telegram, fake_wiro, data) as app:
+        await telegram.wait_for(lambda _: app.services.dispatcher.accepting)
+        job = await app.services.ledger.get(1)
+        for _ in range(500):  # the resumed job settles (polling the ledger, not timing)
+            job = await app.services.ledger.get(1)
+            if not job.is_active:
+                break
+            await asyncio.sleep(0.01)
+        assert job.state == "delivered", job.state
+        history = telegram.send_text("/history")
+        shown = await reply_to(telegram, history)
+        assert shown.callback_datas() == []
+    texts = [m.content for m in telegram.sent()]
+    assert not [t for t in texts if "may or may not" in (t or "")], texts
+    assert len([m for m in telegram.sent() if m.photo is not None]) == 1
