@@ -164,3 +164,16 @@ async def test_a_restart_while_the_status_is_removed_does_not_offer_the_result_a
     texts = [m.content for m in telegram.sent()]
     assert not [t for t in texts if "may or may not" in (t or "")], texts
     assert len([m for m in telegram.sent() if m.photo is not None]) == 1
+
+
+# ---------------------------------------------------------------- buttons
+
+
+@pytest.mark.parametrize("data", ["pr:xx:1", "pc:abc", "zz", "pp:1"])
+async def test_a_button_the_bot_does_not_know_is_answered(app, telegram, data):
+    # An old keyboard from another version, or a modified client: the press must still be
+    # answered (an unanswered press leaves the button spinning in the member's app).
+    asked = telegram.send_text("/help")
+    message = await reply_to(telegram, asked)
+    answer = await telegram.wait_answer(telegram.press_button(message, data, check=False))
+    assert answer.show_alert and answer.text

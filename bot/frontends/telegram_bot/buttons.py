@@ -61,6 +61,7 @@ CANCEL_ANSWERS = {
 NOT_YOURS_CANCEL = "Only the member who asked or a chat administrator can cancel this portrait."
 NOT_YOURS_DELETE = "Only the member who asked or a chat administrator can delete this portrait."
 DELETED = "Deleted. The kept copy of the selfie is gone too."
+UNKNOWN_BUTTON = "This button no longer works. Send /help to see what you can do."
 FILES_GONE = (
     "The original files of this portrait are no longer kept (they are kept for a limited "
     "time, and not after Delete)."
@@ -132,6 +133,20 @@ def buttons_router(
 
     router.include_router(edits_router(tools))
     router.include_router(kept_router(tools))
+    router.include_router(_unknown_buttons_router())
+    return router
+
+
+def _unknown_buttons_router() -> Router:
+    """Last: a press no handler took (a keyboard from another version of the bot, or data a
+    modified client made up) is still answered, or the button keeps spinning."""
+    router = Router(name="telegram-unknown-buttons")
+
+    @router.callback_query()
+    async def unknown(query: CallbackQuery) -> None:
+        log.info("Unknown button data %r from %s", (query.data or "")[:64], query.from_user.id)
+        await alert(query, UNKNOWN_BUTTON)
+
     return router
 
 
