@@ -177,3 +177,48 @@ async def test_a_button_the_bot_does_not_know_is_answered(app, telegram, data):
     message = await reply_to(telegram, asked)
     answer = await telegram.wait_answer(telegram.press_button(message, data, check=False))
     assert answer.show_alert and answer.text
+
+
+# ---------------------------------------------------------------- answers and /history
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("/help", "I turn your selfie"),
+        ("/history", "haven't asked"),
+        ("/cancel", "no portrait in progress"),
+        ("/styles", "Models"),
+        ("/weather", "I don't know /weather"),
+    ],
+)
+async def test_an_answer_refused_with_429_is_sent_after_the_wait(app, telegram, text, says):
+    # Telegram's rate limit: 429 with retry_after; the answer waits and goes, not dropped.
+    telegram.faults.retry_after("sendMessage", 1, times=1)
+    asked = telegram.send_text(text)
+    answer = await reply_to(telegram, asked)
+    assert says in answer.text
+
+
+async def test_a_refusal_refused_with_429_is_sent_after_the_wait(app, telegram, fake_wiro):
+    telegram.faults.retry_after("sendMessage", 1, times=1)
+    asked = telegram.send_photo(selfie_jpeg(), caption="/portrait --steps 300")
+    answer = await reply_to(telegram, asked)
+    assert "Steps must be between" in answer.text
+    assert nothing_spent(fake_wiro)
+
+
+async def test_history_offers_send_again_for_a_kept_portrait(app, telegram, fake_wiro):
+    # The post's answer was lost (5xx): kept, and the member is told to use /history.
+    telegram.faults.server_error("sendPhoto", times=1)
+    asked = telegram.send_photo(selfie_jpeg(), caption="/portrait kept")
+    told = await telegram.wait_message(lambda m: "/history" in (m.text or ""), timeout=15)
+    assert told.reply_to_message_id == asked.message_id
+    job = await app.services.ledger.get(1)
+    assert job.state == "kept"
+    history = telegram.send_text("/history")
+    shown = await reply_to(telegram, history)
+    assert shown.callback_datas() == ["pa:1"]
+    await telegram.wait_answer(telegram.press_button(shown, "pa:1"))
+    result = await telegram.wait_message(lambda m: m.photo is not None and m.caption)
+    assert result.reply_to_message_id == shown.message_id
