@@ -222,3 +222,34 @@ async def test_history_offers_send_again_for_a_kept_portrait(app, telegram, fake
     await telegram.wait_answer(telegram.press_button(shown, "pa:1"))
     result = await telegram.wait_message(lambda m: m.photo is not None and m.caption)
     assert result.reply_to_message_id == shown.message_id
+
+
+# ---------------------------------------------------------------- known, not fixed here
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="the job stays DELIVERING (active) until its status message is removed, which "
+    "waits its turn in the chat (>= 1 s) or a 429; see the QA report",
+)
+async def test_reroll_right_after_the_result_appears_is_taken(app, telegram, fake_wiro):
+    telegram.faults.delay("deleteMessage", 3)  # a slow Telegram while the status goes
+    asked = telegram.send_photo(selfie_jpeg(), caption="/portrait")
+    result = await result_of(telegram, asked)
+    answer = await telegram.wait_answer(telegram.press_button(result, "pr:rr:1"))
+    assert not answer.show_alert, answer.text
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="/history lists the member's portraits from every chat, wherever it is asked; "
+    "see the QA report",
+)
+async def test_history_in_a_group_does_not_show_prompts_from_the_private_chat(
+    app, telegram, fake_wiro
+):
+    asked = telegram.send_photo(selfie_jpeg(), caption="/portrait my secret prompt")
+    await result_of(telegram, asked)
+    history = telegram.send_text("/history", chat=telegram.group)
+    shown = await reply_to(telegram, history)
+    assert "my secret prompt" not in shown.text
