@@ -177,10 +177,13 @@ class MemberActions:
         file_name: str = "photo.jpg",
         mime_type: str | None = None,
         keep_original: bool = False,
+        media_group_id: str | None = None,
     ) -> StoredMessage:
         """A photo as the app sends it: compressed (``message.photo``: JPEG sizes up to 1280
         px, the largest last; ``keep_original=True`` keeps the given bytes as the largest)
-        or, with ``as_document=True``, untouched as ``message.document`` (HEIC stays HEIC)."""
+        or, with ``as_document=True``, untouched as ``message.document`` (HEIC stays HEIC).
+        ``media_group_id``: one item of an album the member sent at once (Telegram gives the
+        caption to one item only and delivers each item as its own update)."""
         if as_document:
             return self.send_document(
                 image,
@@ -194,6 +197,8 @@ class MemberActions:
             )
         sizes = payloads.photo_sizes(self.world, image, keep_original=keep_original)
         fill: dict[str, Any] = {"photo": [f.photo_size() for f in sizes]}
+        if media_group_id is not None:
+            fill["media_group_id"] = media_group_id
         if caption:
             fill |= {"caption": caption, "caption_entities": self._command_entities(caption)}
         return self._post(chat, user, reply_to, thread_id, fill)

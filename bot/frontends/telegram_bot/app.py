@@ -139,7 +139,7 @@ class TelegramApp:
         # Buttons first: they take the replies to "Edit prompt" before the commands' hints.
         self.dispatcher.include_routers(
             buttons_router(self.services, self.frontend, self.starter),
-            commands_router(self.services, self.starter, self.username),
+            commands_router(self.services, self.starter, self.username, self.frontend.pacer),
         )
 
     async def run(self) -> None:

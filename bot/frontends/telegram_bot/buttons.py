@@ -14,7 +14,7 @@ import logging
 
 from aiogram import Router
 from aiogram.exceptions import TelegramAPIError
-from aiogram.types import BufferedInputFile, CallbackQuery
+from aiogram.types import BufferedInputFile, CallbackQuery, Message
 
 from bot.core.jobs.actions import (
     ActionRefused,
@@ -28,7 +28,7 @@ from bot.core.jobs.dispatcher import CancelOutcome
 from bot.core.jobs.ledger import Job
 from bot.services import Services
 
-from .address import message_ids
+from .address import TelegramAddress, message_ids
 from .callbacks import Action, CancelButton, ResultButton
 from .delivery import post_documents, send_once
 from .edits import ask_new_prompt_for, edits_router, show_result_keyboard
@@ -61,6 +61,7 @@ CANCEL_ANSWERS = {
 NOT_YOURS_CANCEL = "Only the member who asked or a chat administrator can cancel this portrait."
 NOT_YOURS_DELETE = "Only the member who asked or a chat administrator can delete this portrait."
 DELETED = "Deleted. The kept copy of the selfie is gone too."
+UNKNOWN_BUTTON = "This button no longer works. Send /help to see what you can do."
 FILES_GONE = (
     "The original files of this portrait are no longer kept (they are kept for a limited "
     "time, and not after Delete)."
@@ -132,16 +133,32 @@ def buttons_router(
 
     router.include_router(edits_router(tools))
     router.include_router(kept_router(tools))
+    router.include_router(_unknown_buttons_router())
+    return router
+
+
+def _unknown_buttons_router() -> Router:
+    """Last: a press no handler took (a keyboard from another version of the bot, or data a
+    modified client made up) is still answered, or the button keeps spinning."""
+    router = Router(name="telegram-unknown-buttons")
+
+    @router.callback_query()
+    async def unknown(query: CallbackQuery) -> None:
+        log.info("Unknown button data %r from %s", (query.data or "")[:64], query.from_user.id)
+        await alert(query, UNKNOWN_BUTTON)
+
     return router
 
 
 async def _may_delete(tools: Tools, job: Job, query: CallbackQuery) -> bool:
+    """The member who asked, or an administrator of the job's own chat. Not of the chat the
+    press came from: ``callback_data`` is whatever the client sends (Bot API, CallbackQuery:
+    the message "can contain no callback buttons with this data"), so an administrator of
+    their own group could otherwise cancel or delete anyone's portrait by its id."""
     if pressed_by_owner(job, query):
         return True
-    message = query.message
-    if message is None:
-        return False
-    admin = await is_chat_admin(tools.bot, message.chat.id, message.chat.type, query.from_user.id)
+    where = TelegramAddress.of(job)
+    admin = await is_chat_admin(tools.bot, where.chat_id, where.chat_type, query.from_user.id)
     return may_delete(job, f"telegram:{query.from_user.id}", moderator=admin)
 
 
@@ -150,12 +167,18 @@ async def _delete(tools: Tools, query: CallbackQuery, job: Job) -> None:
     if not await _may_delete(tools, job, query):
         await alert(query, NOT_YOURS_DELETE)
         return
-    message = query.message
+    # The job's own messages, in the job's chat; the pressed message only when it really
+    # carries this button (Telegram sends its keyboard with the press; the data is the
+    # client's): a forged press on another member's result must not delete that one.
+    where = TelegramAddress.of(job)
     ids = message_ids(job.result_message_ref)
-    if message is not None and message.message_id not in ids:
-        ids.append(message.message_id)
-    chat_id = message.chat.id if message is not None else 0
-    group = message is not None and message.chat.type != "private"
+    chat_id, group = where.chat_id, not where.is_private
+    message = query.message
+    if isinstance(message, Message) and _carries(message, query.data):
+        # Perhaps sent again from /history in another chat (kept.py): it is where it was.
+        chat_id, group = message.chat.id, message.chat.type != "private"
+        if message.message_id not in ids:
+            ids.append(message.message_id)
     for message_id in ids:
 
         def call(message_id: int = message_id) -> object:
@@ -169,6 +192,15 @@ async def _delete(tools: Tools, query: CallbackQuery, job: Job) -> None:
     await tools.frontend.originals.delete(job.id)
     log.info("Result of job %s deleted by %s", job.id, query.from_user.id)
     await query.answer(DELETED)
+
+
+def _carries(message: Message, data: str | None) -> bool:
+    """Whether ``message``'s inline keyboard (as Telegram sent it with the press) has a button
+    with ``data``."""
+    markup = message.reply_markup
+    if markup is None or data is None:
+        return False
+    return any(key.callback_data == data for row in markup.inline_keyboard for key in row)
 
 
 async def _details(tools: Tools, query: CallbackQuery, job: Job) -> None:

@@ -14,6 +14,7 @@ not for it. Members' text reaches messages only through `messages`/`text` (escap
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable
 from typing import Any
 
 from aiogram import Bot, Router
@@ -28,10 +29,12 @@ from bot.services import Services
 
 from .address import TelegramAddress, requester
 from .command import PORTRAIT, parse_command, parse_portrait
+from .kept import kept_keyboard
 from .messages import HISTORY_LENGTH, HistoryEntry, help_text, history_text, refusal, styles_pages
 from .photos import fetch_selfie, photo_message
 from .requests import TelegramJobStarter
 from .text import fit_html
+from .throttle import Pacer
 
 log = logging.getLogger(__name__)
 
@@ -61,10 +64,13 @@ _HISTORY_STATES = {
 }
 
 
-def commands_router(services: Services, starter: TelegramJobStarter, bot_username: str) -> Router:
+def commands_router(
+    services: Services, starter: TelegramJobStarter, bot_username: str, pacer: Pacer
+) -> Router:
     """The router for members' messages; include it after the buttons router (which takes
-    the forced replies of "Edit prompt")."""
-    commands = _Commands(services, starter, bot_username)
+    the forced replies of "Edit prompt"). ``pacer``: the front end's, so answers share each
+    chat's turn with the job messages."""
+    commands = _Commands(services, starter, bot_username, pacer)
     router = Router(name="telegram-commands")
     router.message.register(commands.on_message)
     return router
@@ -76,11 +82,15 @@ def thread_of(message: Message) -> int | None:
     return message.message_thread_id if message.is_topic_message else None
 
 
-async def answer(bot: Bot, message: Message, text: str, **kwargs: Any) -> Message | None:
-    """Send ``text`` (Telegram HTML) replying to ``message`` in its chat and forum topic; None
-    when Telegram refused it (logged: a blocked bot, a chat the bot left)."""
-    try:
-        return await bot.send_message(
+async def answer(
+    bot: Bot, pacer: Pacer, message: Message, text: str, **kwargs: Any
+) -> Message | None:
+    """Send ``text`` (Telegram HTML) replying to ``message`` in its chat and forum topic, in
+    the chat's turn (`Pacer`: spaced with the job messages, a 429 waited out); None when
+    Telegram refused it (logged: a blocked bot, a chat the bot left, 429 after 429)."""
+
+    def call() -> Awaitable[Message]:
+        return bot.send_message(
             chat_id=message.chat.id,
             text=text,
             message_thread_id=thread_of(message),
@@ -89,6 +99,9 @@ async def answer(bot: Bot, message: Message, text: str, **kwargs: Any) -> Messag
             ),
             **kwargs,
         )
+
+    try:
+        return await pacer.send(message.chat.id, call, group=message.chat.type != "private")
     except TelegramAPIError as error:
         log.info("Cannot answer in chat %s: %s", message.chat.id, error)
         return None
@@ -107,10 +120,13 @@ def address_of(message: Message) -> TelegramAddress:
 
 
 class _Commands:
-    def __init__(self, services: Services, starter: TelegramJobStarter, username: str) -> None:
+    def __init__(
+        self, services: Services, starter: TelegramJobStarter, username: str, pacer: Pacer
+    ) -> None:
         self._services = services
         self._starter = starter
         self._username = username
+        self._pacer = pacer
 
     async def on_message(self, message: Message, bot: Bot, origin: str | None = None) -> None:
         user = message.from_user
@@ -122,17 +138,21 @@ class _Commands:
         if command is None:
             if not private:
                 return  # chatter that reached the bot (a mention, a reply): not a command
+            if message.media_group_id is not None and not (text or "").strip():
+                # The other photos of an album sent at once: Telegram delivers each as its own
+                # message, the caption on one of them only. That one asks (or gets the hint).
+                return
             if (message.photo or message.document) and not (text or "").strip():
                 await self._portrait(bot, message, "", origin)
             elif message.photo or message.document:
-                await answer(bot, message, refusal(CAPTION_HINT))
+                await answer(bot, self._pacer, message, refusal(CAPTION_HINT))
             else:
-                await answer(bot, message, fit_html([TEXT_HINT]))
+                await answer(bot, self._pacer, message, fit_html([TEXT_HINT]))
             return
         if command.name == PORTRAIT:
             await self._portrait(bot, message, command.args, origin)
         elif command.name in ("start", "help"):
-            await answer(bot, message, help_text(self._username))
+            await answer(bot, self._pacer, message, help_text(self._username))
         elif command.name == "styles":
             await self._styles(bot, message)
         elif command.name == "history":
@@ -141,7 +161,9 @@ class _Commands:
             await self._cancel(bot, message)
         elif private or _addressed(text or "", self._username):
             # In groups an unknown /command may be another bot's: answer only when named.
-            await answer(bot, message, refusal(f"I don't know /{command.name}. Send /help."))
+            await answer(
+                bot, self._pacer, message, refusal(f"I don't know /{command.name}. Send /help.")
+            )
 
     # ------------------------------------------------------------------ /portrait
 
@@ -151,30 +173,35 @@ class _Commands:
             log.info("Update %s already made its job; not queueing it again", origin)
             return
         if not services.dispatcher.accepting:
-            await answer(bot, message, refusal(RESTARTING))
+            await answer(bot, self._pacer, message, refusal(RESTARTING))
             return
         request = parse_portrait(args, services.catalog)
         if request.options is None:
-            await answer(bot, message, refusal(request.error or "Those options don't work."))
+            await answer(
+                bot, self._pacer, message, refusal(request.error or "Those options don't work.")
+            )
             return
         address = address_of(message)
         limited = await self._starter.over_limit(address)
         if limited is not None:
-            await answer(bot, message, limited)
+            await answer(bot, self._pacer, message, limited)
             return
         holder = photo_message(message)
         if holder is not None and not _sent_by(holder, address.user_id):
-            await answer(bot, message, refusal(NOT_YOUR_PHOTO))
+            await answer(bot, self._pacer, message, refusal(NOT_YOUR_PHOTO))
             return
         try:
             selfie = await fetch_selfie(bot, message, services.selfie_limits)
         except SelfieRejected as rejection:
-            await answer(bot, message, refusal(rejection.message))
+            await answer(bot, self._pacer, message, refusal(rejection.message))
             return
         except TelegramAPIError as error:
             log.info("Cannot fetch a selfie from Telegram: %s", error)
             await answer(
-                bot, message, refusal("I couldn't download your photo. Please send it again.")
+                bot,
+                self._pacer,
+                message,
+                refusal("I couldn't download your photo. Please send it again."),
             )
             return
         await self._start(bot, message, address, request.options, selfie.data, origin)
@@ -194,7 +221,7 @@ class _Commands:
             address, options, selfie, member_name=name, origin=origin
         )
         if isinstance(outcome, str):
-            await answer(bot, message, outcome)
+            await answer(bot, self._pacer, message, outcome)
         else:
             log.info("Telegram job %d queued for %s", outcome.id, address.requester.requester)
 
@@ -203,20 +230,36 @@ class _Commands:
     async def _styles(self, bot: Bot, message: Message) -> None:
         for index, page in enumerate(styles_pages(self._services.catalog)):
             if index == 0:
-                sent = await answer(bot, message, page)
+                sent = await answer(bot, self._pacer, message, page)
                 if sent is None:
                     return
             else:
-                await bot.send_message(
-                    chat_id=message.chat.id, text=page, message_thread_id=thread_of(message)
-                )
+
+                def call(page: str = page) -> Awaitable[Message]:
+                    return bot.send_message(
+                        chat_id=message.chat.id, text=page, message_thread_id=thread_of(message)
+                    )
+
+                try:
+                    await self._pacer.send(
+                        message.chat.id, call, group=message.chat.type != "private"
+                    )
+                except TelegramAPIError as error:
+                    log.info("Cannot send /styles in chat %s: %s", message.chat.id, error)
+                    return
 
     async def _history(self, bot: Bot, message: Message) -> None:
         assert message.from_user is not None
         jobs = await self._services.ledger.recent_for(
             requester(message.from_user.id), limit=HISTORY_LENGTH
         )
-        await answer(bot, message, history_text([self._entry(job) for job in jobs]))
+        await answer(
+            bot,
+            self._pacer,
+            message,
+            history_text([self._entry(job) for job in jobs]),
+            reply_markup=kept_keyboard(jobs),  # "Send #N again" for kept results
+        )
 
     def _entry(self, job: Job) -> HistoryEntry:
         options = job.params.get("options") or {}
@@ -238,13 +281,13 @@ class _Commands:
         jobs = await self._services.ledger.recent_for(requester(message.from_user.id), limit=50)
         active = [job for job in jobs if job.is_active]
         if not active:
-            await answer(bot, message, refusal(NO_ACTIVE_JOB))
+            await answer(bot, self._pacer, message, refusal(NO_ACTIVE_JOB))
             return
         lines = []
         for job in active:
             outcome = await self._services.dispatcher.cancel(job.id)
             lines.append(_cancel_line(job.id, outcome))
-        await answer(bot, message, fit_html(["\n".join(lines)]))
+        await answer(bot, self._pacer, message, fit_html(["\n".join(lines)]))
 
 
 def _cancel_line(job_id: int, outcome: CancelOutcome) -> str:

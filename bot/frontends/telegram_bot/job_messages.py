@@ -7,9 +7,11 @@ sent" (429, 4xx) clears it again. A job resumed after a restart with the intent 
 may or may not be in the chat: `find_delivered` raises `DeliveryUncertain`, and the core keeps
 the result for ``/history`` ("Send again") instead of posting it a second time. An album
 records its messages (`ALBUM_OUT`) before its buttons message is sent, so a restart in
-between only adds the buttons. Telegram has no idempotency key, so a send whose answer was
-lost (a timeout, a dropped connection, a 5xx) is never made again either: the result is kept
-the same way; only a connection that could not be opened is surely "not sent" and retried.
+between only adds the buttons; a whole result in the chat is recorded (`POSTED`) before the
+status message is removed, so a restart then finds it delivered. Telegram has no idempotency
+key, so a send whose answer was lost (a timeout, a dropped connection, a 5xx) is never made
+again either: the result is kept the same way; only a connection that could not be opened is
+surely "not sent" and retried.
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ log = logging.getLogger(__name__)
 
 SENDING = "telegram-sending"  # the result is being sent (recorded before the first call)
 ALBUM_OUT = "telegram-album-out"  # the album is in the chat; its buttons message may not be
+POSTED = "telegram-posted"  # the whole result is in the chat (``result_message_ref``)
 UNCERTAIN = (
     "Your portrait was being posted just as the bot restarted, so it may or may not have "
     "arrived. To be sure it is not posted twice I've kept it for you: use /history to get it."
@@ -261,13 +264,17 @@ class TelegramJobMessages:
                 before_send=record_intent,
             ),
         )
-        if single:
-            return message_ref(*ids)
-        await self.services.ledger.update(
-            job.id, delivery_nonce=ALBUM_OUT, result_message_ref=message_ref(*ids)
-        )
-        buttons = await self._buttons_message(job, where, len(ids))
-        return message_ref(*ids, *([buttons] if buttons is not None else []))
+        if not single:
+            await self.services.ledger.update(
+                job.id, delivery_nonce=ALBUM_OUT, result_message_ref=message_ref(*ids)
+            )
+            buttons = await self._buttons_message(job, where, len(ids))
+            ids += [buttons] if buttons is not None else []
+        # Known to be in the chat: a restart from here on (removing the status can wait on
+        # Telegram) finds it (`find_delivered`) instead of keeping it for "Send again".
+        ref = message_ref(*ids)
+        await self.services.ledger.update(job.id, delivery_nonce=POSTED, result_message_ref=ref)
+        return ref
 
     async def _send(self, job: Job, where: Where, last_try: bool, send: Any) -> list[int]:
         """Run ``send(where)``, mapping Telegram's answers to the core's outcomes."""
@@ -336,6 +343,9 @@ class TelegramJobMessages:
             buttons = await self._buttons_message(job, Where.of(TelegramAddress.of(job)), len(ids))
             await self._remove_status(job)
             return message_ref(*ids, *([buttons] if buttons is not None else []))
+        if job.delivery_nonce == POSTED and job.result_message_ref:
+            await self._remove_status(job)
+            return job.result_message_ref
         if job.delivery_nonce == SENDING:
             raise DeliveryUncertain(UNCERTAIN)
         return None
