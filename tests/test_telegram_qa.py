@@ -224,14 +224,9 @@ async def test_history_offers_send_again_for_a_kept_portrait(app, telegram, fake
     assert result.reply_to_message_id == shown.message_id
 
 
-# ---------------------------------------------------------------- known, not fixed here
+# ---------------------------------------------------------------- found by QA, fixed since
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the job stays DELIVERING (active) until its status message is removed, which "
-    "waits its turn in the chat (>= 1 s) or a 429; see the QA report",
-)
 async def test_reroll_right_after_the_result_appears_is_taken(app, telegram, fake_wiro):
     telegram.faults.delay("deleteMessage", 3)  # a slow Telegram while the status goes
     asked = telegram.send_photo(selfie_jpeg(), caption="/portrait")
@@ -240,11 +235,6 @@ async def test_reroll_right_after_the_result_appears_is_taken(app, telegram, fak
     assert not answer.show_alert, answer.text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="/history lists the member's portraits from every chat, wherever it is asked; "
-    "see the QA report",
-)
 async def test_history_in_a_group_does_not_show_prompts_from_the_private_chat(
     app, telegram, fake_wiro
 ):

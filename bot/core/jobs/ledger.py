@@ -352,8 +352,11 @@ class JobLedger(Protocol):
         """1-based place among QUEUED jobs, in :meth:`queued` order; None when not queued."""
         ...
 
-    async def recent_for(self, requester: str, limit: int = 10) -> list[Job]:
-        """The requester's newest jobs, newest first."""
+    async def recent_for(
+        self, requester: str, limit: int = 10, *, scope: str | None = None
+    ) -> list[Job]:
+        """The requester's newest jobs, newest first; only those asked in ``scope`` when it
+        is given (a history shown where others can read it)."""
         ...
 
     async def count_active(self, requester: str) -> int:

@@ -502,12 +502,20 @@ class SqliteLedger(JobLedger):
         position = int(rows[0][0])
         return position or None
 
-    async def recent_for(self, requester: str, limit: int = 10) -> list[Job]:
+    async def recent_for(
+        self, requester: str, limit: int = 10, *, scope: str | None = None
+    ) -> list[Job]:
         if limit <= 0:
             return []
+        if scope is None:
+            return await self._jobs(
+                "SELECT * FROM jobs WHERE requester = ? ORDER BY created_at DESC, id DESC LIMIT ?",
+                (_key("requester", requester), limit),
+            )
         return await self._jobs(
-            "SELECT * FROM jobs WHERE requester = ? ORDER BY created_at DESC, id DESC LIMIT ?",
-            (_key("requester", requester), limit),
+            "SELECT * FROM jobs WHERE requester = ? AND scope = ? "
+            "ORDER BY created_at DESC, id DESC LIMIT ?",
+            (_key("requester", requester), _key("scope", scope), limit),
         )
 
     async def recent_task_lengths(self, limit: int = 200) -> list[tuple[dict[str, Any], float]]:

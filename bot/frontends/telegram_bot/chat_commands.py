@@ -250,8 +250,12 @@ class _Commands:
 
     async def _history(self, bot: Bot, message: Message) -> None:
         assert message.from_user is not None
+        # In a group everyone reads the answer: only the portraits asked in this chat (a
+        # private chat's prompts and kept results stay there).
+        address = address_of(message)
+        scope = None if address.is_private else address.requester.scope
         jobs = await self._services.ledger.recent_for(
-            requester(message.from_user.id), limit=HISTORY_LENGTH
+            requester(message.from_user.id), limit=HISTORY_LENGTH, scope=scope
         )
         await answer(
             bot,

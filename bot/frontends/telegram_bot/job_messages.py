@@ -77,6 +77,7 @@ CAPABILITIES = Capabilities(
     reads_history=False,  # the Bot API cannot read chat history
     buttons_per_message=100,
 )
+REMOVAL_GRACE = 3.0  # seconds status removals may take to go out when the bot stops
 _LAST_STEPS = frozenset({Phase.FINISHING, Phase.DOWNLOADING})
 _LATER = (TelegramServerError, TelegramNetworkError, aiohttp.ClientError, TimeoutError)
 _GONE = ("chat not found", "bot was blocked", "bot was kicked", "user is deactivated")
@@ -121,12 +122,15 @@ class TelegramJobMessages:
             clock=clock,
         )
         self._status_ids: dict[int, int] = {}  # posted by this process, before the ledger has it
+        self._removals: set[asyncio.Task[None]] = set()  # status messages going after results
 
     def clock(self) -> datetime:
         return self._clock()
 
     async def close(self) -> None:
         await self.board.close()
+        if self._removals:  # status removals queued in the pacer: a moment to go out
+            await asyncio.wait(self._removals, timeout=REMOVAL_GRACE)
         await self.pacer.close()
 
     # -- the status --------------------------------------------------------------------------
@@ -227,7 +231,13 @@ class TelegramJobMessages:
     async def deliver(self, job: Job, images: tuple[PortraitImage, ...], *, last_try: bool) -> str:
         self.board.forget(job.id)  # no more progress edits; the message goes once posted
         ref = await self.post_result(job, images, Where.of(TelegramAddress.of(job)), last_try)
-        await self._remove_status(job)
+        # The status goes in the background: it waits its turn in the chat (about a second
+        # after the result), and until then the job would still count as the member's active
+        # one, refusing a Re-roll pressed at once. A restart before it goes leaves a stale
+        # status whose Cancel answers that the portrait is finished.
+        removal = asyncio.create_task(self._remove_status(job), name=f"status-{job.id}")
+        self._removals.add(removal)
+        removal.add_done_callback(self._removals.discard)
         return ref
 
     async def post_result(
