@@ -593,3 +593,23 @@ async def test_a_task_error_before_generation_is_looked_up_and_fails_after_its_g
             await asyncio.wait_for(waiting, 3)
     # One poll to learn it is a state, not a stderr line; one when its grace ran out.
     assert fake_wiro.calls["/Task/Detail"] == 2
+
+
+async def test_close_gives_up_on_a_connection_that_never_ends(monkeypatch, caplog):
+    """A peer that never finishes the closing handshake cannot hang close() (the full suite
+    once stalled in a socket test's teardown): it is abandoned after the grace, with a warning."""
+
+    class StuckConnection:
+        closed = False
+
+        async def close(self) -> bool:
+            await asyncio.Event().wait()  # never answered
+            return True
+
+    monkeypatch.setattr("bot.core.wiro.socket._CLOSE_GRACE", 0.05, raising=False)
+    socket = WiroSocket("ws://127.0.0.1:9/never")
+    socket._ws = StuckConnection()  # type: ignore[assignment]
+    async with asyncio.timeout(5):
+        await socket.close()
+    assert socket._ws is None
+    assert "did not close" in caplog.text

@@ -58,6 +58,7 @@ log = logging.getLogger(__name__)
 
 OUTPUT_STATUS = "task_output"
 _STABLE_AFTER = 10.0  # a connection that lived this long counts as a success for backoff
+_CLOSE_GRACE = 10.0  # seconds close() waits for the connection and session to end
 
 
 # --- messages -------------------------------------------------------------------------------
@@ -411,14 +412,25 @@ class WiroSocket:
         if runner is not None:
             runner.cancel()
             await asyncio.gather(runner, return_exceptions=True)
-        if self._ws is not None:
-            await self._ws.close()
+        # aiohttp's closing handshake and ClientSession.close() wait on the peer (a close
+        # frame, each connection's end) without a bound of their own in every path: a close
+        # that cannot finish is given up on rather than hanging the caller.
+        try:
+            async with asyncio.timeout(_CLOSE_GRACE):
+                if self._ws is not None:
+                    await self._ws.close()
+                if self._chores:
+                    await asyncio.gather(*self._chores, return_exceptions=True)
+                if self._owns_session and self._session is not None:
+                    await self._session.close()
+        except TimeoutError:
+            log.warning("The Wiro socket did not close within %gs; abandoning it", _CLOSE_GRACE)
+            for chore in list(self._chores):
+                chore.cancel()
+        finally:
             self._ws = None
-        if self._chores:
-            await asyncio.gather(*self._chores, return_exceptions=True)
-        if self._owns_session and self._session is not None:
-            await self._session.close()
-            self._session = None
+            if self._owns_session:
+                self._session = None
 
     # -- subscriptions ---
 
@@ -552,9 +564,11 @@ class WiroSocket:
             for subscription in self._subs:
                 subscription._set_live(False)
             writer.cancel()
-            await asyncio.gather(writer, return_exceptions=True)
-            if not ws.closed:
-                self._spawn(ws.close())
+            try:
+                await asyncio.gather(writer, return_exceptions=True)
+            finally:  # also when close() cancels this wait: the connection is still ended
+                if not ws.closed:
+                    self._spawn(ws.close())
         return heard or loop.time() - opened >= _STABLE_AFTER
 
     async def _write(self, ws: aiohttp.ClientWebSocketResponse, outbox: asyncio.Queue) -> None:
