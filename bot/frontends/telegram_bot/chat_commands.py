@@ -34,7 +34,7 @@ from .messages import HISTORY_LENGTH, HistoryEntry, help_text, history_text, ref
 from .photos import fetch_selfie, photo_message
 from .requests import TelegramJobStarter
 from .text import fit_html
-from .throttle import Pacer
+from .throttle import Pacer, Priority
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +101,9 @@ async def answer(
         )
 
     try:
-        return await pacer.send(message.chat.id, call, group=message.chat.type != "private")
+        group = message.chat.type != "private"
+        # The answer to a member's command is their first sign of life from the bot.
+        return await pacer.send(message.chat.id, call, group=group, priority=Priority.FIRST_REPLY)
     except TelegramAPIError as error:
         log.info("Cannot answer in chat %s: %s", message.chat.id, error)
         return None
