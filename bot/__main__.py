@@ -13,7 +13,6 @@ from dotenv import find_dotenv, load_dotenv
 from bot.cli import add_generate_arguments, generate
 from bot.frontends.discord_bot.settings import load_discord_settings
 from bot.frontends.telegram_bot.settings import load_telegram_settings
-from bot.launcher import StartupError, run_bot
 from bot.logs import setup_logging
 from bot.settings import SettingsError, load_settings
 
@@ -50,9 +49,14 @@ def main(argv: list[str] | None = None) -> int:
     if telegram is not None:
         secrets += [telegram.bot_token, telegram.webhook_secret]
     setup_logging(settings.log_level, secrets)
-    try:
-        if command == "generate":
+    if command == "generate":  # no chat library is loaded for it (aiogram alone takes seconds)
+        try:
             return asyncio.run(generate(settings, args))
+        except KeyboardInterrupt:
+            return 130
+    from bot.launcher import StartupError, run_bot
+
+    try:
         asyncio.run(
             run_bot(settings, discord=discord, telegram=telegram, sync_only=command == "sync")
         )

@@ -12,6 +12,7 @@ import signal
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from http import HTTPStatus
+from typing import TYPE_CHECKING
 
 import aiohttp
 import discord
@@ -23,11 +24,13 @@ from bot.core.jobs.sqlite_ledger import SqliteLedger
 from bot.core.wiro import OutputHosts, PollSchedule, WiroClient, WiroSocket
 from bot.frontends.discord_bot.app import PortraitBot
 from bot.frontends.discord_bot.settings import DiscordSettings
-from bot.frontends.telegram_bot.app import TelegramApp, TelegramStartupError
 from bot.frontends.telegram_bot.settings import TelegramSettings
 from bot.services import Services, build_services
 from bot.settings import Settings
 from bot.storage import DataDirError, exclusive_use, prepare_data_dir
+
+if TYPE_CHECKING:
+    from bot.frontends.telegram_bot.app import TelegramApp
 
 log = logging.getLogger(__name__)
 
@@ -125,6 +128,9 @@ async def _run_front_ends(settings: Settings, services: Services, fronts: _Front
         telegram_app: TelegramApp | None = None
         if fronts.runs_telegram:
             assert fronts.telegram is not None
+            # Imported only when Telegram runs: aiogram's models take seconds to load.
+            from bot.frontends.telegram_bot.app import TelegramApp, TelegramStartupError
+
             telegram_app = TelegramApp(services, fronts.telegram)
             stack.push_async_callback(telegram_app.close)
             if fronts.on_telegram is not None:
