@@ -1,5 +1,6 @@
 """Shared fixtures: the fake Wiro (tests/fakewiro.py), the local Discord stand-in
-(tests/discord_standin/) and the real bot started against both."""
+(tests/discord_standin/) and the real bot started against both; the Telegram ones come from
+`tests.support.telegram_e2e`."""
 
 from collections.abc import AsyncIterator
 
@@ -9,6 +10,9 @@ from bot.frontends.discord_bot.app import PortraitBot
 from tests.discord_standin import DiscordStandIn
 from tests.fakewiro import FakeWiro
 from tests.support.portrait_bot import portrait_bot
+
+# The Telegram stand-in and the Telegram bot as fixtures (`telegram`, `app`).
+pytest_plugins = ["tests.support.telegram_e2e"]
 
 
 @pytest.fixture

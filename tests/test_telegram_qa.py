@@ -10,42 +10,7 @@ import pytest
 
 from tests.support.images import selfie_jpeg
 from tests.support.telegram_bot import telegram_bot
-from tests.telegram_standin import TelegramStandIn
-
-RUN = "/Run/wiro/instant-id-lora"
-UPLOAD = "/File/Upload"
-
-
-@pytest.fixture
-async def telegram(tmp_path):
-    async with TelegramStandIn(save_dir=tmp_path / "sent") as server:
-        yield server
-        assert server.internal_errors == []
-        assert server.unknown_methods == []
-
-
-@pytest.fixture
-async def app(telegram, fake_wiro, tmp_path):
-    async with telegram_bot(telegram, fake_wiro, tmp_path / "data") as app:
-        yield app
-
-
-def replying_to(asked):
-    return lambda m: m.reply_to_message_id == asked.message_id and m.chat_id == asked.chat_id
-
-
-async def reply_to(telegram, asked, timeout=10):
-    return await telegram.wait_message(replying_to(asked), timeout=timeout)
-
-
-async def result_of(telegram, asked, timeout=15):
-    return await telegram.wait_message(
-        lambda m: replying_to(asked)(m) and m.photo is not None, timeout=timeout
-    )
-
-
-def nothing_spent(wiro):
-    return wiro.calls[RUN] == 0 and wiro.calls[UPLOAD] == 0
+from tests.support.telegram_e2e import RUN, nothing_spent, reply_to, result_of
 
 
 def cut_short(app):
