@@ -14,9 +14,13 @@ own, where only their own limits apply.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from bot.core.jobs.admission import Requester
 from bot.core.jobs.ledger import Job
+
+if TYPE_CHECKING:
+    from aiogram.types import Message
 
 PLATFORM = "telegram"
 PRIVATE = "private"
@@ -82,3 +86,21 @@ class TelegramAddress:
             thread_id=int(thread_id) if thread_id is not None else None,
             message_id=int(message_id) if message_id is not None else None,
         )
+
+
+def thread_of(message: Message) -> int | None:
+    """The forum topic a message was sent in (None outside forum topics: a supergroup's reply
+    threads are not topics)."""
+    return message.message_thread_id if message.is_topic_message else None
+
+
+def address_of(message: Message) -> TelegramAddress:
+    """Where the answers to a member's message go: replies to it, in its chat and topic."""
+    user_id = message.from_user.id if message.from_user is not None else message.chat.id
+    return TelegramAddress(
+        user_id=user_id,
+        chat_id=message.chat.id,
+        chat_type=str(message.chat.type),
+        thread_id=thread_of(message),
+        message_id=message.message_id,
+    )

@@ -27,7 +27,7 @@ from bot.core.request.options import PortraitOptions
 from bot.core.request.selfie import SelfieRejected
 from bot.services import Services
 
-from .address import TelegramAddress, requester
+from .address import TelegramAddress, address_of, requester, thread_of
 from .command import PORTRAIT, parse_command, parse_portrait
 from .kept import kept_keyboard
 from .messages import HISTORY_LENGTH, HistoryEntry, help_text, history_text, refusal, styles_pages
@@ -76,12 +76,6 @@ def commands_router(
     return router
 
 
-def thread_of(message: Message) -> int | None:
-    """The forum topic a message was sent in (None outside forum topics: a supergroup's reply
-    threads are not topics)."""
-    return message.message_thread_id if message.is_topic_message else None
-
-
 async def answer(
     bot: Bot, pacer: Pacer, message: Message, text: str, **kwargs: Any
 ) -> Message | None:
@@ -107,18 +101,6 @@ async def answer(
     except TelegramAPIError as error:
         log.info("Cannot answer in chat %s: %s", message.chat.id, error)
         return None
-
-
-def address_of(message: Message) -> TelegramAddress:
-    user = message.from_user
-    assert user is not None  # checked by the caller
-    return TelegramAddress(
-        user_id=user.id,
-        chat_id=message.chat.id,
-        chat_type=message.chat.type,
-        thread_id=thread_of(message),
-        message_id=message.message_id,
-    )
 
 
 class _Commands:

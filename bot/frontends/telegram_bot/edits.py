@@ -22,7 +22,7 @@ from bot.core.jobs.actions import ActionRefused, edited_prompt, job_options, res
 from bot.core.jobs.ledger import Job
 from bot.core.request.options import OptionError
 
-from .address import PLATFORM, TelegramAddress, requester
+from .address import PLATFORM, TelegramAddress, address_of, requester
 from .callbacks import RestylePage, RestylePick, resolve_pick
 from .command import check_names, split_arguments
 from .delivery import Where
@@ -31,7 +31,6 @@ from .messages import BOLD, BOLD_, ask_new_prompt, not_yours, refusal
 from .presses import (
     FORGOTTEN,
     Tools,
-    address_of_message,
     alert,
     find_job,
     pressed_by_owner,
@@ -159,7 +158,7 @@ async def _new_prompt(
     tools: Tools, message: Message, job_id: int, origin: str | None = None
 ) -> None:
     """The member's answer to the question: a new version with that prompt (and flags)."""
-    address = address_of_message(message)
+    address = address_of(message)
     where = Where.of(address)
     job = await tools.services.ledger.get(job_id)
     if job is None or job.platform != PLATFORM:

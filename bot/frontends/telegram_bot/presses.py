@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError
-from aiogram.types import CallbackQuery, Message
+from aiogram.types import CallbackQuery
 
 from bot.core.jobs.actions import kept_selfie
 from bot.core.jobs.ledger import Job
@@ -111,18 +111,6 @@ def address_of_press(job: Job, query: CallbackQuery) -> TelegramAddress:
         chat_type=str(chat_type),
         thread_id=where.thread_id,
         message_id=where.reply_to,
-    )
-
-
-def address_of_message(message: Message) -> TelegramAddress:
-    """Where a new version asked by a member's message answers: a reply to it."""
-    user_id = message.from_user.id if message.from_user is not None else message.chat.id
-    return TelegramAddress(
-        user_id=user_id,
-        chat_id=message.chat.id,
-        chat_type=str(message.chat.type),
-        thread_id=message.message_thread_id if message.is_topic_message else None,
-        message_id=message.message_id,
     )
 
 
