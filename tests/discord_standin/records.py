@@ -21,6 +21,9 @@ LOADING = 1 << 7
 T = TypeVar("T")
 
 
+RECHECK = 0.05  # seconds
+
+
 class Notifier:
     """Wakes every waiter whenever anything changes; waiters re-check their predicate."""
 
@@ -51,7 +54,9 @@ class Notifier:
             fut: asyncio.Future[None] = loop.create_future()
             self._waiters.add(fut)
             try:
-                await asyncio.wait_for(asyncio.shield(fut), remaining)
+                # Woken by any change here; also re-checked every RECHECK seconds, as a
+                # predicate may look at another server too (the fake Wiro's calls).
+                await asyncio.wait_for(asyncio.shield(fut), min(remaining, RECHECK))
             except TimeoutError:
                 pass
             finally:
