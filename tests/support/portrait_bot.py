@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import TypeVar
 
 from bot.core.wiro import PollSchedule
 from bot.frontends.discord_bot.app import PortraitBot
@@ -15,6 +16,8 @@ from bot.launcher import run_bot
 from bot.settings import load_settings
 from tests.discord_standin import DiscordStandIn
 from tests.fakewiro import FakeWiro
+
+T = TypeVar("T")
 
 
 @contextlib.asynccontextmanager
@@ -54,8 +57,8 @@ async def portrait_bot(
         )
     )
     try:
-        bot = await asyncio.wait_for(_first(created, runner), 10)
-        await asyncio.wait_for(_guilds_ready(bot, discord_server, runner), 10)
+        bot = await asyncio.wait_for(first_created(created, runner), 10)
+        await asyncio.wait_for(guilds_ready(bot, discord_server, runner), 10)
         yield bot
     finally:
         if created.done() and not created.cancelled():
@@ -64,7 +67,8 @@ async def portrait_bot(
             await asyncio.wait_for(runner, 10)
 
 
-async def _first(created: asyncio.Future[PortraitBot], runner: asyncio.Task[None]) -> PortraitBot:
+async def first_created(created: asyncio.Future[T], runner: asyncio.Task[None]) -> T:
+    """What `created` gets once the bot builds it; the start-up error if the run ends first."""
     await asyncio.wait({created, runner}, return_when=asyncio.FIRST_COMPLETED)
     if not created.done():
         runner.result()  # re-raise the start-up error
@@ -72,7 +76,7 @@ async def _first(created: asyncio.Future[PortraitBot], runner: asyncio.Task[None
     return created.result()
 
 
-async def _guilds_ready(
+async def guilds_ready(
     bot: PortraitBot, discord_server: DiscordStandIn, runner: asyncio.Task[None]
 ) -> None:
     wanted = {guild.id for guild in discord_server.world.guilds}

@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Any
 
 from bot.core.wiro import PollSchedule
 from bot.frontends.discord_bot.app import PortraitBot
@@ -25,6 +24,7 @@ from bot.launcher import run_bot
 from bot.settings import load_settings
 from tests.discord_standin import DiscordStandIn
 from tests.fakewiro import FakeWiro
+from tests.support.portrait_bot import first_created, guilds_ready
 from tests.telegram_standin import TelegramStandIn
 
 
@@ -90,26 +90,18 @@ async def telegram_bot(
         )
     )
     try:
-        app = await asyncio.wait_for(_first(created, runner), 10)
+        app = await asyncio.wait_for(first_created(created, runner), 10)
         webhook = telegram_settings.uses_webhook
         await asyncio.wait_for(_ready(app, telegram, runner, webhook=webhook), 10)
         if discord_server is not None:
-            bot = await asyncio.wait_for(_first(discord_bot, runner), 10)
-            await asyncio.wait_for(_guilds_ready(bot, discord_server, runner), 10)
+            bot = await asyncio.wait_for(first_created(discord_bot, runner), 10)
+            await asyncio.wait_for(guilds_ready(bot, discord_server, runner), 10)
         yield app
     finally:
         if created.done() and not created.cancelled():
             created.result().stop()
         with contextlib.suppress(asyncio.CancelledError):
             await asyncio.wait_for(runner, 15)
-
-
-async def _first(created: asyncio.Future[Any], runner: asyncio.Task[None]) -> Any:
-    await asyncio.wait({created, runner}, return_when=asyncio.FIRST_COMPLETED)
-    if not created.done():
-        runner.result()  # re-raise the start-up error
-        raise RuntimeError("the bot stopped before it was created")
-    return created.result()
 
 
 async def _ready(
@@ -121,17 +113,6 @@ async def _ready(
         app.services.dispatcher.accepting
         and (telegram.updates.webhook is not None if webhook else telegram.updates.polling)
     ):
-        if runner.done():
-            runner.result()
-            raise RuntimeError("the bot stopped during start-up")
-        await asyncio.sleep(0.01)
-
-
-async def _guilds_ready(
-    bot: PortraitBot, discord_server: DiscordStandIn, runner: asyncio.Task[None]
-) -> None:
-    wanted = {guild.id for guild in discord_server.world.guilds}
-    while not all(bot.get_guild(gid) is not None for gid in wanted):
         if runner.done():
             runner.result()
             raise RuntimeError("the bot stopped during start-up")
