@@ -1,6 +1,7 @@
 """The bot's services, built once at start-up outside any front end and handed to every front
 end and the CLI: one ledger, one Wiro client and socket, one catalog, one dispatcher (so one
-global Wiro limit) and one admission path, shared by Discord and Telegram."""
+global Wiro limit), one admission path and the servers' and chats' policies, shared by Discord
+and Telegram."""
 
 from __future__ import annotations
 
@@ -15,11 +16,14 @@ from bot.core.jobs.dispatcher import Dispatcher, DispatchRules
 from bot.core.jobs.events import FrontEnd, FrontEnds
 from bot.core.jobs.ledger import JobLedger
 from bot.core.jobs.limits import FairUse
+from bot.core.jobs.sqlite_ledger import SqliteLedger
+from bot.core.policy.service import Policies
+from bot.core.policy.store import SqlitePolicyStore
 from bot.core.request.selfie import SelfieLimits
 from bot.core.request.selfie_store import SelfieStore
 from bot.core.result.store import ResultStore
 from bot.core.wiro import WiroClient, WiroSocket
-from bot.settings import Settings
+from bot.settings import Settings, owner_caps
 
 
 @dataclass
@@ -38,6 +42,7 @@ class Services:
     frontends: FrontEnds
     dispatcher: Dispatcher
     admission: Admission
+    policies: Policies
     socket: WiroSocket | None = None
 
     @property
@@ -51,17 +56,14 @@ class Services:
 
 
 def build_services(
-    settings: Settings, wiro: WiroClient, ledger: JobLedger, socket: WiroSocket | None = None
+    settings: Settings, wiro: WiroClient, ledger: SqliteLedger, socket: WiroSocket | None = None
 ) -> Services:
     catalogs = CatalogProvider()
     selfies = SelfieStore(settings.data_dir / "selfies")
     results = ResultStore(settings.data_dir / "results")
-    fair_use = FairUse(
-        member_max_active=settings.member_max_active,
-        member_cooldown=settings.member_cooldown,
-        member_daily_quota=settings.member_daily_quota,
-        guild_daily_quota=settings.guild_daily_quota,
-    )
+    caps = owner_caps(settings)
+    fair_use = caps.fair_use
+    policies = Policies(SqlitePolicyStore(ledger), caps)
     rules = DispatchRules(
         max_running=settings.max_running_tasks,
         busy_retry=settings.busy_retry_seconds,
@@ -88,6 +90,7 @@ def build_services(
         selfies,
         selfie_keep=timedelta(hours=settings.selfie_keep_hours),
         wake=dispatcher.wake,
+        fair_use_for=policies.fair_use,
     )
     return Services(
         settings=settings,
@@ -102,5 +105,6 @@ def build_services(
         frontends=frontends,
         dispatcher=dispatcher,
         admission=admission,
+        policies=policies,
         socket=socket,
     )
