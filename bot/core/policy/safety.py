@@ -164,7 +164,8 @@ def screen_prompt(text: str, extra_words: Iterable[str] = ()) -> str | None:
     (`ScopePolicy.blocked_words`; blank entries and ones over 100 characters are ignored)."""
     if not text or not text.strip():
         return None
-    result = _filter(_extras(extra_words)).check_profanity(text)
+    # Runs of spaces and line breaks as one space, so "covered  in\nblood" is a phrase too.
+    result = _filter(_extras(extra_words)).check_profanity(" ".join(text.split()))
     matches = result.get("matches") or []
     if matches:
         return str(matches[0]["word"]).lower()
