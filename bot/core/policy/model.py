@@ -265,7 +265,6 @@ class EffectivePolicy:
         first; when no model is chosen and none is defaulted, the first one offered here (so a
         catalog default the owner or scope turned off is not picked)."""
         if not _filled(model) and not _filled(private_model):
-            model = None
             default = self.scope.default_model
             if default and self.offers_model(default):
                 model = default
