@@ -169,6 +169,12 @@ async def test_a_malformed_change_is_refused(policies, changes, change):
     assert await policies.get(GUILD) == ScopePolicy() and changes == []
 
 
+async def test_no_change_stores_and_reports_nothing(policies, ledger, changes):
+    assert await policies.update(GUILD, {}, by=EDITOR) == ScopePolicy()
+    assert changes == []
+    assert await SqlitePolicyStore(ledger).load(GUILD) is None
+
+
 async def test_unset_values_inherit_the_owners_again(policies):
     await policies.update(GUILD, {"member_daily_quota": 2, "member_cooldown": 60}, by=EDITOR)
     await policies.update(GUILD, {"member_daily_quota": None, "member_cooldown": None}, by=EDITOR)

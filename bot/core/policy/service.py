@@ -132,6 +132,8 @@ class Policies:
         (a quota or active limit below 1, a negative cooldown, too many blocked words),
         `CapExceeded` for what the owner's caps forbid, `LedgerError` if it cannot be stored.
         Nothing is stored when anything is refused."""
+        if not changes:
+            return await self.get(scope)
         async with self._writing:
             policy = (await self.get(scope)).updated(changes)
             for name in changes:
