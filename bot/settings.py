@@ -55,6 +55,8 @@ class Settings:
     disabled_models: tuple[str, ...] = ()
     disabled_loras: tuple[str, ...] = ()
     safety_filter: bool = True
+    faces_key: str = field(default="", repr=False)  # "" = BOT_DATA_DIR/faces.key
+    faces_per_member: int = 5
 
     @property
     def signed(self) -> bool:
@@ -77,6 +79,8 @@ DEFAULT_LORA_URL_HOSTS = (
     "civitai.com",
 )
 # Wiro does not publish a key format; reject only what is surely a copy mistake.
+# A Fernet key: 32 bytes in urlsafe base64 (44 characters, the last one "=").
+_FERNET_KEY = re.compile(r"^[A-Za-z0-9_-]{43}=$")
 _WIRO_CREDENTIAL = re.compile(r"^[^\s'\"]+$")
 
 
@@ -116,6 +120,8 @@ def load_settings(env: Mapping[str, str], *, need_wiro: bool = True) -> Settings
         disabled_models=reader.ids("DISABLED_MODELS"),
         disabled_loras=reader.ids("DISABLED_LORAS"),
         safety_filter=reader.flag("SAFETY_FILTER", True),
+        faces_key=reader.secret("FACES_KEY", _FERNET_KEY, required=False),
+        faces_per_member=reader.whole("FACES_PER_MEMBER", 5, minimum=0, maximum=50),
     )
 
 

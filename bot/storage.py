@@ -35,6 +35,8 @@ OWN_ENTRIES = frozenset(
         "selfies",
         "results",
         "command-sync.json",
+        "faces",
+        "faces.key",
     }
 )
 FILE_MODE = 0o600
