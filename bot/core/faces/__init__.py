@@ -5,6 +5,7 @@ from ``FACES_KEY`` or ``BOT_DATA_DIR/faces.key``, and `FaceUnreadable`)."""
 
 from bot.core.faces.keys import FaceCipher, FaceUnreadable
 from bot.core.faces.store import (
+    FACE_PARAM,
     NAME_MAX,
     FaceError,
     FaceLimitReached,
@@ -17,6 +18,7 @@ from bot.core.faces.store import (
 )
 
 __all__ = [
+    "FACE_PARAM",
     "NAME_MAX",
     "FaceCipher",
     "FaceError",

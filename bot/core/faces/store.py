@@ -33,6 +33,7 @@ from bot.core.jobs.ledger import Clock, LedgerError, utc_now
 from bot.core.jobs.sqlite_ledger import SqliteLedger
 
 __all__ = [
+    "FACE_PARAM",
     "NAME_MAX",
     "FaceError",
     "FaceLimitReached",
@@ -47,6 +48,8 @@ log = logging.getLogger(__name__)
 
 NAME_MAX = 32
 FOLDER_NAME = "faces"
+# The job parameter naming the saved face a job uses (its id), set by `Admission.admit`.
+FACE_PARAM = "face_id"
 
 
 class FaceError(Exception):

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from bot.core.faces.store import FACE_PARAM, SavedFace
 from bot.core.jobs.ledger import Clock, Job, JobLedger, LedgerError, utc_now
 from bot.core.jobs.limits import FairUse, LimitReached, check_fair_use
 from bot.core.request.selfie_store import SelfieStore
@@ -58,7 +59,9 @@ class Admission:
 
     `fair_use`: the owner's limits. `fair_use_for`: the limits that hold in a scope (the
     request's `Requester.scope`), such as `Policies.fair_use`, which tightens them by the
-    server's or chat's policy; default: `fair_use` everywhere."""
+    server's or chat's policy; default: `fair_use` everywhere. `quota_mark`: the key a
+    forgotten member's recent jobs are counted under (`QuotaMarks.key_for`), so forgetting
+    does not reset a daily quota."""
 
     def __init__(
         self,
@@ -70,10 +73,12 @@ class Admission:
         wake: Callable[[], None],
         clock: Clock = utc_now,
         fair_use_for: Callable[[str], Awaitable[FairUse]] | None = None,
+        quota_mark: Callable[[str], str] | None = None,
     ) -> None:
         self._ledger = ledger
         self._fair_use = fair_use
         self._fair_use_for = fair_use_for
+        self._quota_mark = quota_mark
         self._selfies = selfies
         self._selfie_keep = selfie_keep
         self._wake = wake
@@ -93,7 +98,7 @@ class Admission:
         self,
         who: Requester,
         params: Mapping[str, Any],
-        selfie: bytes,
+        selfie: bytes | SavedFace,
         *,
         selfie_expires_at: datetime | None = None,
         post_status: Callable[[Job, int | None], Awaitable[str | None]],
@@ -103,13 +108,24 @@ class Admission:
 
         Raises `LimitReached` (checked again under the admission lock) and `NotSaved`; in
         both cases the selfie is gone and nothing was queued. The saved copy is kept for the
-        result buttons until `selfie_expires_at` (default: `selfie_keep` from now)."""
-        try:
-            path = await asyncio.to_thread(self._selfies.save, selfie)
-        except OSError as error:
-            log.error("Cannot save a selfie in %s: %s", self._selfies.folder, error)
-            raise NotSaved from None
-        expires_at = selfie_expires_at or self._clock() + self._selfie_keep
+        result buttons until `selfie_expires_at` (default: `selfie_keep` from now).
+
+        `selfie` may be one of the member's saved faces instead of a photo's bytes: the job
+        then names it (``params["face_id"]``), nothing is written here, and the dispatcher
+        decrypts it only when the job is started (`SavedFaces.read`)."""
+        path: str | None = None
+        expires_at: datetime | None = None
+        if isinstance(selfie, SavedFace):
+            if selfie.requester != who.requester:
+                raise ValueError("a saved face is used only by the member who saved it")
+            params = {**params, FACE_PARAM: selfie.id}
+        else:
+            try:
+                path = await asyncio.to_thread(self._selfies.save, selfie)
+            except OSError as error:
+                log.error("Cannot save a selfie in %s: %s", self._selfies.folder, error)
+                raise NotSaved from None
+            expires_at = selfie_expires_at or self._clock() + self._selfie_keep
         try:
             async with self._lock:
                 not_before = await self._start_time(who)
@@ -148,4 +164,5 @@ class Admission:
             requester=who.requester,
             quota_scope=who.quota_scope,
             now=self._clock(),
+            also_counted_as=self._quota_mark(who.requester) if self._quota_mark else None,
         )

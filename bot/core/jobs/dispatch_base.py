@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from bot.core.catalog import Catalog
+from bot.core.faces.store import SavedFaces
 from bot.core.jobs.backoff import WriteBackoff
 from bot.core.jobs.events import JobEvents
 from bot.core.jobs.failures import PortraitFailed
@@ -58,6 +59,7 @@ class DispatcherBase:
         clock: Clock = utc_now,
         lengths: TaskLengthModel | None = None,
         serves: Callable[[str], bool] = lambda platform: True,
+        faces: SavedFaces | None = None,
     ) -> None:
         self.ledger = ledger
         self._wiro = wiro
@@ -65,6 +67,7 @@ class DispatcherBase:
         self._events = events
         self.rules = rules
         self._selfies = selfies
+        self._faces = faces  # saved faces: decrypted when a job naming one is started
         self._results = results
         self._socket = socket
         self._clock = clock

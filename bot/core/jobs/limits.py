@@ -56,6 +56,7 @@ async def check_fair_use(
     requester: str,
     quota_scope: str | None,
     now: datetime,
+    also_counted_as: str | None = None,
 ) -> datetime | None:
     """When the member's new job may start: None for now, or the end of their cooldown
     (`member_cooldown` seconds after their previous request was, or will be, due to start, so
@@ -64,20 +65,26 @@ async def check_fair_use(
 
     `requester` is the ledger's requester key; `quota_scope` the scope whose shared daily
     quota (`guild_daily_quota`) applies, such as a server or a group chat, or None when the
-    request is the member's own (a DM, a private chat) and only their own limits apply."""
+    request is the member's own (a DM, a private chat) and only their own limits apply.
+    `also_counted_as`: another requester key whose jobs count against the member's daily
+    quota too (the quota mark of a member who asked to be forgotten:
+    `bot.core.privacy.marks.QuotaMarks.key_for`)."""
     active = await ledger.count_active(requester)
     if active >= rules.member_max_active:
         raise LimitReached(LimitKind.ACTIVE, limit=rules.member_max_active, used=active)
     since = now - DAY
     if rules.member_daily_quota > 0:
-        used = await ledger.count_since(since=since, requester=requester)
+        keys = [requester] + ([also_counted_as] if also_counted_as else [])
+        used = 0
+        for key in keys:
+            used += await ledger.count_since(since=since, requester=key)
         if used >= rules.member_daily_quota:
-            oldest = await ledger.oldest_since(since=since, requester=requester)
+            oldest = [await ledger.oldest_since(since=since, requester=key) for key in keys]
             raise LimitReached(
                 LimitKind.MEMBER_DAILY,
                 limit=rules.member_daily_quota,
                 used=used,
-                frees_at=(oldest or now) + DAY,
+                frees_at=min((time for time in oldest if time), default=now) + DAY,
             )
     if rules.guild_daily_quota > 0 and quota_scope is not None:
         used = await ledger.count_since(since=since, scope=quota_scope)

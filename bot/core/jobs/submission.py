@@ -13,6 +13,8 @@ import logging
 import time
 from dataclasses import replace
 
+from bot.core.faces.keys import FaceUnreadable
+from bot.core.faces.store import FACE_PARAM
 from bot.core.jobs.dispatch_base import DispatcherBase
 from bot.core.jobs.failures import FailureReason, PortraitFailed, explain
 from bot.core.jobs.ledger import Job, JobState, StaleTransition
@@ -33,6 +35,19 @@ SELFIE_MISSING = PortraitFailed(
     FailureReason.FAILED,
     "I no longer have your selfie for this portrait, so it was not started. "
     "Please use /portrait again.",
+)
+
+
+FACE_MISSING = PortraitFailed(
+    FailureReason.FAILED,
+    "The saved face this portrait was to use has been deleted, so it was not started. "
+    "Please use /portrait again.",
+)
+FACE_UNREADABLE = PortraitFailed(
+    FailureReason.FAILED,
+    "I can't open your saved faces right now, so this portrait was not started. Please "
+    "attach a photo to /portrait instead, and tell the bot's owner if this lasts.",
+    "a saved face could not be decrypted (FACES_KEY or BOT_DATA_DIR/faces.key lost or changed)",
 )
 
 
@@ -95,7 +110,12 @@ class JobSubmission(DispatcherBase):
         """Upload the job's saved selfie to Wiro and record its URL (before the run call: a
         restart matches the task by it). None when the job ended here, unstarted."""
         data = None
-        if self._selfies is not None:
+        if FACE_PARAM in job.params:
+            data, failure = await self._saved_face(job)
+            if data is None:
+                await self._fail_unstarted(job, failure, "saved face unavailable")
+                return None
+        elif self._selfies is not None:
             data = await asyncio.to_thread(self._selfies.load, job.selfie_path)
         if data is None:
             await self._fail_unstarted(job, SELFIE_MISSING, "selfie missing")
@@ -108,6 +128,20 @@ class JobSubmission(DispatcherBase):
             await self._fail_unstarted(job, explain(error), "selfie upload failed")
             return None
         return await self.ledger.update(job.id, input_url=uploaded.url)
+
+    async def _saved_face(self, job: Job) -> tuple[bytes | None, PortraitFailed]:
+        """The saved face the job names, decrypted now (it never waits decrypted), or None
+        and the failure to tell the member (deleted meanwhile, or the key cannot open it)."""
+        face = None
+        if self._faces is not None:
+            face = await self._faces.by_id(job.requester, int(job.params[FACE_PARAM]))
+        if face is None:
+            return None, FACE_MISSING
+        try:
+            return await self._faces.read(face), FACE_MISSING
+        except FaceUnreadable as error:
+            log.error("Job %s: %s", job.id, error.reason)
+            return None, FACE_UNREADABLE
 
     async def _cancel_unstarted(self, job: Job) -> None:
         """End a job sent back to the queue before its run call: the member cancelled it."""
