@@ -131,14 +131,21 @@ async def scrub(db: aiosqlite.Connection) -> None:
     """Leave no deleted text in the file: the write-ahead log is copied back and emptied, the
     database rewritten without free pages (VACUUM), and the log emptied again. Run outside a
     transaction, on the connection that has ``secure_delete`` on."""
-    await db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    await _checkpoint(db)
     await db.execute("VACUUM")
-    await db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    await _checkpoint(db)
+
+
+async def _checkpoint(db: aiosqlite.Connection) -> None:
+    # Read to the end: an unfinished statement would keep VACUUM from running.
+    rows = list(await db.execute_fetchall("PRAGMA wal_checkpoint(TRUNCATE)"))
+    if rows and rows[0][0]:  # another connection is reading: the log could not be emptied
+        raise sqlite3.OperationalError("the write-ahead log is in use; try again")
 
 
 async def secure_delete(db: aiosqlite.Connection) -> None:
     """Deleted rows are overwritten with zeros from now on, on this connection."""
-    await db.execute("PRAGMA secure_delete = ON")
+    await db.execute_fetchall("PRAGMA secure_delete = ON")
 
 
 async def _has_table(db: aiosqlite.Connection, name: str) -> bool:
