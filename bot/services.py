@@ -10,6 +10,8 @@ from datetime import timedelta
 
 from bot.core.catalog import Catalog
 from bot.core.catalog.refresh import CatalogProvider
+from bot.core.faces import FaceCipher, SavedFaces
+from bot.core.faces.store import FOLDER_NAME as FACES_FOLDER
 from bot.core.jobs import JobLimits
 from bot.core.jobs.admission import Admission
 from bot.core.jobs.dispatcher import Dispatcher, DispatchRules
@@ -19,6 +21,7 @@ from bot.core.jobs.limits import FairUse
 from bot.core.jobs.sqlite_ledger import SqliteLedger
 from bot.core.policy.service import Policies
 from bot.core.policy.store import SqlitePolicyStore
+from bot.core.privacy import Forgetting, QuotaMarks
 from bot.core.request.selfie import SelfieLimits
 from bot.core.request.selfie_store import SelfieStore
 from bot.core.result.store import ResultStore
@@ -43,6 +46,8 @@ class Services:
     dispatcher: Dispatcher
     admission: Admission
     policies: Policies
+    faces: SavedFaces
+    forgetting: Forgetting
     socket: WiroSocket | None = None
 
     @property
@@ -61,6 +66,13 @@ def build_services(
     catalogs = CatalogProvider()
     selfies = SelfieStore(settings.data_dir / "selfies")
     results = ResultStore(settings.data_dir / "results")
+    faces = SavedFaces(
+        ledger,
+        settings.data_dir / FACES_FOLDER,
+        FaceCipher(settings.data_dir, settings.faces_key),
+        per_member=settings.faces_per_member,
+    )
+    marks = QuotaMarks(settings.data_dir)
     caps = owner_caps(settings)
     fair_use = caps.fair_use
     policies = Policies(SqlitePolicyStore(ledger), caps)
@@ -83,6 +95,7 @@ def build_services(
         results=results,
         socket=socket,
         serves=frontends.serves,
+        faces=faces,
     )
     admission = Admission(
         ledger,
@@ -91,6 +104,10 @@ def build_services(
         selfie_keep=timedelta(hours=settings.selfie_keep_hours),
         wake=dispatcher.wake,
         fair_use_for=policies.fair_use,
+        quota_mark=marks.key_for,
+    )
+    forgetting = Forgetting(
+        ledger, wiro, dispatcher, marks, faces=faces, selfies=selfies, results=results
     )
     return Services(
         settings=settings,
@@ -106,5 +123,7 @@ def build_services(
         dispatcher=dispatcher,
         admission=admission,
         policies=policies,
+        faces=faces,
+        forgetting=forgetting,
         socket=socket,
     )

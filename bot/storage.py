@@ -37,6 +37,7 @@ OWN_ENTRIES = frozenset(
         "command-sync.json",
         "faces",
         "faces.key",
+        "forget.secret",
     }
 )
 FILE_MODE = 0o600
