@@ -19,6 +19,7 @@ from bot.core.faces import (
     SavedFaces,
 )
 from bot.core.faces.keys import KEY_FILENAME
+from bot.core.jobs.ledger import Job
 from bot.core.jobs.sqlite_ledger import SqliteLedger
 from bot.core.request.selfie import prepare_selfie
 from bot.settings import SettingsError, load_settings
@@ -74,6 +75,28 @@ async def test_save_list_get_default_rename_delete(ledger, tmp_path, prepared) -
     assert default is not None and default.id == first.id
     with pytest.raises(FaceNotFound):
         await faces.delete(ALICE, "holiday")
+
+
+async def test_a_job_s_saved_face_while_it_exists(ledger, tmp_path, prepared) -> None:
+    faces = faces_of(ledger, tmp_path)
+    face = await faces.save(ALICE, "me", prepared)
+
+    async def job_with(params: dict[str, object], requester: str = ALICE) -> Job:
+        return await ledger.create(
+            platform="discord",
+            requester=requester,
+            scope="discord:guild:1",
+            reply_address={},
+            reply_secret="",
+            params=params,
+        )
+
+    assert await faces.of_job(await job_with({"face_id": face.id})) == face
+    assert await faces.of_job(await job_with({})) is None  # made from a photo
+    assert await faces.of_job(await job_with({"face_id": face.id}, BOB)) is None
+    assert await faces.of_job(await job_with({"face_id": str(face.id)})) is None
+    await faces.delete(ALICE, "me")
+    assert await faces.of_job(await job_with({"face_id": face.id})) is None
 
 
 async def test_names_are_checked_and_unique_without_case(ledger, tmp_path, prepared) -> None:

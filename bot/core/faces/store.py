@@ -29,7 +29,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.core.faces.keys import FaceCipher, FaceUnreadable
-from bot.core.jobs.ledger import Clock, LedgerError, utc_now
+from bot.core.jobs.ledger import Clock, Job, LedgerError, utc_now
 from bot.core.jobs.sqlite_ledger import SqliteLedger
 
 __all__ = [
@@ -233,6 +233,15 @@ class SavedFaces:
             "requester = ? AND id = ?", (_requester(requester), int(face_id))
         )
         return found[0] if found else None
+
+    async def of_job(self, job: Job) -> SavedFace | None:
+        """The saved face ``job`` was made with (``params["face_id"]``), while it exists: what
+        a result button re-runs with (no keep window for saved faces). None for a job made
+        from a photo, or when the face was deleted."""
+        face_id = job.params.get(FACE_PARAM)
+        if isinstance(face_id, bool) or not isinstance(face_id, int):
+            return None
+        return await self.by_id(job.requester, face_id)
 
     async def default(self, requester: str) -> SavedFace | None:
         """The member's default face, or None when they have none."""

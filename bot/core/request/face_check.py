@@ -25,7 +25,28 @@ import cv2
 import numpy as np
 from PIL import Image
 
-__all__ = ["DETECT_LONG_SIDE", "FaceBox", "FaceCheck", "detect_faces", "load_models"]
+__all__ = [
+    "DETECT_LONG_SIDE",
+    "NO_FACE",
+    "SEVERAL_FACES",
+    "FaceBox",
+    "FaceCheck",
+    "detect_faces",
+    "load_models",
+]
+
+# What the member is told (plain text: front ends escape it and add their own button, such as
+# "Use it anyway", which queues the photo as it is).
+NO_FACE = (
+    "I couldn't find a face in that photo, and the portrait needs one. For a good selfie: "
+    "face the camera, one person, head and shoulders filling about half the picture, in even "
+    "light, nothing covering the face, and the phone held upright. If you're sure there is a "
+    "face, you can use it anyway."
+)
+SEVERAL_FACES = (
+    "I see more than one face in that photo: the portrait uses the largest one. "
+    "For another person, crop the photo to them first."
+)
 
 # The long side, in pixels, the photo is scaled to for detection (prepared selfies are up to
 # 1536): the cascade's cost grows with the pixel count, and a face smaller than
