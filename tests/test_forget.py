@@ -147,7 +147,14 @@ async def test_forget_me_leaves_no_trace_in_the_data_folder(wiro, tmp_path) -> N
             ledger, h.client, dispatcher, marks,
             faces=faces, selfies=selfies, results=results, settle=5.0, clock=h.clock,
         )  # fmt: skip
+        cleaned: list[int] = []
+
+        async def front_end_files(job_id: int) -> None:
+            cleaned.append(job_id)
+
+        forgetting.add_job_cleanup(front_end_files)
         report = await forgetting.forget_member(MEMBER)
+        assert sorted(cleaned) == sorted([done.id, with_face.id, running.id])
         # While the bot still runs: the database, its write-ahead log and every other file.
         assert (data / "jobs.sqlite3-wal").exists()
         assert files_naming(data, *needles) == {}

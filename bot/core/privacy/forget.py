@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
@@ -106,6 +106,13 @@ class Forgetting:
         self._results = results
         self._settle = settle
         self._clock = clock
+        self._job_cleanups: list[Callable[[int], Awaitable[object]]] = []
+
+    def add_job_cleanup(self, cleanup: Callable[[int], Awaitable[object]]) -> None:
+        """Also run ``cleanup(job_id)`` for each of a forgotten member's jobs: a front end's own
+        files per job (Telegram's ``telegram-originals/<job id>/``: `Originals.delete`).
+        Errors are logged, never raised."""
+        self._job_cleanups.append(cleanup)
 
     async def forget_member(self, requester: str) -> ForgetReport:
         """Forget the member ``requester`` (the ledger's key, ``"discord:<user id>"``)."""
@@ -116,6 +123,7 @@ class Forgetting:
             jobs = await erase_sql.member_jobs(db, requester)
         deleted, refused = await self._delete_at_wiro(jobs)
         selfies, results = await asyncio.to_thread(self._delete_files, jobs)
+        await self._front_end_files(jobs)
         faces = await self._faces.delete_all(requester) if self._faces is not None else 0
         now = self._clock()
         window_start = _time(now - DAY)
@@ -199,6 +207,14 @@ class Forgetting:
 
         outcomes = await asyncio.gather(*(delete(token) for token in tokens))
         return sum(outcomes), len(outcomes) - sum(outcomes)
+
+    async def _front_end_files(self, jobs: Sequence[MemberJob]) -> None:
+        for cleanup in self._job_cleanups:
+            for job in jobs:
+                try:
+                    await cleanup(job.id)
+                except Exception:
+                    log.warning("A front end's files of job %s were not deleted", job.id)
 
     def _delete_files(self, jobs: Sequence[MemberJob]) -> tuple[int, int]:
         selfies = results = 0
