@@ -52,7 +52,11 @@ SEVERAL_FACES = (
 # 1536): the cascade's cost grows with the pixel count, and a face smaller than
 # MIN_FACE_FRACTION of this is too small for InstantID to use well anyway.
 DETECT_LONG_SIDE = 640
-# The smallest face looked for, as a fraction of the detection image's short side.
+# The smallest face looked for, as a fraction of the detection image's short side: first only
+# faces of a selfie's size (cheap: the cascade's small windows are most of its work), then,
+# when none is that big, down to small ones. So a face smaller than BIG_FACE_FRACTION is not
+# counted beside a big one (people far behind the member).
+BIG_FACE_FRACTION = 1 / 8
 MIN_FACE_FRACTION = 1 / 25
 # The cascade's step between two face sizes, and how many overlapping hits make a face (the
 # corpus: step 1.1 finds no more faces for a quarter more time; 4 neighbours loses small ones).
@@ -119,7 +123,7 @@ def detect_faces(prepared: bytes | Image.Image) -> FaceCheck:
     # equalising lifts sensor noise into texture that makes the cascade ~3x slower and finds
     # fewer faces on the corpus.
     pixels = cv2.normalize(np.asarray(grey, dtype=np.uint8), None, 0, 255, cv2.NORM_MINMAX)
-    boxes = _frontal(pixels)
+    boxes = _frontal(pixels, BIG_FACE_FRACTION) or _frontal(pixels, MIN_FACE_FRACTION)
     if not boxes:
         return FaceCheck(0, None, (width, height))
     left, top, w, h = max(boxes, key=lambda box: box[2] * box[3])
@@ -127,14 +131,11 @@ def detect_faces(prepared: bytes | Image.Image) -> FaceCheck:
     return FaceCheck(len(boxes), largest, (width, height))
 
 
-def _min_size(pixels: np.ndarray) -> tuple[int, int]:
-    side = max(20, round(min(pixels.shape[:2]) * MIN_FACE_FRACTION))
-    return side, side
-
-
-def _frontal(pixels: np.ndarray) -> list[tuple[int, int, int, int]]:
+def _frontal(pixels: np.ndarray, fraction: float) -> list[tuple[int, int, int, int]]:
+    """Faces at least ``fraction`` of the short side (and 20 px, the cascade's own size)."""
+    side = max(20, round(min(pixels.shape[:2]) * fraction))
     found = _cascade(_FRONTAL).detectMultiScale(
-        pixels, scaleFactor=SCALE_STEP, minNeighbors=MIN_NEIGHBOURS, minSize=_min_size(pixels)
+        pixels, scaleFactor=SCALE_STEP, minNeighbors=MIN_NEIGHBOURS, minSize=(side, side)
     )
     return [(int(left), int(top), int(w), int(h)) for left, top, w, h in found]
 
