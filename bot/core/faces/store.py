@@ -20,6 +20,7 @@ from the database.
 from __future__ import annotations
 
 import asyncio
+import builtins
 import logging
 import os
 import sqlite3
@@ -213,7 +214,7 @@ class SavedFaces:
 
     # ------------------------------------------------------------------ reads
 
-    async def list(self, requester: str) -> list[SavedFace]:
+    async def list(self, requester: str) -> builtins.list[SavedFace]:
         """The member's faces, oldest first."""
         return await self._select("requester = ? ORDER BY id", (_requester(requester),))
 
@@ -291,7 +292,7 @@ class SavedFaces:
 
     # ------------------------------------------------------------------ plumbing
 
-    async def _select(self, where: str, args: tuple[object, ...]) -> list[SavedFace]:
+    async def _select(self, where: str, args: tuple[object, ...]) -> builtins.list[SavedFace]:
         async with self._ledger.reading() as db:
             rows = await db.execute_fetchall(
                 "SELECT id, requester, name, is_default, created_at, file "
