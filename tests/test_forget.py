@@ -100,7 +100,8 @@ async def add_audit_and_inbox(ledger: SqliteLedger, job: Job) -> None:
             (GUILD, MEMBER),
         )
     update = {"message": {"from": {"id": int(MEMBER_ID), "first_name": "Zebulon"}, "text": PROMPT}}
-    await ledger.inbox_add("telegram:1", [(77, update)])
+    other = {"message": {"from": {"id": int(OTHER.split(":")[1])}, "text": OTHER_PROMPT}}
+    await ledger.inbox_add("telegram:1", [(77, update), (78, other)])
 
 
 async def test_forget_me_leaves_no_trace_in_the_data_folder(wiro, tmp_path) -> None:
@@ -174,6 +175,7 @@ async def test_forget_me_leaves_no_trace_in_the_data_folder(wiro, tmp_path) -> N
         kept = await ledger.get(others.id)
         assert kept is not None and kept.params["options"]["prompt"] == OTHER_PROMPT
         assert await ledger.recent_for(MEMBER) == []
+        assert [update.update_id for update in await ledger.inbox_pending("telegram:1")] == [78]
 
         # The quota still holds: 3 of 4 used by the marks (same key for the same member).
         async with ledger.reading() as db:
