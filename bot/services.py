@@ -109,6 +109,7 @@ def build_services(
     forgetting = Forgetting(
         ledger, wiro, dispatcher, marks, faces=faces, selfies=selfies, results=results
     )
+    dispatcher.add_housekeeping(forgetting.prune_marks)
     return Services(
         settings=settings,
         wiro=wiro,

@@ -29,7 +29,7 @@ from bot.core.request.selfie_store import SelfieStore
 from bot.core.result.store import ResultStore
 from tests.fakewiro import FakeWiro
 from tests.support.images import selfie_jpeg
-from tests.test_dispatcher import CATALOG, Harness, Recorder, open_harness
+from tests.test_dispatcher import CATALOG, Harness, Recorder, eventually, open_harness
 
 MEMBER_ID = "731904655128390417"
 MEMBER = f"discord:{MEMBER_ID}"
@@ -261,4 +261,31 @@ async def test_a_saved_face_deleted_or_unreadable_fails_the_job_unstarted(wiro, 
         assert wiro.calls["/Run/wiro/instant-id-lora"] == 0 and not wiro.uploads
         with pytest.raises(ValueError):  # another member's face is refused at admission
             await admit(admission, OTHER, PROMPT, face, 23)
+        await dispatcher.stop()
+
+
+async def test_the_queue_prunes_marks_with_its_housekeeping(wiro, tmp_path) -> None:
+    async with open_harness(wiro, tmp_path / LEDGER_FILENAME) as h:
+        ledger: SqliteLedger = h.ledger._inner  # type: ignore[attr-defined]
+        job = await h.job(user_id=int(MEMBER_ID))
+        await ledger.transition(job.id, JobState.SUBMITTING)
+        await ledger.transition(job.id, JobState.FAILED)
+        forgetting = Forgetting(ledger, h.client, NoJobs(), QuotaMarks(tmp_path), settle=0.0)
+        await forgetting.forget_member(MEMBER)
+        h.clock.shift(hours=25)
+        forgetting._clock = h.clock
+        dispatcher = h.dispatcher(Recorder())
+
+        async def broken() -> None:
+            raise RuntimeError("a chore that fails does not stop the others")
+
+        dispatcher.add_housekeeping(broken)
+        dispatcher.add_housekeeping(forgetting.prune_marks)
+        await dispatcher.start()  # prunes at its first look at the queue
+
+        async def pruned() -> bool:
+            return await ledger.get(job.id) is None
+
+        await eventually(pruned, what="the mark pruned")
+        assert dispatcher._loop is not None and not dispatcher._loop.done()
         await dispatcher.stop()

@@ -10,7 +10,7 @@ one another through `self`.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -90,8 +90,15 @@ class DispatcherBase:
         self._stalled: dict[int, PortraitFailed | None] = {}
         self._told_stalled: set[int] = set()
         self._next_prune = self._clock()
+        # Other stores' clean-ups, run with the pruning (every few hours): `add_housekeeping`.
+        self._housekeeping: list[Callable[[], Awaitable[object]]] = []
         self._loop: asyncio.Task[None] | None = None
         self.accepting = False
+
+    def add_housekeeping(self, chore: Callable[[], Awaitable[object]]) -> None:
+        """Run ``chore()`` whenever old jobs are pruned (at start and every few hours), such
+        as `Forgetting.prune_marks`. Errors are logged; the queue goes on."""
+        self._housekeeping.append(chore)
 
     def wake(self) -> None:
         """A job was queued or a slot freed: look at the queue now."""

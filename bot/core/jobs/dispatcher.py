@@ -189,6 +189,13 @@ class Dispatcher(JobSubmission, JobEndings, JobPickUp):
             log.info("Pruned %d finished job(s) older than %s", pruned, self.rules.retention)
         if self._results is not None:
             await asyncio.to_thread(self._results.prune, now - self.rules.retention)
+        for chore in self._housekeeping:
+            try:
+                await chore()
+            except LedgerUnavailable:
+                raise
+            except Exception:
+                log.exception("A housekeeping chore failed; the queue goes on")
 
     async def _forget_expired_selfies(self, now: datetime) -> None:
         if self._selfies is None:
