@@ -138,8 +138,11 @@ class Forgetting:
         async with self._ledger.reading() as db:
             await erase_sql.secure_delete(db)
         async with self._ledger.transaction() as db:
+            # Read again under the write lock: a job queued meanwhile goes too.
+            current = await erase_sql.member_jobs(db, requester)
+            late = [job for job in current if job.id not in {known.id for known in jobs}]
             jobs_deleted = await erase_sql.delete_jobs(
-                db, [job.id for job in jobs if job.id not in kept_ids]
+                db, [job.id for job in current if job.id not in kept_ids]
             )
             quota_marks = await erase_sql.mark_jobs(db, keep)
             await erase_sql.prune_marks(db, window_start)
@@ -148,6 +151,10 @@ class Forgetting:
             inbox = await erase_sql.drop_inbox_updates(db, member_id, _time(now))
         async with self._ledger.reading() as db:
             await erase_sql.scrub(db)
+        if late:  # still queued: the queue finds the row gone when its turn comes (JobNotFound)
+            log.warning("%d job(s) were queued while a member was being forgotten", len(late))
+            late_files = await asyncio.to_thread(self._delete_files, late)
+            selfies, results = selfies + late_files[0], results + late_files[1]
         report = ForgetReport(
             stopped=stopped,
             unsettled=unsettled,
