@@ -151,7 +151,7 @@ class Forgetting:
             inbox = await erase_sql.drop_inbox_updates(db, member_id, _time(now))
         async with self._ledger.reading() as db:
             await erase_sql.scrub(db)
-        if late:  # still queued: the queue finds the row gone when its turn comes (JobNotFound)
+        if late:  # queued meanwhile: gone from the queue with their rows
             log.warning("%d job(s) were queued while a member was being forgotten", len(late))
             late_files = await asyncio.to_thread(self._delete_files, late)
             selfies, results = selfies + late_files[0], results + late_files[1]
