@@ -4,8 +4,8 @@ global Wiro limit) and one admission path, shared by Discord and Telegram."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import timedelta
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from bot.core.catalog import Catalog
 from bot.core.catalog.refresh import CatalogProvider
@@ -13,8 +13,12 @@ from bot.core.jobs import JobLimits
 from bot.core.jobs.admission import Admission
 from bot.core.jobs.dispatcher import Dispatcher, DispatchRules
 from bot.core.jobs.events import FrontEnd, FrontEnds
-from bot.core.jobs.ledger import JobLedger
+from bot.core.insight.audit import AuditLog
+from bot.core.insight.stats import ScopeStats, scope_stats
+from bot.core.jobs.ledger import JobLedger, utc_now
 from bot.core.jobs.limits import FairUse
+from bot.core.policy.model import OwnerCaps
+from bot.core.policy.service import Policies
 from bot.core.request.selfie import SelfieLimits
 from bot.core.request.selfie_store import SelfieStore
 from bot.core.result.store import ResultStore
@@ -39,6 +43,13 @@ class Services:
     dispatcher: Dispatcher
     admission: Admission
     socket: WiroSocket | None = None
+    # Issue 12 (LOCAL STAND-IN wiring on branch i12-telegram; the core branches own these).
+    policies: Policies = field(default_factory=Policies)
+    audit: AuditLog | None = None
+
+    async def stats(self, scope: str | None, now: datetime | None = None) -> ScopeStats:
+        """The figures of ``scope`` (None: every scope) over the last 30 days."""
+        return await scope_stats(self.ledger, scope, now=now or utc_now())
 
     @property
     def catalog(self) -> Catalog:
@@ -82,12 +93,15 @@ def build_services(
         socket=socket,
         serves=frontends.serves,
     )
+    audit = AuditLog()
+    policies = Policies(OwnerCaps(fair_use=fair_use), on_change=audit.change)
     admission = Admission(
         ledger,
         fair_use,
         selfies,
         selfie_keep=timedelta(hours=settings.selfie_keep_hours),
         wake=dispatcher.wake,
+        policies=policies,
     )
     return Services(
         settings=settings,
@@ -103,4 +117,6 @@ def build_services(
         dispatcher=dispatcher,
         admission=admission,
         socket=socket,
+        policies=policies,
+        audit=audit,
     )

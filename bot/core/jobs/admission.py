@@ -14,11 +14,14 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.core.jobs.ledger import Clock, Job, JobLedger, LedgerError, utc_now
 from bot.core.jobs.limits import FairUse, LimitReached, check_fair_use
 from bot.core.request.selfie_store import SelfieStore
+
+if TYPE_CHECKING:
+    from bot.core.policy.service import Policies
 
 __all__ = ["Admission", "LimitReached", "NotSaved", "Requester"]
 
@@ -65,7 +68,9 @@ class Admission:
         selfie_keep: timedelta,
         wake: Callable[[], None],
         clock: Clock = utc_now,
+        policies: Policies | None = None,
     ) -> None:
+        self._policies = policies  # the scope's effective limits (issue 12; stand-in wiring)
         self._ledger = ledger
         self._fair_use = fair_use
         self._selfies = selfies
@@ -133,9 +138,12 @@ class Admission:
         return job
 
     async def _start_time(self, who: Requester) -> datetime | None:
+        rules = self._fair_use
+        if self._policies is not None:
+            rules = (await self._policies.effective(who.scope)).fair_use
         return await check_fair_use(
             self._ledger,
-            self._fair_use,
+            rules,
             requester=who.requester,
             quota_scope=who.quota_scope,
             now=self._clock(),

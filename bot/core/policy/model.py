@@ -234,6 +234,20 @@ class EffectivePolicy:
         chat whose policy says it is for adults."""
         return place.age_restricted or self.scope.adult_allowed
 
+    def with_defaults(
+        self, model: str | None, lora: str | None, prompt: str | None
+    ) -> tuple[str | None, str | None, str | None]:
+        """(model, LoRA, prompt) with what the member left empty filled with the scope's
+        defaults (a default no longer offered is left out)."""
+        policy = self.scope
+        if not model and policy.default_model and self.offers_model(policy.default_model):
+            model = policy.default_model
+        if not lora and policy.default_lora and self.offers_lora(policy.default_lora):
+            lora = policy.default_lora
+        if not (prompt or "").strip() and policy.default_prompt:
+            prompt = policy.default_prompt
+        return model or None, lora or None, prompt or None
+
 
 def effective_policy(policy: ScopePolicy, caps: OwnerCaps) -> EffectivePolicy:
     """`policy` under `caps`: limits clamped to the owner's (a stored value above a cap the
