@@ -28,7 +28,9 @@ from bot.core.request.selfie import SelfieRejected
 from bot.services import Services
 
 from .address import TelegramAddress, address_of, requester, thread_of
+from .chat_admin import ADMIN_COMMANDS, AdminCommands
 from .command import PORTRAIT, parse_command, parse_portrait
+from .gate import Gate
 from .kept import kept_keyboard
 from .messages import HISTORY_LENGTH, HistoryEntry, help_text, history_text, refusal, styles_pages
 from .photos import fetch_selfie, photo_message
@@ -111,6 +113,7 @@ class _Commands:
         self._starter = starter
         self._username = username
         self._pacer = pacer
+        self._admin = AdminCommands(services, pacer)
 
     async def on_message(self, message: Message, bot: Bot, origin: str | None = None) -> None:
         user = message.from_user
@@ -143,6 +146,8 @@ class _Commands:
             await self._history(bot, message)
         elif command.name == "cancel":
             await self._cancel(bot, message)
+        elif command.name in ADMIN_COMMANDS:
+            await self._admin.handle(bot, message, command.name, command.args)
         elif private or _addressed(text or "", self._username):
             # In groups an unknown /command may be another bot's: answer only when named.
             await answer(
@@ -159,13 +164,22 @@ class _Commands:
         if not services.dispatcher.accepting:
             await answer(bot, self._pacer, message, refusal(RESTARTING))
             return
-        request = parse_portrait(args, services.catalog)
+        address = address_of(message)
+        gate = await Gate.open(services, bot, address, _name(message))
+        refused = await gate.refuse_use()
+        if refused is not None:
+            await answer(bot, self._pacer, message, refusal(refused))
+            return
+        request = parse_portrait(args, services.catalog, policy=gate.effective)
         if request.options is None:
             await answer(
                 bot, self._pacer, message, refusal(request.error or "Those options don't work.")
             )
             return
-        address = address_of(message)
+        refused = await gate.refuse_request(request.options)
+        if refused is not None:
+            await answer(bot, self._pacer, message, refusal(refused))
+            return
         limited = await self._starter.over_limit(address)
         if limited is not None:
             await answer(bot, self._pacer, message, limited)
@@ -199,10 +213,8 @@ class _Commands:
         selfie: bytes,
         origin: str | None,
     ) -> None:
-        user = message.from_user
-        name = user.full_name if user is not None else "a member"
         outcome = await self._starter.start(
-            address, options, selfie, member_name=name, origin=origin
+            address, options, selfie, member_name=_name(message), origin=origin
         )
         if isinstance(outcome, str):
             await answer(bot, self._pacer, message, outcome)
@@ -212,7 +224,8 @@ class _Commands:
     # ------------------------------------------------------------------ the others
 
     async def _styles(self, bot: Bot, message: Message) -> None:
-        for index, page in enumerate(styles_pages(self._services.catalog)):
+        policy = await self._services.policies.effective(address_of(message).requester.scope)
+        for index, page in enumerate(styles_pages(self._services.catalog, offered=policy)):
             if index == 0:
                 sent = await answer(bot, self._pacer, message, page)
                 if sent is None:
@@ -284,6 +297,10 @@ def _cancel_line(job_id: int, outcome: CancelOutcome) -> str:
     if outcome is CancelOutcome.STOPPING:
         return f"🛑 Stopping portrait #{job_id}…"
     return f"Portrait #{job_id} is already finished or being posted; it can't be stopped now."
+
+
+def _name(message: Message) -> str:
+    return message.from_user.full_name if message.from_user is not None else "a member"
 
 
 def _sent_by(message: Message, user_id: int) -> bool:

@@ -17,6 +17,7 @@ import random
 from dataclasses import dataclass
 
 from bot.core.catalog import Catalog
+from bot.core.policy.model import EffectivePolicy
 from bot.core.request.options import OptionError, PortraitOptions, resolve_options
 
 PORTRAIT = "portrait"
@@ -34,11 +35,19 @@ _FLAGS = {
     "samples": "samples",
     "seed": "seed",
     "scheduler": "scheduler",
+    # Private styles (the seed's selectedModelPrivate, selectedLoraModelPrivate and
+    # selectedLoraModelPrivateUrl): only where the owner and the chat's policy allow them.
+    "private-model": "private_model",
+    "private-lora": "private_lora",
+    "lora-url": "lora_url",
 }
 _ALIASES = {
     "lora_scale": "lora-scale",
     "negative-prompt": "negative",
     "negative_prompt": "negative",
+    "private_model": "private-model",
+    "private_lora": "private-lora",
+    "lora_url": "lora-url",
 }
 KNOWN_FLAGS = tuple(f"--{name}" for name in _FLAGS)
 _DECIMAL_FLAGS = {"lora-scale", "guidance", "likeness"}
@@ -86,17 +95,36 @@ def parse_command(text: str | None, bot_username: str) -> Command | None:
 
 
 def parse_portrait(
-    args: str, catalog: Catalog, *, rng: random.Random | None = None
+    args: str,
+    catalog: Catalog,
+    *,
+    rng: random.Random | None = None,
+    policy: EffectivePolicy | None = None,
 ) -> PortraitRequest:
-    """``/portrait`` arguments as checked options with the catalog's defaults filled in, or
-    the member-facing reason they can't be used. No network, no Wiro call."""
+    """``/portrait`` arguments as checked options with the defaults filled in (the chat's
+    default model, LoRA and prompt from ``policy`` where the member left them empty, then the
+    catalog's), or the member-facing reason they can't be used. No network, no Wiro call."""
     try:
         prompt, values = split_arguments(args, catalog)
         check_names(values, catalog)
+        if policy is not None:
+            prompt = with_chat_defaults(policy, prompt, values)
         options = resolve_options(catalog, prompt=prompt or None, rng=rng, **values)
     except OptionError as error:
         return PortraitRequest(error=error.message)
     return PortraitRequest(options=options)
+
+
+def with_chat_defaults(policy: EffectivePolicy, prompt: str, values: dict[str, str]) -> str:
+    """Fill ``values`` (in place) and the prompt with the chat's defaults where the member
+    left them empty; a private model or LoRA the member gave is never joined by a default
+    from the list. Returns the prompt."""
+    model, lora, filled = policy.with_defaults(values.get("model"), values.get("lora"), prompt)
+    if model and not values.get("private_model"):
+        values["model"] = model
+    if lora and not (values.get("private_lora") or values.get("lora_url")):
+        values["lora"] = lora
+    return filled or ""
 
 
 def split_arguments(args: str, catalog: Catalog | None = None) -> tuple[str, dict[str, str]]:
@@ -226,6 +254,9 @@ def _example(flag: str) -> str:
         "lora-scale": "0.5",
         "guidance": "5",
         "likeness": "0.8",
+        "private-model": "my-model",
+        "private-lora": "my-lora",
+        "lora-url": "https://huggingface.co/.../file.safetensors",
     }.get(flag, "20" if flag == "steps" else "1" if flag == "samples" else "42")
 
 

@@ -45,6 +45,7 @@ from bot.services import Services
 
 from .address import PLATFORM, TelegramAddress, message_ids, message_ref
 from .delivery import UPLOAD_LIMIT, SendLater, Where, fits_photo, post_images, post_text
+from .gate import spoiler_results
 from .keyboards import result_keyboard, status_keyboard
 from .messages import refusal, result_caption, status_text
 from .originals import Originals
@@ -254,6 +255,7 @@ class TelegramJobMessages:
             summarize(options, self.services.catalog, elapsed), member_name(job)
         )
         checks = await asyncio.gather(*(asyncio.to_thread(fits_photo, i.data) for i in images))
+        spoiler = spoiler_results(await self.services.policies.effective(job.scope))
         single = len(images) == 1
 
         async def record_intent() -> None:  # in the chat queue's turn, right before the call
@@ -272,6 +274,7 @@ class TelegramJobMessages:
                 caption=caption,
                 keyboard=result_keyboard(job.id) if single else None,
                 before_send=record_intent,
+                spoiler=spoiler,
             ),
         )
         if not single:
