@@ -9,12 +9,12 @@ from datetime import datetime, timedelta
 
 from bot.core.catalog import Catalog
 from bot.core.catalog.refresh import CatalogProvider
+from bot.core.insight.audit import AuditLog
+from bot.core.insight.stats import ScopeStats, scope_stats
 from bot.core.jobs import JobLimits
 from bot.core.jobs.admission import Admission
 from bot.core.jobs.dispatcher import Dispatcher, DispatchRules
 from bot.core.jobs.events import FrontEnd, FrontEnds
-from bot.core.insight.audit import AuditLog
-from bot.core.insight.stats import ScopeStats, scope_stats
 from bot.core.jobs.ledger import JobLedger, utc_now
 from bot.core.jobs.limits import FairUse
 from bot.core.policy.model import OwnerCaps

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from bot.core.jobs.admission import Requester
 from bot.core.policy.service import PolicyChange
@@ -60,10 +61,23 @@ class AuditLog:
         found = [e for e in self._entries if scope is None or e.scope == scope]
         return list(reversed(found))[:limit]
 
-    def _add(self, *values: object) -> None:
+    def _add(self, *values: Any) -> None:
         kind, platform, who, name, scope, place, prompt, style, outcome, reason, job = values
         self._entries.append(
-            AuditEntry(len(self._entries) + 1, datetime.now(UTC), str(kind), str(platform),
-                       str(who), str(name), str(scope), place, prompt, style, str(outcome),
-                       reason, None, job)  # type: ignore[arg-type]  # fmt: skip
+            AuditEntry(
+                len(self._entries) + 1,
+                datetime.now(UTC),
+                str(kind),
+                str(platform),
+                str(who),
+                str(name),
+                str(scope),
+                place,
+                prompt,
+                style,
+                str(outcome),
+                reason,
+                None,
+                job,
+            )
         )

@@ -105,9 +105,12 @@ class Policies:
         ):
             if name == field and cap > 0 and value > cap:
                 raise CapExceeded(name, cap)
-        if name == "private_styles" and value != PrivateStyles.OFF:
-            if not self.caps.allow_private_styles:
-                raise CapExceeded(name, PrivateStyles.OFF.value)
+        if (
+            name == "private_styles"
+            and value != PrivateStyles.OFF
+            and not self.caps.allow_private_styles
+        ):
+            raise CapExceeded(name, PrivateStyles.OFF.value)
         if name == "models" and set(value) & self.caps.disabled_models:
             raise CapExceeded(name, ",".join(sorted(self.caps.disabled_models)))
         if name == "loras" and set(value) & self.caps.disabled_loras:

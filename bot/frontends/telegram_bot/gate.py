@@ -141,7 +141,7 @@ def spoiler_results(effective: EffectivePolicy) -> bool:
 
 
 def style_name(options: PortraitOptions | None, catalog: Catalog) -> str:
-    """"model + LoRA" as the audit log shows it (ids when the catalog lost them)."""
+    """ "model + LoRA" as the audit log shows it (ids when the catalog lost them)."""
     if options is None:
         return ""
     model = catalog.model(options.model_id)

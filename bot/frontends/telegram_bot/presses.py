@@ -127,9 +127,9 @@ async def start_again(
     for the member (plain text), or None once it was queued (its status message replies at
     ``address``) or refused by the queue itself (the member is told there). Checked before
     anything is saved or spent: the bot restarting, the chat's policy (`gate`), the member's
-    limits, the selfie's keep window; ``accepted`` runs once those checks passed. ``origin``: the update that asked
-    (`bot.frontends.telegram_bot.inbox`): an update handled again after a restart that had
-    already queued its job queues nothing more."""
+    limits, the selfie's keep window; ``accepted`` runs once those checks passed.
+    ``origin``: the update that asked (`bot.frontends.telegram_bot.inbox`): an update handled
+    again after a restart that had already queued its job queues nothing more."""
     services = tools.services
     if origin is not None and await services.ledger.job_by_origin(origin) is not None:
         log.info("Update %s already made its job; not queueing it again", origin)
