@@ -62,7 +62,7 @@ def change_for(
 
 
 def _limit(arg: str) -> tuple[dict[str, Any], str]:
-    code, _, value = arg.partition(":")
+    code, _, value = arg.partition("=")
     if code not in LIMITS:
         raise ChangeRefused(UNKNOWN)
     field, _, presets = LIMITS[code]

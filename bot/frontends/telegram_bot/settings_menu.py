@@ -45,7 +45,7 @@ class Do:
     ADMINS_ONLY = "a"  # arg "1"/"0"
     TOGGLE_STYLE = "t"  # arg "<index>.<check>"
     DEFAULT_STYLE = "d"  # arg "<index>.<check>"
-    LIMIT = "l"  # arg "<Limit code>:<value or '-' for the owner's>"
+    LIMIT = "l"  # arg "<Limit code>=<value or '-' for the owner's>"
     ADULT = "x"  # arg "1"/"0"
     SPOILERS = "v"  # arg "1"/"0"
     PRIVATE = "p"  # arg a PrivateStyles value
@@ -240,13 +240,13 @@ def limits_keyboard(policy: EffectivePolicy) -> InlineKeyboardMarkup:
         icon = label.split()[0]
         row = [
             button(
-                _mark(current is None, f"{icon} Owner's"), data(Menu.LIMITS, Do.LIMIT, f"{code}:-")
+                _mark(current is None, f"{icon} Owner's"), data(Menu.LIMITS, Do.LIMIT, f"{code}=-")
             )
         ]
         for value in presets:
             text = _seconds(value) if code == "c" else str(value)
             chosen = current is not None and current == value
-            row.append(button(_mark(chosen, text), data(Menu.LIMITS, Do.LIMIT, f"{code}:{value}")))
+            row.append(button(_mark(chosen, text), data(Menu.LIMITS, Do.LIMIT, f"{code}={value}")))
         rows.append(row)
     rows.append(_back())
     return InlineKeyboardMarkup(inline_keyboard=rows)
