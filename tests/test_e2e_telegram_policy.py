@@ -12,7 +12,13 @@ import pytest
 
 from bot.core.policy.model import OwnerCaps, PrivateStyles, ScopePolicy
 from bot.core.policy.service import PolicyEditor
-from bot.frontends.telegram_bot.callbacks import RestylePage, pick_button, restyle_listing
+from bot.frontends.telegram_bot.callbacks import (
+    Action,
+    RestylePage,
+    ResultButton,
+    pick_button,
+    restyle_listing,
+)
 from bot.frontends.telegram_bot.settings import load_telegram_settings
 from bot.frontends.telegram_bot.settings_menu import Do, Menu, data, style_arg
 from bot.settings import SettingsError
@@ -53,10 +59,15 @@ async def press(telegram, menu, payload, user, *, check=True):
     return answer
 
 
-async def refused(telegram, fake_wiro, asked, says: str):
+async def refused(telegram, fake_wiro, asked, says: str, *, earlier: int = 0):
+    """The refusal of the member's message ``asked``; nothing fetched or spent for it
+    (``earlier``: portraits made before it)."""
     answer = await reply_to(telegram, asked)
     assert answer.text.startswith("⚠️") and says in answer.text, answer.text
-    assert nothing_spent(fake_wiro) and telegram.requests_to("getFile") == []
+    if earlier == 0:
+        assert nothing_spent(fake_wiro)
+    assert fake_wiro.calls[RUN] == earlier
+    assert len(telegram.requests_to("getFile")) == earlier
     return answer
 
 
@@ -227,18 +238,26 @@ async def test_the_owners_caps_cannot_be_exceeded(telegram, fake_wiro, tmp_path)
 
 
 async def test_admins_only_refuses_a_member_before_anything_is_spent(app, telegram, fake_wiro):
+    before = telegram.send_photo(selfie_jpeg(), caption="/portrait oil", chat=telegram.group)
+    result = await result_of(telegram, before)  # asked while everyone could
     await set_policy(app, telegram.group, admins_only=True)
     asked = telegram.send_photo(
         selfie_jpeg(), caption="/portrait oil", chat=telegram.group, user=telegram.alice
     )
-    await refused(telegram, fake_wiro, asked, "only its administrators can use the bot")
+    await refused(telegram, fake_wiro, asked, "only its administrators can use the bot", earlier=1)
     (entry,) = await requests_logged(app, telegram.group)
     assert (entry.outcome, entry.reason, entry.member_name) == ("refused", "admins_only", "Alice")
+    # Her result's buttons that start work are refused the same way.
+    job = (await app.services.ledger.recent_for(f"telegram:{telegram.alice.id}"))[0]
+    reroll = ResultButton(action=Action.REROLL, job=job.id).pack()
+    answer = await telegram.wait_answer(telegram.press_button(result, reroll))
+    assert answer.show_alert and "only its administrators" in answer.text
+    assert fake_wiro.calls[RUN] == 1
     asked = telegram.send_photo(
         selfie_jpeg(), caption="/portrait oil", chat=telegram.group, user=telegram.dave
     )
     await result_of(telegram, asked)
-    assert fake_wiro.calls[RUN] == 1
+    assert fake_wiro.calls[RUN] == 2
 
 
 async def test_a_style_not_offered_is_refused_if_typed_and_hidden(app, telegram, fake_wiro):
