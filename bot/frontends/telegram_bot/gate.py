@@ -21,7 +21,13 @@ from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError
 
 from bot.core.catalog import Catalog
-from bot.core.policy.model import EffectivePolicy, Place, PolicyRefusal, RefusalKind
+from bot.core.policy.model import (
+    EffectivePolicy,
+    Place,
+    PolicyRefusal,
+    PrivateStyles,
+    RefusalKind,
+)
 from bot.core.request.options import PortraitOptions
 from bot.services import Services
 
@@ -36,6 +42,7 @@ PRIVATE_STYLES = (
     "the bot's owner don't allow them for you)."
 )
 CHANNEL = "The bot doesn't answer here."
+_ADMIN_MODES = (PrivateStyles.ADMINS, PrivateStyles.ROLES)  # ROLES: Discord's; admins here
 
 
 async def administers(bot: Bot, chat_id: int, chat_type: str, user_id: int) -> bool:
@@ -75,7 +82,7 @@ class Gate:
         scope = address.requester.scope
         effective = await services.policies.effective(scope)
         policy = effective.scope
-        needs_admin = policy.admins_only or policy.private_styles.value in ("admins", "roles")
+        needs_admin = policy.admins_only or policy.private_styles in _ADMIN_MODES
         is_admin = address.is_private or (
             needs_admin
             and await administers(bot, address.chat_id, address.chat_type, address.user_id)

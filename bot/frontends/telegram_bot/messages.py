@@ -179,7 +179,8 @@ def help_text(bot_username: str) -> str:
             CODE, f"/portrait{mention}", CODE_, " if another bot also has /portrait.\n\n",
             "Options: ", ", ".join(KNOWN_FLAGS), ". Put values with spaces in \"quotes\".\n\n",
             "/styles lists the models and LoRAs, /history shows your last portraits, "
-            "/cancel stops your portrait in progress.",
+            "/cancel stops your portrait in progress. A chat's administrators (and you, in your "
+            "private chat) have /settings, /stats and /log.",
         ]
     )  # fmt: skip
 
