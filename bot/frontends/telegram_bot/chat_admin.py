@@ -59,6 +59,11 @@ SUBCOMMANDS = (
     "I know /settings (the menus), /settings block <word>, /settings unblock <word> and "
     "/settings default_prompt <text>."
 )
+# `services.health.state` (insight's `HealthState` values) -> what administrators are told.
+HEALTH_NOTICES = {
+    "out_of_credit": "The bot is out of Wiro credit: portraits fail until its owner tops up.",
+    "keys_refused": "Wiro refuses the bot's keys: portraits fail until its owner fixes them.",
+}
 WORD_MAX_CHARS = 64
 BLOCKED_WORDS_MAX = 200
 
@@ -80,7 +85,8 @@ def menu_view(
         return safety_text(policy), safety_keyboard(policy)
     if menu == Menu.PRIVATE:
         return private_text(policy), private_keyboard(policy)
-    return main_text(policy, catalog, chat_title=title), main_keyboard(policy)
+    notice = HEALTH_NOTICES.get(str(getattr(getattr(services, "health", None), "state", "")))
+    return main_text(policy, catalog, chat_title=title, notice=notice), main_keyboard(policy)
 
 
 def chat_title(message: Message) -> str:

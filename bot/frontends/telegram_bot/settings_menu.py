@@ -95,11 +95,16 @@ def _back() -> list[InlineKeyboardButton]:
 # ------------------------------------------------------------------ overview
 
 
-def main_text(policy: EffectivePolicy, catalog: Catalog, *, chat_title: str) -> str:
+def main_text(
+    policy: EffectivePolicy, catalog: Catalog, *, chat_title: str, notice: str | None = None
+) -> str:
+    """The overview; ``notice``: a warning shown first (the bot out of Wiro credit)."""
     scope, fair = policy.scope, policy.fair_use
     models = policy.offered_models(m.id for m in catalog.models)
     loras = policy.offered_loras(lo.id for lo in catalog.loras)
     parts: list[Part] = [BOLD, "⚙️ Settings of ", Cut(chat_title), BOLD_, "\n\n"]
+    if notice:
+        parts += ["⚠️ ", notice, "\n\n"]
     parts += ["Who may use the bot: ", "administrators only" if scope.admins_only else "everyone"]
     parts += [f"\nStyles: {len(models)} models, {len(loras)} LoRAs offered"]
     default_model = catalog.model(scope.default_model) if scope.default_model else None
