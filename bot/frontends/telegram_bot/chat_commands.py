@@ -1,10 +1,13 @@
 """The Telegram commands: ``/portrait`` (a photo's caption, a reply to a photo, or in a private
 chat a photo without a caption), ``/start`` and ``/help``, ``/styles``, ``/history`` and
-``/cancel``; every answer replies to the member's message, in its forum topic.
+``/cancel``, and the administrators' ``/settings``, ``/stats`` and ``/log`` (`chat_admin`);
+every answer replies to the member's message, in its forum topic.
 
 ``/portrait`` checks, in this order and all before anything reaches Wiro: the bot is taking
-work (not restarting), the flags (`command.parse_portrait`), the member's fair-use limits, the
-photo (present, the member's own, an image, within the download and selfie limits:
+work (not restarting), who may use the bot in this chat (`gate`: admins only), the flags
+(`command.parse_portrait`, with the chat's defaults), the request against the chat's policy
+(`gate`: styles offered, private styles, LoRA URLs, the safety gate), the member's fair-use
+limits, the photo (present, the member's own, an image, within the download and selfie limits:
 `photos.fetch_selfie`); then `TelegramJobStarter.start` queues the job. Each refusal says what
 to fix. In groups (privacy mode on) the bot hears commands, replies to its messages and
 mentions; it answers only commands, and commands for another bot (``/portrait@OtherBot``) are
