@@ -9,6 +9,9 @@ knight's portrait" needs no quoting. Phones with smart punctuation turn ``--`` i
 en dash: those start a flag too. ``--model`` and ``--lora`` also take an unquoted name of
 several words when those words name a catalog entry. The values then go through
 `bot.core.request.options.resolve_options`, so ranges and name matching are exactly Discord's.
+``--private-model``, ``--private-lora`` and ``--lora-url`` reach the tool's private inputs;
+whether the member may use them (and the URL's host) is the chat's policy (`gate`). What the
+member leaves empty (model, LoRA, prompt) takes the chat's defaults first (`with_chat_defaults`).
 """
 
 from __future__ import annotations
