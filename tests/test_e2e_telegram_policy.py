@@ -175,6 +175,7 @@ async def test_an_admin_blocks_words_and_sets_the_default_prompt(app, telegram):
         ("/settings block <b>Dragon</b>", "Blocked: “<b>dragon</b>”."),
         ("/settings block wyvern", "Blocked"),
         ("/settings unblock wyvern", "Unblocked"),
+        ("/settings unblock wyvern", "isn't blocked here"),
         ("/settings default_prompt a <i>watercolour</i> of me", "Default prompt"),
         ("/settings frobnicate", "I know /settings"),
     ):
