@@ -1,10 +1,11 @@
 """The bot's services, built once at start-up outside any front end and handed to every front
 end and the CLI: one ledger, one Wiro client and socket, one catalog, one dispatcher (so one
-global Wiro limit) and one admission path, shared by Discord and Telegram."""
+global Wiro limit), one admission path and the servers' and chats' policies, shared by Discord
+and Telegram."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.core.catalog import Catalog
@@ -17,13 +18,14 @@ from bot.core.jobs.dispatcher import Dispatcher, DispatchRules
 from bot.core.jobs.events import FrontEnd, FrontEnds
 from bot.core.jobs.ledger import JobLedger, utc_now
 from bot.core.jobs.limits import FairUse
-from bot.core.policy.model import OwnerCaps
+from bot.core.jobs.sqlite_ledger import SqliteLedger
 from bot.core.policy.service import Policies
+from bot.core.policy.store import SqlitePolicyStore
 from bot.core.request.selfie import SelfieLimits
 from bot.core.request.selfie_store import SelfieStore
 from bot.core.result.store import ResultStore
 from bot.core.wiro import WiroClient, WiroSocket
-from bot.settings import Settings
+from bot.settings import Settings, owner_caps
 
 
 @dataclass
@@ -42,13 +44,12 @@ class Services:
     frontends: FrontEnds
     dispatcher: Dispatcher
     admission: Admission
+    policies: Policies
     socket: WiroSocket | None = None
-    # Issue 12 (LOCAL STAND-IN wiring on branch i12-telegram; the core branches own these).
-    policies: Policies = field(default_factory=Policies)
-    audit: AuditLog | None = None
+    audit: AuditLog | None = None  # LOCAL STAND-IN wiring (branch i12-telegram): insight's
 
     async def stats(self, scope: str | None, now: datetime | None = None) -> ScopeStats:
-        """The figures of ``scope`` (None: every scope) over the last 30 days."""
+        """LOCAL STAND-IN (branch i12-telegram) for insight's figures of ``scope``."""
         return await scope_stats(self.ledger, scope, now=now or utc_now())
 
     @property
@@ -62,17 +63,15 @@ class Services:
 
 
 def build_services(
-    settings: Settings, wiro: WiroClient, ledger: JobLedger, socket: WiroSocket | None = None
+    settings: Settings, wiro: WiroClient, ledger: SqliteLedger, socket: WiroSocket | None = None
 ) -> Services:
     catalogs = CatalogProvider()
     selfies = SelfieStore(settings.data_dir / "selfies")
     results = ResultStore(settings.data_dir / "results")
-    fair_use = FairUse(
-        member_max_active=settings.member_max_active,
-        member_cooldown=settings.member_cooldown,
-        member_daily_quota=settings.member_daily_quota,
-        guild_daily_quota=settings.guild_daily_quota,
-    )
+    caps = owner_caps(settings)
+    fair_use = caps.fair_use
+    audit = AuditLog()  # LOCAL STAND-IN (branch i12-telegram) for insight's audit log
+    policies = Policies(SqlitePolicyStore(ledger), caps, on_change=audit.change)
     rules = DispatchRules(
         max_running=settings.max_running_tasks,
         busy_retry=settings.busy_retry_seconds,
@@ -93,15 +92,13 @@ def build_services(
         socket=socket,
         serves=frontends.serves,
     )
-    audit = AuditLog()
-    policies = Policies(OwnerCaps(fair_use=fair_use), on_change=audit.change)
     admission = Admission(
         ledger,
         fair_use,
         selfies,
         selfie_keep=timedelta(hours=settings.selfie_keep_hours),
         wake=dispatcher.wake,
-        policies=policies,
+        fair_use_for=policies.fair_use,
     )
     return Services(
         settings=settings,
@@ -116,7 +113,7 @@ def build_services(
         frontends=frontends,
         dispatcher=dispatcher,
         admission=admission,
-        socket=socket,
         policies=policies,
         audit=audit,
+        socket=socket,
     )

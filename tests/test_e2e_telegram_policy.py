@@ -6,10 +6,9 @@ spoilers, defaults, ``/log``, ``/stats`` and telling the bot's owner."""
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
 
+from bot.core.catalog.refresh import CatalogProvider
 from bot.core.policy.model import OwnerCaps, PrivateStyles, ScopePolicy
 from bot.core.policy.service import PolicyEditor
 from bot.frontends.telegram_bot.callbacks import (
@@ -109,10 +108,23 @@ async def test_in_a_private_chat_the_member_administers_their_own_chat(app, tele
 # ====================================================================== every kind of setting
 
 
-async def test_an_admin_changes_each_kind_of_setting_in_place(app, telegram):
-    app.services.policies.caps = dataclasses.replace(
-        app.services.policies.caps, allow_private_styles=True
-    )
+@pytest.fixture
+async def owner_allows_private_styles(telegram, fake_wiro, tmp_path):
+    """The bot, its owner allowing private styles and LoRA URLs to huggingface.co only."""
+    async with telegram_bot(
+        telegram,
+        fake_wiro,
+        tmp_path / "data",
+        ALLOW_LORA_URLS="true",
+        LORA_URL_HOSTS="huggingface.co",
+    ) as app:
+        yield app
+
+
+async def test_an_admin_changes_each_kind_of_setting_in_place(
+    owner_allows_private_styles, telegram
+):
+    app = owner_allows_private_styles
     catalog = app.services.catalog
     dave = telegram.dave  # an administrator
     menu = await open_menu(telegram, dave)
@@ -191,13 +203,15 @@ async def test_an_admin_blocks_words_and_sets_the_default_prompt(app, telegram):
 
 
 async def test_the_owners_caps_cannot_be_exceeded(telegram, fake_wiro, tmp_path):
+    disabled = CatalogProvider().get().models[0].id
     async with telegram_bot(
-        telegram, fake_wiro, tmp_path / "data", GUILD_DAILY_QUOTA="20", MEMBER_DAILY_QUOTA="5"
+        telegram,
+        fake_wiro,
+        tmp_path / "data",
+        GUILD_DAILY_QUOTA="20",
+        MEMBER_DAILY_QUOTA="5",
+        DISABLED_MODELS=disabled,
     ) as app:
-        app.services.policies.caps = dataclasses.replace(
-            app.services.policies.caps,
-            disabled_models=frozenset({app.services.catalog.models[0].id}),
-        )
         menu = await open_menu(telegram, telegram.carol)
         await press(telegram, menu, data(Menu.LIMITS), telegram.carol)
         for payload, says in (
@@ -307,10 +321,10 @@ async def test_a_tightened_quota_holds(app, telegram, fake_wiro):
     assert fake_wiro.calls[RUN] == 1
 
 
-async def test_private_styles_and_the_lora_url_allowlist(app, telegram, fake_wiro):
-    app.services.policies.caps = dataclasses.replace(
-        app.services.policies.caps, allow_private_styles=True, lora_url_hosts=("huggingface.co",)
-    )
+async def test_private_styles_and_the_lora_url_allowlist(
+    owner_allows_private_styles, telegram, fake_wiro
+):
+    app = owner_allows_private_styles
     good = "https://huggingface.co/someone/lora/resolve/main/style.safetensors"
     asked = telegram.send_photo(
         selfie_jpeg(), caption=f"/portrait oil --lora-url {good}", chat=telegram.group

@@ -14,14 +14,11 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from bot.core.jobs.ledger import Clock, Job, JobLedger, LedgerError, utc_now
 from bot.core.jobs.limits import FairUse, LimitReached, check_fair_use
 from bot.core.request.selfie_store import SelfieStore
-
-if TYPE_CHECKING:
-    from bot.core.policy.service import Policies
 
 __all__ = ["Admission", "LimitReached", "NotSaved", "Requester"]
 
@@ -57,7 +54,11 @@ class Requester:
 
 class Admission:
     """Checks the fair-use limits and queues jobs (one at a time, so two quick requests
-    cannot both slip past a limit)."""
+    cannot both slip past a limit).
+
+    `fair_use`: the owner's limits. `fair_use_for`: the limits that hold in a scope (the
+    request's `Requester.scope`), such as `Policies.fair_use`, which tightens them by the
+    server's or chat's policy; default: `fair_use` everywhere."""
 
     def __init__(
         self,
@@ -68,11 +69,11 @@ class Admission:
         selfie_keep: timedelta,
         wake: Callable[[], None],
         clock: Clock = utc_now,
-        policies: Policies | None = None,
+        fair_use_for: Callable[[str], Awaitable[FairUse]] | None = None,
     ) -> None:
-        self._policies = policies  # the scope's effective limits (issue 12; stand-in wiring)
         self._ledger = ledger
         self._fair_use = fair_use
+        self._fair_use_for = fair_use_for
         self._selfies = selfies
         self._selfie_keep = selfie_keep
         self._wake = wake
@@ -139,8 +140,8 @@ class Admission:
 
     async def _start_time(self, who: Requester) -> datetime | None:
         rules = self._fair_use
-        if self._policies is not None:
-            rules = (await self._policies.effective(who.scope)).fair_use
+        if self._fair_use_for is not None:
+            rules = await self._fair_use_for(who.scope)
         return await check_fair_use(
             self._ledger,
             rules,

@@ -24,7 +24,8 @@ from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardMarkup
 from bot.core.insight.chart import render_chart
 from bot.core.insight.stats import ScopeStats
 from bot.core.policy.model import EffectivePolicy
-from bot.core.policy.service import CapExceeded, PolicyEditor
+from bot.core.policy.safety import EXTRA_WORD_MAX_CHARS
+from bot.core.policy.service import BLOCKED_WORDS_MAX, CapExceeded, PolicyEditor
 from bot.services import Services
 
 from .address import PLATFORM, address_of, requester
@@ -66,8 +67,7 @@ HEALTH_NOTICES = {
     "out_of_credit": "The bot is out of Wiro credit: portraits fail until its owner tops up.",
     "keys_refused": "Wiro refuses the bot's keys: portraits fail until its owner fixes them.",
 }
-WORD_MAX_CHARS = 64
-BLOCKED_WORDS_MAX = 200
+WORD_MAX_CHARS = EXTRA_WORD_MAX_CHARS
 
 
 def editor_of(user: User) -> PolicyEditor:
@@ -238,7 +238,7 @@ def capped_text(capped: CapExceeded) -> str:
         return f"The bot's owner allows at most {cap} portraits per chat a day."
     if field == "private_styles":
         return "The bot's owner doesn't allow private models and LoRA URLs."
-    if field in ("models", "loras"):
+    if field in ("models", "loras", "default_model", "default_lora"):
         return "The bot's owner turned that style off."
     return f"The bot's owner doesn't allow that ({field})."
 

@@ -111,21 +111,34 @@ def parse_portrait(
         prompt, values = split_arguments(args, catalog)
         check_names(values, catalog)
         if policy is not None:
-            prompt = with_chat_defaults(policy, prompt, values)
+            prompt = with_chat_defaults(policy, prompt, values, catalog)
         options = resolve_options(catalog, prompt=prompt or None, rng=rng, **values)
     except OptionError as error:
         return PortraitRequest(error=error.message)
     return PortraitRequest(options=options)
 
 
-def with_chat_defaults(policy: EffectivePolicy, prompt: str, values: dict[str, str]) -> str:
+def with_chat_defaults(
+    policy: EffectivePolicy, prompt: str, values: dict[str, str], catalog: Catalog
+) -> str:
     """Fill ``values`` (in place) and the prompt with the chat's defaults where the member
-    left them empty; a private model or LoRA the member gave is never joined by a default
-    from the list. Returns the prompt."""
-    model, lora, filled = policy.with_defaults(values.get("model"), values.get("lora"), prompt)
-    if model and not values.get("private_model"):
+    left them empty (`EffectivePolicy.with_defaults`: a private model or LoRA the member gave
+    is never joined by a default from the list, and with no model default the first model
+    offered here stands in for a catalog default the chat does not offer). Returns the
+    prompt."""
+    fallback = [catalog.defaults.model_id, *(m.id for m in catalog.models)]
+    model, lora, filled = policy.with_defaults(
+        values.get("model"),
+        values.get("lora"),
+        prompt,
+        private_model=values.get("private_model"),
+        private_lora=values.get("private_lora"),
+        lora_url=values.get("lora_url"),
+        fallback_models=fallback,
+    )
+    if model:
         values["model"] = model
-    if lora and not (values.get("private_lora") or values.get("lora_url")):
+    if lora:
         values["lora"] = lora
     return filled or ""
 
