@@ -29,7 +29,7 @@ import os
 import re
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Collection, Iterable, Mapping, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
@@ -574,6 +574,15 @@ class SqliteLedger(JobLedger):
         if self._db is None:
             raise LedgerError("the job ledger is closed")
         return self._db
+
+    def transaction(self) -> AbstractAsyncContextManager[aiosqlite.Connection]:
+        """One write transaction on the ledger's connection, for SQL kept in other modules
+        (`bot.core.insight.audit`, the policy store): see `_transaction`."""
+        return self._transaction()
+
+    def reading(self) -> AbstractAsyncContextManager[aiosqlite.Connection]:
+        """The ledger's connection for reads, for SQL kept in other modules: see `_reading`."""
+        return self._reading()
 
     @asynccontextmanager
     async def _transaction(self) -> AsyncIterator[aiosqlite.Connection]:
