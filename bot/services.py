@@ -6,15 +6,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import cast
 
 from bot.core.catalog import Catalog
 from bot.core.catalog.refresh import CatalogProvider
+from bot.core.insight.alerts import OwnerAlerts
+from bot.core.insight.audit import AuditLog
+from bot.core.insight.health import WiroHealth
+from bot.core.insight.stats import Insight
 from bot.core.jobs import JobLimits
 from bot.core.jobs.admission import Admission
 from bot.core.jobs.dispatcher import Dispatcher, DispatchRules
 from bot.core.jobs.events import FrontEnd, FrontEnds
 from bot.core.jobs.ledger import JobLedger
 from bot.core.jobs.limits import FairUse
+from bot.core.jobs.sqlite_ledger import SqliteLedger
 from bot.core.request.selfie import SelfieLimits
 from bot.core.request.selfie_store import SelfieStore
 from bot.core.result.store import ResultStore
@@ -38,6 +44,9 @@ class Services:
     frontends: FrontEnds
     dispatcher: Dispatcher
     admission: Admission
+    audit: AuditLog
+    insight: Insight
+    health: WiroHealth
     socket: WiroSocket | None = None
 
     @property
@@ -89,6 +98,7 @@ def build_services(
         selfie_keep=timedelta(hours=settings.selfie_keep_hours),
         wake=dispatcher.wake,
     )
+    audit, insight, health = _insight(settings, wiro, ledger, frontends, dispatcher, admission)
     return Services(
         settings=settings,
         wiro=wiro,
@@ -102,5 +112,31 @@ def build_services(
         frontends=frontends,
         dispatcher=dispatcher,
         admission=admission,
+        audit=audit,
+        insight=insight,
+        health=health,
         socket=socket,
     )
+
+
+def _insight(
+    settings: Settings,
+    wiro: WiroClient,
+    ledger: JobLedger,
+    frontends: FrontEnds,
+    dispatcher: Dispatcher,
+    admission: Admission,
+) -> tuple[AuditLog, Insight, WiroHealth]:
+    """The audit log (fed by admission, pruned with the jobs), the figures, and Wiro's
+    health (fed by the queue, alerting the owner through the front ends)."""
+    database = cast(SqliteLedger, ledger)  # they keep their tables in the ledger's file
+    audit = AuditLog(database)
+    admission.audit = audit
+    dispatcher.also_prune.append(audit.prune)
+    health = WiroHealth(
+        wiro,
+        OwnerAlerts(database, frontends),
+        every=timedelta(minutes=settings.wiro_health_minutes),
+    )
+    dispatcher.wiro_watch = health
+    return audit, Insight(database), health

@@ -46,6 +46,7 @@ class Settings:
     retention_days: float
     delivery_retry_minutes: float
     selfie_keep_hours: float
+    wiro_health_minutes: float = 15.0  # between two checks of the Wiro keys (0: start-up only)
 
     @property
     def signed(self) -> bool:
@@ -91,6 +92,7 @@ def load_settings(env: Mapping[str, str], *, need_wiro: bool = True) -> Settings
             "DELIVERY_RETRY_MINUTES", 60, minimum=0, maximum=7 * 24 * 60
         ),
         selfie_keep_hours=reader.number("SELFIE_KEEP_HOURS", 24, minimum=0, maximum=24 * 30),
+        wiro_health_minutes=reader.number("WIRO_HEALTH_MINUTES", 15, minimum=0, maximum=24 * 60),
     )
 
 
