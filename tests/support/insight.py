@@ -3,6 +3,9 @@ of both platforms, and jobs driven through the real ledger to a chosen end."""
 
 from __future__ import annotations
 
+import asyncio
+import inspect
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -96,3 +99,20 @@ async def end_job(
     return await ledger.transition(
         job.id, JobState.DELIVERED, result_message_ref=f"message-{job.id}"
     )
+
+
+async def until(
+    check: Callable[[], Awaitable[object] | object], what: str, timeout: float = 10.0
+) -> None:
+    """Re-check `check` (sync or async) every 20 ms until it is truthy; fail after `timeout`."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        result = check()
+        if inspect.isawaitable(result):
+            result = await result
+        if result:
+            return
+        if loop.time() >= deadline:
+            raise AssertionError(f"not within {timeout:g} s: {what}")
+        await asyncio.sleep(0.02)
