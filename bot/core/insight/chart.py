@@ -26,8 +26,7 @@ SPEND_COLOUR = "#5865f2"
 TEXT_COLOUR = "#2b2d31"
 GRID_COLOUR = "#e3e5e8"
 
-# pyplot's state is global; the object-oriented Figure API used here is not, but the first
-# import and the font cache are shared: one chart at a time.
+# The first import and matplotlib's font cache are shared by every thread: one chart at a time.
 _lock = threading.Lock()
 
 
@@ -41,9 +40,8 @@ def render_chart(stats: ScopeStats, *, title: str | None = None) -> bytes:
 
 
 def _render(stats: ScopeStats, title: str | None) -> bytes:
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
+    # The Agg canvas itself, not pyplot: no global backend or figure state is touched.
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
     from matplotlib.ticker import FuncFormatter, MaxNLocator
 
@@ -54,6 +52,7 @@ def _render(stats: ScopeStats, title: str | None) -> bytes:
     spend = [day.cost for day in days]
 
     figure = Figure(figsize=(WIDTH_INCHES, HEIGHT_INCHES), dpi=DPI, facecolor="white")
+    FigureCanvasAgg(figure)
     axes = figure.add_subplot()
     axes.bar(labels, delivered, width=0.72, color=DELIVERED_COLOUR, label="delivered", zorder=2)
     axes.bar(

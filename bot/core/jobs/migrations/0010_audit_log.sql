@@ -4,12 +4,14 @@
 -- policy change an administrator made (kind 'change'). Times are the ledger's ISO-8601 UTC text.
 -- platform/requester/scope are the ledger's keys ('discord:<user id>', 'discord:guild:<id>');
 -- member_name the display name at the time; place the channel or chat id; style the model and
--- LoRA ids; outcome 'queued', 'refused', 'change', then the job's end ('delivered', 'failed',
--- 'cancelled', 'kept', 'unconfirmed'); reason the limit or refusal kind, or the job's
--- failure_reason; cost Wiro's totalcost in dollars; detail: a change's fields (JSON text).
+-- LoRA ids; outcome 'queued', 'refused', 'changed' (a change), then the job's end
+-- ('delivered', 'failed', 'cancelled', 'kept', 'unconfirmed'); reason the limit or refusal
+-- kind, the job's failure_reason, or what a change set; cost Wiro's totalcost in dollars;
+-- detail: a change's fields (JSON text).
 -- Rows go with the jobs' retention (JOB_RETENTION_DAYS).
+-- (IF NOT EXISTS: a database rolled back to an older version by hand keeps its log.)
 
-CREATE TABLE audit_log (
+CREATE TABLE IF NOT EXISTS audit_log (
     id          INTEGER PRIMARY KEY AUTOINCREMENT,
     at          TEXT    NOT NULL,
     kind        TEXT    NOT NULL,
@@ -28,16 +30,16 @@ CREATE TABLE audit_log (
 );
 
 -- recent(scope): the newest first.
-CREATE INDEX audit_by_scope ON audit_log (scope, id);
+CREATE INDEX IF NOT EXISTS audit_by_scope ON audit_log (scope, id);
 -- The job-end trigger below: by job id.
-CREATE INDEX audit_by_job ON audit_log (job_id) WHERE job_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS audit_by_job ON audit_log (job_id) WHERE job_id IS NOT NULL;
 -- prune(): by time.
-CREATE INDEX audit_by_time ON audit_log (at);
+CREATE INDEX IF NOT EXISTS audit_by_time ON audit_log (at);
 
 -- A job's end is written into its request's row in the same transaction as the job's own state
 -- change (one indexed UPDATE), whichever code path ends it (the queue, a front end's "Send
 -- again"). KEPT may later become DELIVERED: the row follows.
-CREATE TRIGGER audit_job_end AFTER UPDATE OF state ON jobs
+CREATE TRIGGER IF NOT EXISTS audit_job_end AFTER UPDATE OF state ON jobs
 WHEN NEW.state IN ('delivered', 'failed', 'cancelled', 'kept', 'unconfirmed')
     AND NEW.state IS NOT OLD.state
 BEGIN
@@ -51,7 +53,7 @@ END;
 
 -- The last time the bot's owner was told of each Wiro health state ('out_of_credit', ...), so
 -- an alert goes at most once an hour per state, across restarts.
-CREATE TABLE owner_alerts (
+CREATE TABLE IF NOT EXISTS owner_alerts (
     state   TEXT PRIMARY KEY,
     sent_at TEXT NOT NULL,
     text    TEXT NOT NULL DEFAULT ''
