@@ -7,9 +7,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import cast
 
 from bot.core.catalog import Catalog
 from bot.core.catalog.refresh import CatalogProvider
+from bot.core.insight.alerts import OwnerAlerts
+from bot.core.insight.audit import AuditLog
+from bot.core.insight.health import WiroHealth
+from bot.core.insight.stats import Insight
 from bot.core.jobs import JobLimits
 from bot.core.jobs.admission import Admission
 from bot.core.jobs.dispatcher import Dispatcher, DispatchRules
@@ -43,6 +48,9 @@ class Services:
     dispatcher: Dispatcher
     admission: Admission
     policies: Policies
+    audit: AuditLog
+    insight: Insight
+    health: WiroHealth
     socket: WiroSocket | None = None
 
     @property
@@ -92,6 +100,8 @@ def build_services(
         wake=dispatcher.wake,
         fair_use_for=policies.fair_use,
     )
+    audit, insight, health = _insight(settings, wiro, ledger, frontends, dispatcher, admission)
+    policies.on_change = audit.change  # every policy change is kept, with who made it
     return Services(
         settings=settings,
         wiro=wiro,
@@ -106,5 +116,31 @@ def build_services(
         dispatcher=dispatcher,
         admission=admission,
         policies=policies,
+        audit=audit,
+        insight=insight,
+        health=health,
         socket=socket,
     )
+
+
+def _insight(
+    settings: Settings,
+    wiro: WiroClient,
+    ledger: JobLedger,
+    frontends: FrontEnds,
+    dispatcher: Dispatcher,
+    admission: Admission,
+) -> tuple[AuditLog, Insight, WiroHealth]:
+    """The audit log (fed by admission, pruned with the jobs), the figures, and Wiro's
+    health (fed by the queue, alerting the owner through the front ends)."""
+    database = cast(SqliteLedger, ledger)  # they keep their tables in the ledger's file
+    audit = AuditLog(database)
+    admission.audit = audit
+    dispatcher.also_prune.append(audit.prune)
+    health = WiroHealth(
+        wiro,
+        OwnerAlerts(database, frontends),
+        every=timedelta(minutes=settings.wiro_health_minutes),
+    )
+    dispatcher.wiro_watch = health
+    return audit, Insight(database), health
