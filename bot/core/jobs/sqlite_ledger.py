@@ -591,15 +591,6 @@ class SqliteLedger(JobLedger):
             raise LedgerError("the job ledger is closed")
         return self._db
 
-    def transaction(self) -> AbstractAsyncContextManager[aiosqlite.Connection]:
-        """One write transaction on the ledger's connection, for SQL kept in other modules
-        (`bot.core.insight.audit`, the policy store): see `_transaction`."""
-        return self._transaction()
-
-    def reading(self) -> AbstractAsyncContextManager[aiosqlite.Connection]:
-        """The ledger's connection for reads, for SQL kept in other modules: see `_reading`."""
-        return self._reading()
-
     @asynccontextmanager
     async def _transaction(self) -> AsyncIterator[aiosqlite.Connection]:
         """One write transaction; committed when the block ends, rolled back on any error.
