@@ -6,17 +6,20 @@ and Telegram."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
+from typing import cast
 
 from bot.core.catalog import Catalog
 from bot.core.catalog.refresh import CatalogProvider
+from bot.core.insight.alerts import OwnerAlerts
 from bot.core.insight.audit import AuditLog
-from bot.core.insight.stats import ScopeStats, scope_stats
+from bot.core.insight.health import WiroHealth
+from bot.core.insight.stats import Insight
 from bot.core.jobs import JobLimits
 from bot.core.jobs.admission import Admission
 from bot.core.jobs.dispatcher import Dispatcher, DispatchRules
 from bot.core.jobs.events import FrontEnd, FrontEnds
-from bot.core.jobs.ledger import JobLedger, utc_now
+from bot.core.jobs.ledger import JobLedger
 from bot.core.jobs.limits import FairUse
 from bot.core.jobs.sqlite_ledger import SqliteLedger
 from bot.core.policy.service import Policies
@@ -45,12 +48,10 @@ class Services:
     dispatcher: Dispatcher
     admission: Admission
     policies: Policies
+    audit: AuditLog
+    insight: Insight
+    health: WiroHealth
     socket: WiroSocket | None = None
-    audit: AuditLog | None = None  # LOCAL STAND-IN wiring (branch i12-telegram): insight's
-
-    async def stats(self, scope: str | None, now: datetime | None = None) -> ScopeStats:
-        """LOCAL STAND-IN (branch i12-telegram) for insight's figures of ``scope``."""
-        return await scope_stats(self.ledger, scope, now=now or utc_now())
 
     @property
     def catalog(self) -> Catalog:
@@ -70,8 +71,7 @@ def build_services(
     results = ResultStore(settings.data_dir / "results")
     caps = owner_caps(settings)
     fair_use = caps.fair_use
-    audit = AuditLog()  # LOCAL STAND-IN (branch i12-telegram) for insight's audit log
-    policies = Policies(SqlitePolicyStore(ledger), caps, on_change=audit.change)
+    policies = Policies(SqlitePolicyStore(ledger), caps)
     rules = DispatchRules(
         max_running=settings.max_running_tasks,
         busy_retry=settings.busy_retry_seconds,
@@ -100,6 +100,8 @@ def build_services(
         wake=dispatcher.wake,
         fair_use_for=policies.fair_use,
     )
+    audit, insight, health = _insight(settings, wiro, ledger, frontends, dispatcher, admission)
+    policies.on_change = audit.change  # every policy change is kept, with who made it
     return Services(
         settings=settings,
         wiro=wiro,
@@ -115,5 +117,30 @@ def build_services(
         admission=admission,
         policies=policies,
         audit=audit,
+        insight=insight,
+        health=health,
         socket=socket,
     )
+
+
+def _insight(
+    settings: Settings,
+    wiro: WiroClient,
+    ledger: JobLedger,
+    frontends: FrontEnds,
+    dispatcher: Dispatcher,
+    admission: Admission,
+) -> tuple[AuditLog, Insight, WiroHealth]:
+    """The audit log (fed by admission, pruned with the jobs), the figures, and Wiro's
+    health (fed by the queue, alerting the owner through the front ends)."""
+    database = cast(SqliteLedger, ledger)  # they keep their tables in the ledger's file
+    audit = AuditLog(database)
+    admission.audit = audit
+    dispatcher.also_prune.append(audit.prune)
+    health = WiroHealth(
+        wiro,
+        OwnerAlerts(database, frontends),
+        every=timedelta(minutes=settings.wiro_health_minutes),
+    )
+    dispatcher.wiro_watch = health
+    return audit, Insight(database), health

@@ -6,6 +6,8 @@ spoilers, defaults, ``/log``, ``/stats`` and telling the bot's owner."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from bot.core.catalog.refresh import CatalogProvider
@@ -33,9 +35,9 @@ def scope(chat) -> str:
 
 
 async def requests_logged(app, chat):
-    """The audit log's request entries of ``chat``, newest first (not the changes)."""
+    """The audit log's refused requests in ``chat``, newest first."""
     entries = await app.services.audit.recent(scope(chat), limit=50)
-    return [entry for entry in entries if entry.kind != "change"]
+    return [entry for entry in entries if entry.kind == "request" and entry.outcome == "refused"]
 
 
 async def set_policy(app, chat, **changes) -> None:
@@ -411,6 +413,7 @@ async def test_log_and_stats_for_administrators(app, telegram, fake_wiro):
     await refused(telegram, fake_wiro, asked, "isn't allowed")
     done = telegram.send_photo(selfie_jpeg(), caption="/portrait oil", chat=telegram.group)
     await result_of(telegram, done)
+    await delivered(app, telegram.alice)
     log = await reply_to(
         telegram, telegram.send_text("/log", chat=telegram.group, user=telegram.dave)
     )
@@ -423,6 +426,9 @@ async def test_log_and_stats_for_administrators(app, telegram, fake_wiro):
         lambda m: m.reply_to_message_id == asked.message_id and m.photo is not None
     )
     assert chart.files[0].open_image().format == "PNG"
+    for command in ("/log", "/stats"):  # a member gets neither
+        asked = telegram.send_text(command, chat=telegram.group, user=telegram.bob)
+        assert "administrators" in (await reply_to(telegram, asked)).text
 
 
 async def test_log_fits_telegrams_length(app, telegram):
@@ -445,12 +451,27 @@ async def test_the_owner_is_told_on_telegram(telegram, fake_wiro, tmp_path):
         telegram.world.private_chat(owner)
     ids = f"{telegram.carol.id}, {telegram.dave.id}"
     async with telegram_bot(telegram, fake_wiro, tmp_path / "d", TELEGRAM_OWNER_IDS=ids) as app:
-        await app.owner_contact.tell_owners("Wiro: out of credit <now>")
+        # The path Wiro's health alerts take: every front end's contact.
+        assert await app.services.frontends.tell_owners("Wiro: out of credit <now>") == 1
         for owner in (telegram.carol, telegram.dave):
             told = await telegram.wait_message(chat=telegram.world.chats[owner.id])
-            assert told.text == "🔔 Wiro: out of credit <now>"
+            assert told.text == "🔔 Wiro: out of credit <now>" and told.parse_mode == "HTML"
+        telegram.block_bot(telegram.dave)  # one owner can't be written to: the other still is
+        assert await app.services.frontends.tell_owners("again") == 1
+        telegram.block_bot(telegram.carol)
+        assert await app.services.frontends.tell_owners("nobody") == 0
     with pytest.raises(SettingsError, match="TELEGRAM_OWNER_IDS"):
         load_telegram_settings({"TELEGRAM_OWNER_IDS": "12,@carol"})
+
+
+async def delivered(app, user) -> None:
+    """Until the member's newest job is recorded as delivered (the photo is posted first)."""
+    for _ in range(200):
+        (job,) = await app.services.ledger.recent_for(f"telegram:{user.id}", 1)
+        if job.state.value == "delivered":
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("the job was never recorded as delivered")
 
 
 def test_settings_payloads_fit_in_64_bytes():

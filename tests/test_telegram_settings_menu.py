@@ -130,9 +130,10 @@ def test_the_overview_escapes_what_members_wrote():
 def test_the_overview_tells_administrators_when_wiro_is_out_of_credit():
     from types import SimpleNamespace
 
+    from bot.core.insight.health import HealthState
     from bot.frontends.telegram_bot.chat_admin import menu_view
 
-    for state, says in (("out_of_credit", "out of Wiro credit"), ("ok", None)):
+    for state, says in ((HealthState.OUT_OF_CREDIT, "out of Wiro credit"), (HealthState.OK, None)):
         services = SimpleNamespace(catalog=CATALOG, health=SimpleNamespace(state=state))
         text, _ = menu_view(Menu.MAIN, effective(), services, page=0, title="G")  # type: ignore[arg-type]
         assert (says in text) if says else "⚠️" not in text

@@ -1,1 +1,3 @@
-"""Audit log, figures, chart and Wiro health (LOCAL STAND-IN package on branch i12-telegram)."""
+"""Insight for the people who run the bot: the audit log of requests and policy changes
+(`audit`), the figures per scope (`stats`) and their chart (`chart`), and Wiro's health with
+the bot owner's alerts (`health`, `alerts`)."""

@@ -92,9 +92,8 @@ class TelegramApp:
         services.add_frontend(self.frontend)
         self.starter = TelegramJobStarter(services.admission, self.frontend)
         self.owner_contact = TelegramOwnerContact(self.bot, self.frontend.pacer, settings.owner_ids)
-        add_owner_contact = getattr(services.frontends, "add_owner_contact", None)
-        if add_owner_contact is not None and settings.owner_ids:
-            add_owner_contact(self.owner_contact)
+        if settings.owner_ids:  # Wiro's health alerts reach them (`FrontEnds.tell_owners`)
+            services.frontends.add_owner_contact(self.owner_contact)
         self.dispatcher = Dispatcher()
         self.inbox = UpdateInbox(services.ledger, self.dispatcher, self.bot)
         self.username = ""

@@ -22,7 +22,7 @@ from aiogram.exceptions import TelegramAPIError
 from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardMarkup, Message, User
 
 from bot.core.insight.chart import render_chart
-from bot.core.insight.stats import ScopeStats
+from bot.core.insight.health import HealthState
 from bot.core.policy.model import EffectivePolicy
 from bot.core.policy.safety import EXTRA_WORD_MAX_CHARS
 from bot.core.policy.service import BLOCKED_WORDS_MAX, CapExceeded, PolicyEditor
@@ -31,7 +31,7 @@ from bot.services import Services
 from .address import PLATFORM, address_of, requester
 from .delivery import Where, post_text
 from .gate import administers, scope_of
-from .insight_text import chart_caption, log_text, stats_text
+from .insight_text import LOG_LENGTH, chart_caption, log_text, stats_text
 from .messages import refusal
 from .presses import Tools, alert
 from .settings_changes import ChangeRefused, change_for
@@ -57,15 +57,18 @@ log = logging.getLogger(__name__)
 ADMIN_COMMANDS = ("settings", "stats", "log")
 NOT_ADMIN = "Only this chat's administrators can use /{name}."
 NOT_ADMIN_PRESS = "Only this chat's administrators can change its settings."
-NO_AUDIT = "The activity log is not available right now."
 SUBCOMMANDS = (
     "I know /settings (the menus), /settings block <word>, /settings unblock <word> and "
     "/settings default_prompt <text>."
 )
-# `services.health.state` (insight's `HealthState` values) -> what administrators are told.
+# What administrators are told about Wiro's health (`services.health.state`).
 HEALTH_NOTICES = {
-    "out_of_credit": "The bot is out of Wiro credit: portraits fail until its owner tops up.",
-    "keys_refused": "Wiro refuses the bot's keys: portraits fail until its owner fixes them.",
+    HealthState.OUT_OF_CREDIT: (
+        "The bot is out of Wiro credit: portraits fail until its owner tops up."
+    ),
+    HealthState.KEYS_REFUSED: (
+        "Wiro refuses the bot's keys: portraits fail until its owner fixes them."
+    ),
 }
 WORD_MAX_CHARS = EXTRA_WORD_MAX_CHARS
 
@@ -87,7 +90,7 @@ def menu_view(
         return safety_text(policy), safety_keyboard(policy)
     if menu == Menu.PRIVATE:
         return private_text(policy), private_keyboard(policy)
-    notice = HEALTH_NOTICES.get(str(getattr(getattr(services, "health", None), "state", "")))
+    notice = HEALTH_NOTICES.get(services.health.state)
     return main_text(policy, catalog, chat_title=title, notice=notice), main_keyboard(policy)
 
 
@@ -175,9 +178,10 @@ class AdminCommands:
         await self._say(bot, message, refusal(refused) if refused else fit_html(["✅ ", done]))
 
     async def _stats(self, bot: Bot, message: Message) -> None:
-        figures = await chat_figures(self._services, scope_of(message.chat.id))
+        figures = await self._services.insight.stats(scope_of(message.chat.id))
         await self._say(bot, message, stats_text(figures))
-        png = await asyncio.to_thread(render_chart, figures)  # drawing takes a moment
+        title = f"Portraits in {chat_title(message)}"
+        png = await asyncio.to_thread(render_chart, figures, title=title)  # CPU: a thread
         chart = BufferedInputFile(png, filename="portraits-30-days.png")
         where = Where.of(address_of(message))
         try:
@@ -192,22 +196,8 @@ class AdminCommands:
             log.info("Cannot send the chart in chat %s: %s", message.chat.id, error)
 
     async def _log(self, bot: Bot, message: Message) -> None:
-        audit = getattr(self._services, "audit", None)
-        if audit is None:
-            await self._say(bot, message, refusal(NO_AUDIT))
-            return
-        entries = await audit.recent(scope_of(message.chat.id), limit=15)
+        entries = await self._services.audit.recent(scope_of(message.chat.id), limit=LOG_LENGTH)
         await self._say(bot, message, log_text(entries))
-
-
-async def chat_figures(services: Services, scope: str) -> ScopeStats:
-    """The chat's figures, from whichever the core offers (`Insight.stats` or
-    `Services.stats`, both in the issue's contract)."""
-    insight = getattr(services, "insight", None)
-    if insight is not None:
-        figures: ScopeStats = await insight.stats(scope)
-        return figures
-    return await services.stats(scope)
 
 
 async def _update(

@@ -125,20 +125,18 @@ class Gate:
             self.address.chat_id,
             refusal.kind.value,
         )
-        audit = getattr(self.services, "audit", None)
-        if audit is not None:
-            try:
-                await audit.request(
-                    self.address.requester,
-                    member_name=self.member_name,
-                    place=str(self.address.chat_id),
-                    prompt=options.prompt if options is not None else "",
-                    style=style_name(options, self.services.catalog),
-                    outcome="refused",
-                    reason=refusal.kind.value,
-                )
-            except Exception:  # the log must never stop the answer
-                log.exception("Could not record a refused request in the audit log")
+        try:
+            await self.services.audit.request(
+                self.address.requester,
+                member_name=self.member_name,
+                place=str(self.address.chat_id),
+                prompt=options.prompt if options is not None else "",
+                style=style_name(options, self.services.catalog),
+                outcome="refused",
+                reason=refusal.kind.value,
+            )
+        except Exception:  # the log must never stop the answer
+            log.exception("Could not record a refused request in the audit log")
         return refusal_text(refusal, self.services.catalog, self.effective)
 
 

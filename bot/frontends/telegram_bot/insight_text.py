@@ -53,8 +53,8 @@ def log_text(entries: Sequence[AuditEntry]) -> str:
     for entry in entries[:LOG_LENGTH]:
         parts += ["\n\n", entry.at.strftime("%Y-%m-%d %H:%M UTC"), " · "]
         parts += [BOLD, Cut(entry.member_name or entry.requester), BOLD_, " · "]
-        if entry.kind == "change":
-            parts += ["changed ", Cut(shorten(entry.prompt or "", PROMPT_CHARS))]
+        if entry.kind == "change":  # the reason says what changed: "field=value; ..."
+            parts += ["changed ", Cut(shorten(entry.reason or "", PROMPT_CHARS))]
             continue
         outcome = entry.outcome + (f" ({entry.reason})" if entry.reason else "")
         job = f"#{entry.job_id} " if entry.job_id is not None else ""

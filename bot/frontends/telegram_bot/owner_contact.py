@@ -17,6 +17,10 @@ from .throttle import Pacer
 log = logging.getLogger(__name__)
 
 
+class OwnerNotTold(Exception):
+    """No owner could be written to (each refusal is logged)."""
+
+
 class TelegramOwnerContact:
     """`OwnerContact` for Telegram: ``await contact.tell_owners("Wiro: out of credit")``."""
 
@@ -26,8 +30,11 @@ class TelegramOwnerContact:
         self.owner_ids = tuple(owner_ids)
 
     async def tell_owners(self, text: str) -> None:
-        """Send ``text`` (plain; escaped here, within 4096) to every owner, one by one."""
+        """Send ``text`` (plain; escaped here, within 4096) to every owner, one by one. Raises
+        `OwnerNotTold` when none of them could be written to (`FrontEnds.tell_owners` logs
+        it and counts this contact out)."""
         html = fit_html(["🔔 ", text])
+        told = 0
         for owner_id in self.owner_ids:
             try:
                 await self._pacer.send(
@@ -35,3 +42,7 @@ class TelegramOwnerContact:
                 )
             except TelegramAPIError as error:
                 log.warning("Could not tell the bot's owner %s on Telegram: %s", owner_id, error)
+            else:
+                told += 1
+        if self.owner_ids and told == 0:
+            raise OwnerNotTold("no TELEGRAM_OWNER_IDS user could be written to")
