@@ -321,6 +321,8 @@ async def test_a_tightened_quota_holds(app, telegram, fake_wiro):
     answer = await reply_to(telegram, second)
     assert "limit of 1 portrait" in answer.text
     assert fake_wiro.calls[RUN] == 1
+    (entry,) = await requests_logged(app, telegram.group)  # with who asked and what
+    assert (entry.reason, entry.member_name, entry.prompt) == ("member_daily", "Alice", "oil")
 
 
 async def test_private_styles_and_the_lora_url_allowlist(

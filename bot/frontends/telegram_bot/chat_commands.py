@@ -183,7 +183,9 @@ class _Commands:
         if refused is not None:
             await answer(bot, self._pacer, message, refusal(refused))
             return
-        limited = await self._starter.over_limit(address)
+        limited = await self._starter.over_limit(
+            address, request.options, member_name=_name(message)
+        )
         if limited is not None:
             await answer(bot, self._pacer, message, limited)
             return

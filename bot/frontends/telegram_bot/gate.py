@@ -21,6 +21,7 @@ from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError
 
 from bot.core.catalog import Catalog
+from bot.core.insight.audit import place_of, style_of
 from bot.core.policy.model import (
     EffectivePolicy,
     Place,
@@ -129,9 +130,9 @@ class Gate:
             await self.services.audit.request(
                 self.address.requester,
                 member_name=self.member_name,
-                place=str(self.address.chat_id),
+                place=place_of(self.address.requester.reply_address),
                 prompt=options.prompt if options is not None else "",
-                style=style_name(options, self.services.catalog),
+                style=style_of(options.to_params()) if options is not None else "",
                 outcome="refused",
                 reason=refusal.kind.value,
             )
@@ -143,20 +144,6 @@ class Gate:
 def spoiler_results(effective: EffectivePolicy) -> bool:
     """Results are posted as spoilers: the chat asks for it and is not for adults."""
     return effective.scope.spoiler_results and not effective.scope.adult_allowed
-
-
-def style_name(options: PortraitOptions | None, catalog: Catalog) -> str:
-    """ "model + LoRA" as the audit log shows it (ids when the catalog lost them)."""
-    if options is None:
-        return ""
-    model = catalog.model(options.model_id)
-    parts = [options.private_model or (model.readable_name if model else options.model_id)]
-    if options.lora_id:
-        lora = catalog.lora(options.lora_id)
-        parts.append(lora.readable_name if lora else options.lora_id)
-    elif options.private_lora or options.lora_url:
-        parts.append(options.private_lora or "LoRA URL")
-    return " + ".join(parts)
 
 
 def refusal_text(refusal: PolicyRefusal, catalog: Catalog, effective: EffectivePolicy) -> str:

@@ -142,7 +142,8 @@ async def start_again(
     if refused is not None:
         return refused
     now = tools.frontend.clock()
-    limit = await services.admission.over_limit(address.requester)
+    params = {"options": options.to_params(), "member_name": name}  # for the audit log
+    limit = await services.admission.over_limit(address.requester, params)
     if limit is not None:
         return limit_message(limit, now)
     selfie = kept_selfie(job, services.selfies, now)
