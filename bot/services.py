@@ -4,17 +4,22 @@ global Wiro limit) and one admission path, shared by Discord and Telegram."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
 from bot.core.catalog import Catalog
 from bot.core.catalog.refresh import CatalogProvider
+from bot.core.insight.audit import AuditLog
+from bot.core.insight.health import WiroHealth
+from bot.core.insight.stats import Insight
 from bot.core.jobs import JobLimits
 from bot.core.jobs.admission import Admission
 from bot.core.jobs.dispatcher import Dispatcher, DispatchRules
 from bot.core.jobs.events import FrontEnd, FrontEnds
 from bot.core.jobs.ledger import JobLedger
 from bot.core.jobs.limits import FairUse
+from bot.core.policy.service import Policies, owner_caps
 from bot.core.request.selfie import SelfieLimits
 from bot.core.request.selfie_store import SelfieStore
 from bot.core.result.store import ResultStore
@@ -38,6 +43,11 @@ class Services:
     frontends: FrontEnds
     dispatcher: Dispatcher
     admission: Admission
+    # Issue 12. LOCAL STAND-INS (i12-discord): the core helpers' wiring wins when merged.
+    policies: Policies | None = None
+    audit: AuditLog | None = None
+    insight: Insight | None = None
+    health: WiroHealth | None = None
     socket: WiroSocket | None = None
 
     @property
@@ -71,6 +81,8 @@ def build_services(
         job_limits=JobLimits(timeout=settings.task_timeout, error_grace=settings.error_grace),
     )
     frontends = FrontEnds()
+    audit = AuditLog()
+    policies = Policies(owner_caps(settings), on_change=audit.change)
     dispatcher = Dispatcher(
         ledger,
         wiro,
@@ -88,6 +100,7 @@ def build_services(
         selfies,
         selfie_keep=timedelta(hours=settings.selfie_keep_hours),
         wake=dispatcher.wake,
+        scope_fair_use=_scope_fair_use(policies),
     )
     return Services(
         settings=settings,
@@ -102,5 +115,16 @@ def build_services(
         frontends=frontends,
         dispatcher=dispatcher,
         admission=admission,
+        policies=policies,
+        audit=audit,
+        insight=Insight(audit),
+        health=WiroHealth(),
         socket=socket,
     )
+
+
+def _scope_fair_use(policies: Policies) -> Callable[[str], Awaitable[FairUse]]:
+    async def fair_use(scope: str) -> FairUse:
+        return (await policies.effective(scope)).fair_use
+
+    return fair_use

@@ -17,6 +17,14 @@ class SettingsError(ValueError):
     """A setting is missing or malformed; the message names it and never shows its value."""
 
 
+DEFAULT_LORA_URL_HOSTS = (
+    "huggingface.co",
+    "cdn-lfs.huggingface.co",
+    "cdn-lfs.hf.co",
+    "civitai.com",
+)
+
+
 @dataclass(frozen=True)
 class Settings:
     """The core's settings (each front end has its own: `bot.frontends.discord_bot.settings`,
@@ -46,6 +54,12 @@ class Settings:
     retention_days: float
     delivery_retry_minutes: float
     selfie_keep_hours: float
+    # Issue 12 owner caps. LOCAL STAND-IN (i12-discord): core-policy's version wins.
+    allow_lora_urls: bool = False
+    lora_url_hosts: tuple[str, ...] = DEFAULT_LORA_URL_HOSTS
+    disabled_models: tuple[str, ...] = ()
+    disabled_loras: tuple[str, ...] = ()
+    safety_filter: bool = True
 
     @property
     def signed(self) -> bool:
@@ -91,7 +105,16 @@ def load_settings(env: Mapping[str, str], *, need_wiro: bool = True) -> Settings
             "DELIVERY_RETRY_MINUTES", 60, minimum=0, maximum=7 * 24 * 60
         ),
         selfie_keep_hours=reader.number("SELFIE_KEEP_HOURS", 24, minimum=0, maximum=24 * 30),
+        allow_lora_urls=reader.flag("ALLOW_LORA_URLS", False),
+        lora_url_hosts=reader.hosts("LORA_URL_HOSTS") or DEFAULT_LORA_URL_HOSTS,
+        disabled_models=_ids(env.get("DISABLED_MODELS", "")),
+        disabled_loras=_ids(env.get("DISABLED_LORAS", "")),
+        safety_filter=reader.flag("SAFETY_FILTER", True),
     )
+
+
+def _ids(raw: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in raw.split(",") if item.strip())
 
 
 class SettingsReader:

@@ -65,6 +65,7 @@ class Admission:
         selfie_keep: timedelta,
         wake: Callable[[], None],
         clock: Clock = utc_now,
+        scope_fair_use: Callable[[str], Awaitable[FairUse]] | None = None,
     ) -> None:
         self._ledger = ledger
         self._fair_use = fair_use
@@ -72,6 +73,8 @@ class Admission:
         self._selfie_keep = selfie_keep
         self._wake = wake
         self._clock = clock
+        # LOCAL STAND-IN (i12-discord) of core-policy's hook: a scope's own (tighter) limits.
+        self._scope_fair_use = scope_fair_use
         self._lock = asyncio.Lock()
 
     async def over_limit(self, who: Requester) -> LimitReached | None:
@@ -133,9 +136,12 @@ class Admission:
         return job
 
     async def _start_time(self, who: Requester) -> datetime | None:
+        rules = self._fair_use
+        if self._scope_fair_use is not None and who.quota_scope is not None:
+            rules = await self._scope_fair_use(who.quota_scope)
         return await check_fair_use(
             self._ledger,
-            self._fair_use,
+            rules,
             requester=who.requester,
             quota_scope=who.quota_scope,
             now=self._clock(),

@@ -229,6 +229,18 @@ class EffectivePolicy:
             return place.is_admin or bool(place.roles & set(self.scope.private_styles_roles))
         return False
 
+    def with_defaults(
+        self, model: str | None, lora: str | None, prompt: str | None
+    ) -> tuple[str | None, str | None, str | None]:
+        """What the member left empty, filled with the scope's defaults. (LOCAL STAND-IN on
+        i12-discord of core-policy's method.)"""
+        policy = self.scope
+        return (
+            model or policy.default_model,
+            lora or policy.default_lora,
+            prompt or policy.default_prompt,
+        )
+
     def adult_place(self, place: Place) -> bool:
         """Adult prompts are allowed here: a Discord age-restricted channel, or a Telegram
         chat whose policy says it is for adults."""

@@ -20,7 +20,7 @@ from bot.services import Services
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("cogs.portrait",)
+EXTENSIONS = ("cogs.portrait", "cogs.admin")
 # Seconds discord.py may wait out a 429 inside one request before raising it (its minimum is 30).
 RATE_LIMIT_WAIT = 30.0
 
@@ -51,8 +51,12 @@ class PortraitBot(commands.Bot):
         self.selfies = services.selfies
         self.results = services.results
         self.dispatcher = services.dispatcher
+        policies = services.policies
         self.job_messages = JobMessages(
-            self, services.catalogs.get, interval=services.settings.status_edit_interval
+            self,
+            services.catalogs.get,
+            interval=services.settings.status_edit_interval,
+            policy=policies.effective if policies is not None else None,
         )
         services.add_frontend(self.job_messages)
         self.job_starter = JobStarter(self)
