@@ -130,7 +130,10 @@ class AdminCog(
     # -- where and who ---------------------------------------------------------------------
 
     @app_commands.command(name="channels", description="Channels where members may use /portrait")
-    @app_commands.describe(action="Add or remove a channel, or clear (every channel)")
+    @app_commands.describe(
+        action="Add or remove a channel, or clear (every channel)",
+        channel="The channel to add or remove",
+    )
     async def channels(
         self,
         interaction: discord.Interaction,
@@ -163,7 +166,9 @@ class AdminCog(
         await _answer(interaction, f"✅ {text} Members with Manage Server can use it anywhere.")
 
     @app_commands.command(name="roles", description="Roles whose members may use /portrait")
-    @app_commands.describe(action="Add or remove a role, or clear (every member)")
+    @app_commands.describe(
+        action="Add or remove a role, or clear (every member)", role="The role to add or remove"
+    )
     async def roles(
         self, interaction: discord.Interaction, action: Action, role: discord.Role | None = None
     ) -> None:

@@ -1,0 +1,52 @@
+"""Telling the bot's owner directly on Discord: a direct message to the application's owner,
+or to each member of its team who accepted the invitation (`Client.application_info()`).
+Registered with the core's `FrontEnds` as an `OwnerContact` (used for Wiro health alerts)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import discord
+
+from bot.frontends.discord_bot.text import fit_content
+
+log = logging.getLogger(__name__)
+
+READY_WAIT = 60.0  # seconds an alert at start-up waits for the bot to log in
+
+
+class DiscordOwners:
+    """`OwnerContact` for Discord: `tell_owners(text)` sends `text` by DM to the owners."""
+
+    def __init__(self, client: discord.Client) -> None:
+        self._client = client
+
+    async def owner_ids(self) -> list[int]:
+        """The application owner's id, or the ids of its team's accepted members."""
+        info = await self._client.application_info()
+        if info.team is not None:
+            return [
+                member.id
+                for member in info.team.members
+                if member.membership_state is discord.TeamMembershipState.accepted
+            ]
+        return [info.owner.id]
+
+    async def tell_owners(self, text: str) -> None:
+        """DM every owner; one whose DMs are closed is logged and skipped. Never raises for
+        Discord's refusals (the alert is also in the log)."""
+        try:
+            await asyncio.wait_for(self._client.wait_until_ready(), READY_WAIT)
+            owners = await self.owner_ids()
+        except (RuntimeError, TimeoutError, discord.HTTPException) as error:
+            log.warning("Could not find the bot's owners to tell them: %s", error)
+            return
+        for user_id in owners:
+            try:
+                channel = await self._client.create_dm(discord.Object(user_id))
+                await channel.send(
+                    fit_content(text), allowed_mentions=discord.AllowedMentions.none()
+                )
+            except discord.HTTPException as error:
+                log.warning("Could not send a direct message to owner %s: %s", user_id, error)
