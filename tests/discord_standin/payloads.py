@@ -275,6 +275,8 @@ def command_output(
         **cmd,
     }
     out.update(id=str(cmd_id), application_id=str(app_id), version=str(version))
+    if out["default_member_permissions"] is not None:  # Discord answers a permission string
+        out["default_member_permissions"] = str(out["default_member_permissions"])
     if guild_id is not None:
         out["guild_id"] = str(guild_id)
     else:
