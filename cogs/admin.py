@@ -25,6 +25,7 @@ from bot.frontends.discord_bot.address import PLATFORM, quota_scope, requester
 from bot.frontends.discord_bot.admin_styles import (
     RESET,
     StyleChangeRefused,
+    edited_ids,
     parse_style,
     style_change,
     style_choices,
@@ -38,6 +39,7 @@ from bot.frontends.discord_bot.admin_views import (
     stats_embed,
 )
 from bot.frontends.discord_bot.app import PortraitBot
+from bot.frontends.discord_bot.errors import tell_privately
 from bot.frontends.discord_bot.policy_wording import (
     PRIVATE_WHO,
     cap_message,
@@ -46,7 +48,7 @@ from bot.frontends.discord_bot.policy_wording import (
     policy_embed,
     role_list,
 )
-from bot.frontends.discord_bot.text import fit_content, literal
+from bot.frontends.discord_bot.text import literal
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +97,7 @@ class AdminCog(
         """Apply `changes`; None when refused (the member has been told why)."""
         policies = self.services.policies
         if policies is None:
-            await _answer(interaction, NOT_READY)
+            await tell_privately(interaction, NOT_READY)
             return None
         editor = PolicyEditor(
             platform=PLATFORM,
@@ -106,7 +108,9 @@ class AdminCog(
         try:
             await policies.update(scope, changes, by=editor)
         except CapExceeded as exceeded:
-            await _answer(interaction, f"Not changed: {cap_message(exceeded.field, exceeded.cap)}")
+            await tell_privately(
+                interaction, f"Not changed: {cap_message(exceeded.field, exceeded.cap)}"
+            )
             return None
         log.info("Policy of %s changed by %s: %s", scope, editor.requester, sorted(changes))
         return await policies.effective(scope)
@@ -117,7 +121,7 @@ class AdminCog(
     async def show(self, interaction: discord.Interaction) -> None:
         effective = await self._effective(interaction)
         if effective is None:
-            await _answer(interaction, NOT_READY)
+            await tell_privately(interaction, NOT_READY)
             return
         embed = policy_embed(
             effective,
@@ -142,19 +146,13 @@ class AdminCog(
     ) -> None:
         effective = await self._effective(interaction)
         if effective is None:
-            await _answer(interaction, NOT_READY)
+            await tell_privately(interaction, NOT_READY)
             return
-        current = list(effective.scope.channels)
         if action != "clear" and channel is None:
-            await _answer(interaction, f"Pick the channel to {action}.")
+            await tell_privately(interaction, f"Pick the channel to {action}.")
             return
-        if action == "add" and channel is not None and str(channel.id) not in current:
-            current.append(str(channel.id))
-        elif action == "remove" and channel is not None:
-            current = [c for c in current if c != str(channel.id)]
-        elif action == "clear":
-            current = []
-        changed = await self._change(interaction, {"channels": tuple(current)})
+        ids = edited_ids(effective.scope.channels, action, channel)
+        changed = await self._change(interaction, {"channels": ids})
         if changed is None:
             return
         if changed.scope.channels:
@@ -163,7 +161,9 @@ class AdminCog(
             )
         else:
             text = "Members can now use `/portrait` in every channel."
-        await _answer(interaction, f"✅ {text} Members with Manage Server can use it anywhere.")
+        await tell_privately(
+            interaction, f"✅ {text} Members with Manage Server can use it anywhere."
+        )
 
     @app_commands.command(name="roles", description="Roles whose members may use /portrait")
     @app_commands.describe(
@@ -174,26 +174,21 @@ class AdminCog(
     ) -> None:
         effective = await self._effective(interaction)
         if effective is None:
-            await _answer(interaction, NOT_READY)
+            await tell_privately(interaction, NOT_READY)
             return
-        current = list(effective.scope.roles)
         if action != "clear" and role is None:
-            await _answer(interaction, f"Pick the role to {action}.")
+            await tell_privately(interaction, f"Pick the role to {action}.")
             return
-        if action == "add" and role is not None and str(role.id) not in current:
-            current.append(str(role.id))
-        elif action == "remove" and role is not None:
-            current = [r for r in current if r != str(role.id)]
-        elif action == "clear":
-            current = []
-        changed = await self._change(interaction, {"roles": tuple(current)})
+        changed = await self._change(
+            interaction, {"roles": edited_ids(effective.scope.roles, action, role)}
+        )
         if changed is None:
             return
         if changed.scope.roles:
             text = f"Only members with {role_list(changed.scope.roles)} can now use `/portrait`."
         else:
             text = "Every member can now use `/portrait`."
-        await _answer(interaction, f"✅ {text}")
+        await tell_privately(interaction, f"✅ {text}")
 
     # -- styles ----------------------------------------------------------------------------
 
@@ -213,12 +208,12 @@ class AdminCog(
     ) -> None:
         effective = await self._effective(interaction)
         if effective is None:
-            await _answer(interaction, NOT_READY)
+            await tell_privately(interaction, NOT_READY)
             return
         catalog = self.services.catalog
         if action == "reset":
             if await self._change(interaction, RESET) is not None:
-                await _answer(
+                await tell_privately(
                     interaction,
                     "✅ Every style the bot offers is available here again, with the bot's "
                     "own defaults.",
@@ -228,19 +223,19 @@ class AdminCog(
             text = prompt.strip() if prompt else None
             if await self._change(interaction, {"default_prompt": text or None}) is not None:
                 shown = f"“{literal(text)}”" if text else "the tool's own"
-                await _answer(interaction, f"✅ An empty prompt now means {shown}.")
+                await tell_privately(interaction, f"✅ An empty prompt now means {shown}.")
             return
         found = parse_style(catalog, style) if style else None
         if found is None:
-            await _answer(interaction, "Pick a model or LoRA from the suggestions.")
+            await tell_privately(interaction, "Pick a model or LoRA from the suggestions.")
             return
         try:
             changes, confirmation = style_change(catalog, effective, action, *found)
         except StyleChangeRefused as refused:
-            await _answer(interaction, str(refused))
+            await tell_privately(interaction, str(refused))
             return
         if await self._change(interaction, changes) is not None:
-            await _answer(interaction, f"✅ {confirmation}")
+            await tell_privately(interaction, f"✅ {confirmation}")
 
     @styles.autocomplete("style")
     async def style_autocomplete(
@@ -287,11 +282,15 @@ class AdminCog(
         if not changes:
             effective = await self._effective(interaction)
             if effective is not None:
-                await _answer(interaction, f"Limits here:\n{limits_text(effective.fair_use)}")
+                await tell_privately(
+                    interaction, f"Limits here:\n{limits_text(effective.fair_use)}"
+                )
             return
         changed = await self._change(interaction, changes)
         if changed is not None:
-            await _answer(interaction, f"✅ Limits here now:\n{limits_text(changed.fair_use)}")
+            await tell_privately(
+                interaction, f"✅ Limits here now:\n{limits_text(changed.fair_use)}"
+            )
 
     # -- safety ----------------------------------------------------------------------------
 
@@ -310,13 +309,15 @@ class AdminCog(
     ) -> None:
         effective = await self._effective(interaction)
         if effective is None:
-            await _answer(interaction, NOT_READY)
+            await tell_privately(interaction, NOT_READY)
             return
         words = list(effective.scope.blocked_words)
         said: list[str] = []
         if block and (word := " ".join(block.lower().split())):
             if len(words) >= MAX_BLOCKED_WORDS:
-                await _answer(interaction, f"This server's list is full ({MAX_BLOCKED_WORDS}).")
+                await tell_privately(
+                    interaction, f"This server's list is full ({MAX_BLOCKED_WORDS})."
+                )
                 return
             if word not in words:
                 words.append(word)
@@ -335,12 +336,12 @@ class AdminCog(
                 else "Results are now posted without spoilers."
             )
         if not said:
-            await _answer(
+            await tell_privately(
                 interaction, "Nothing to change: give a word to block or unblock, or spoilers."
             )
             return
         if await self._change(interaction, changes) is not None:
-            await _answer(interaction, "✅ " + " ".join(said))
+            await tell_privately(interaction, "✅ " + " ".join(said))
 
     # -- private styles --------------------------------------------------------------------
 
@@ -356,7 +357,7 @@ class AdminCog(
     ) -> None:
         effective = await self._effective(interaction)
         if effective is None:
-            await _answer(interaction, NOT_READY)
+            await tell_privately(interaction, NOT_READY)
             return
         mode = PrivateStyles(who)
         changes: dict[str, Any] = {"private_styles": mode}
@@ -365,7 +366,7 @@ class AdminCog(
             if role is not None and str(role.id) not in roles:
                 roles.append(str(role.id))
             if not roles:
-                await _answer(interaction, "Pick the role whose members may use them.")
+                await tell_privately(interaction, "Pick the role whose members may use them.")
                 return
             changes["private_styles_roles"] = tuple(roles)
         changed = await self._change(interaction, changes)
@@ -374,7 +375,7 @@ class AdminCog(
         text = f"Private models, private LoRAs and LoRA URLs are now for {PRIVATE_WHO[mode]}"
         if mode is PrivateStyles.ROLES:
             text += f": {role_list(changed.scope.private_styles_roles)}"
-        await _answer(interaction, f"✅ {text}.")
+        await tell_privately(interaction, f"✅ {text}.")
 
     # -- insight ---------------------------------------------------------------------------
 
@@ -396,21 +397,12 @@ class AdminCog(
     async def log(self, interaction: discord.Interaction) -> None:
         audit = self.services.audit
         if audit is None:
-            await _answer(interaction, NOT_READY)
+            await tell_privately(interaction, NOT_READY)
             return
         await interaction.response.defer(ephemeral=True, thinking=True)
         entries = await audit.recent(self._scope(interaction), LOG_LENGTH)
         name = interaction.guild.name if interaction.guild else "this server"
         await interaction.edit_original_response(embed=log_embed(entries, server_name=name))
-
-
-async def _answer(interaction: discord.Interaction, text: str) -> None:
-    """A private answer, whether or not the interaction was acknowledged already."""
-    text = fit_content(text)
-    if interaction.response.is_done():
-        await interaction.followup.send(text, ephemeral=True)
-    else:
-        await interaction.response.send_message(text, ephemeral=True)
 
 
 async def setup(bot: PortraitBot) -> None:

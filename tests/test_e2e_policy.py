@@ -43,9 +43,10 @@ async def bot(discord_server, fake_wiro, tmp_path, artist, bob):
         yield bot
 
 
-async def refused_entries(bot, discord_server):
+async def refusals_logged(bot, discord_server):
+    """The reasons of the refused requests in the server's audit log, newest first."""
     entries = await bot.services.audit.recent(quota_scope(discord_server.guild.id), 50)
-    return [(e.outcome, e.reason) for e in entries if e.kind != "change"]
+    return [e.reason for e in entries if e.outcome == "refused"]
 
 
 def nothing_spent(wiro):
@@ -62,7 +63,7 @@ async def test_outside_the_allowed_channels_a_member_is_pointed_to_them(
     text = await refusal(await ask(discord_server, channel=discord_server.channel))
     assert f"<#{nsfw.id}>" in text and "/portrait" in text
     assert nothing_spent(fake_wiro)
-    assert await refused_entries(bot, discord_server) == [("refused", "channel")]
+    assert await refusals_logged(bot, discord_server) == ["channel"]
 
     # In the allowed channel the same member is served.
     rec = await ask(discord_server, channel=nsfw)
@@ -100,7 +101,7 @@ async def test_a_disabled_style_is_hidden_and_refused_if_typed(bot, discord_serv
     text = await refusal(await ask(discord_server, model="850"))
     assert "DreamShaper" in text and "isn't offered" in text
     assert nothing_spent(fake_wiro)
-    assert await refused_entries(bot, discord_server) == [("refused", "model")]
+    assert await refusals_logged(bot, discord_server) == ["model"]
 
 
 async def test_restyle_offers_only_the_servers_styles_and_refuses_a_stale_pick(
@@ -179,7 +180,7 @@ async def test_the_safety_gate_holds_outside_age_restricted_channels(
     text = await refusal(await ask(discord_server, prompt=prompt))
     assert "age-restricted" in text and "change the prompt" in text
     assert nothing_spent(fake_wiro)
-    assert await refused_entries(bot, discord_server) == [("refused", "unsafe_prompt")]
+    assert await refusals_logged(bot, discord_server) == ["unsafe_prompt"]
 
     rec = await ask(discord_server, channel=discord_server.nsfw_channel, prompt=prompt)
     await accepted(rec)
@@ -207,3 +208,29 @@ async def test_defaults_fill_what_the_member_left_empty(bot, discord_server, fak
     await discord_server.wait_for(results, timeout=15)
     run = fake_wiro.runs[0]
     assert run["selectedModel"] == "927" and run["prompt"].startswith("a knight")
+
+
+async def test_result_buttons_go_through_the_same_policy(bot, discord_server, fake_wiro):
+    await accepted(await ask(discord_server, seed=9))
+    (result,) = await discord_server.wait_for(results, timeout=15)
+
+    # Edit prompt: the new prompt meets the safety gate.
+    await admin(discord_server, "safety", {"block": "clown"})
+    edit = next(c for c in result.custom_ids() if c.startswith("portrait:edit:"))
+    opener = await discord_server.click(result, edit, user=discord_server.member)
+    modal = await opener.wait_for(lambda r: r.modal)
+    prompt_field = modal["components"][0]["components"][0]["custom_id"]
+    sent = await discord_server.submit_modal(opener, {prompt_field: "a sad clown"})
+    answer = await sent.wait_original(lambda m: not m.loading)
+    assert answer.ephemeral and "age-restricted" in answer.content
+
+    # Re-roll: the channel is no longer one the bot answers in.
+    nsfw = discord_server.nsfw_channel
+    await admin(discord_server, "channels", {"action": "add", "channel": nsfw})
+    reroll = next(c for c in result.custom_ids() if c.startswith("portrait:reroll:"))
+    rec = await discord_server.click(result, reroll, user=discord_server.member)
+    answer = await rec.wait_original(lambda m: not m.loading)
+    assert answer.ephemeral and f"<#{nsfw.id}>" in answer.content
+
+    assert fake_wiro.calls[RUN] == 1
+    assert await refusals_logged(bot, discord_server) == ["channel", "unsafe_prompt"]

@@ -1,5 +1,6 @@
-"""`/portrait-admin styles`: which models and LoRAs a server offers and its defaults, as
-policy changes (`ScopePolicy` field -> value), and the style picker's autocomplete.
+"""`/portrait-admin styles` (and the channel and role lists): which models and LoRAs a
+server offers and its defaults, as policy changes (`ScopePolicy` field -> value), and the
+style picker's autocomplete.
 
 Style values are ``model:<catalog id>`` or ``lora:<catalog id>`` (what the autocomplete
 sends); a typed name is looked up in the catalog, models first."""
@@ -109,6 +110,17 @@ def style_change(
         changes[default_field] = None
         note = f" It was the default {label}; the default is back to the bot's own."
     return changes, f"Members can no longer choose the {label} {name}.{note}"
+
+
+def edited_ids(current: tuple[str, ...], action: str, item: Any) -> tuple[str, ...]:
+    """Channel or role ids after `action` ("add", "remove", "clear") with `item` (a Discord
+    object with an id, or None for "clear")."""
+    if action == "clear" or item is None:
+        return () if action == "clear" else current
+    item_id = str(item.id)
+    if action == "add":
+        return current if item_id in current else (*current, item_id)
+    return tuple(i for i in current if i != item_id)
 
 
 RESET = {

@@ -110,7 +110,8 @@ def _log_line(entry: AuditEntry) -> str:
     when = relative_time(entry.at)
     who = f"{literal(entry.member_name)} ({_mention(entry.requester)})"
     if entry.kind == "change":
-        return f"{when} ⚙️ {who} changed {literal(cut(entry.reason or '', 200))}"
+        what = entry.reason or entry.prompt or entry.style or "the settings"
+        return f"{when} ⚙️ {who} changed {literal(cut(what, 200))}"
     where = f" in <#{entry.place}>" if entry.place and entry.place.isdigit() else ""
     outcome = entry.outcome + (f" ({literal(entry.reason)})" if entry.reason else "")
     cost = f" · ${entry.cost:.3f}" if entry.cost else ""

@@ -1,11 +1,12 @@
 """Enforcing a server's policy on Discord requests, before anything is spent.
 
 Every path that starts work (`/portrait`, Re-roll, Likeness, Restyle, Edit prompt) asks
-`checked_request`: where and by whom (channels, roles), which styles, private inputs and the
-safety gate (an age-restricted channel is `channel.nsfw`; a thread follows its parent). A
-refusal is answered privately, recorded in the audit log as "refused" with its kind, and costs
-nothing: it comes before the selfie is fetched and before anything reaches Wiro. Reading the
-policy is a cached lookup, so it is done before the interaction is acknowledged."""
+`refused_use` (where and by whom: channels, roles) and `refused_request` (styles, private
+inputs, the LoRA URL's host and the safety gate; an age-restricted channel is `channel.nsfw`,
+a thread follows its parent). A refusal is answered privately, recorded in the audit log as
+"refused" with its kind, and costs nothing: it comes before the selfie is fetched and before
+anything reaches Wiro. Reading the policy is a cached lookup, so it is done before the
+interaction is acknowledged."""
 
 from __future__ import annotations
 
