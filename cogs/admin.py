@@ -47,6 +47,7 @@ from bot.frontends.discord_bot.policy_wording import (
     limits_text,
     policy_embed,
     role_list,
+    style_name,
 )
 from bot.frontends.discord_bot.text import literal
 
@@ -108,9 +109,14 @@ class AdminCog(
         try:
             await policies.update(scope, changes, by=editor)
         except CapExceeded as exceeded:
-            await tell_privately(
-                interaction, f"Not changed: {cap_message(exceeded.field, exceeded.cap)}"
-            )
+            cap = exceeded.cap
+            if exceeded.field in ("models", "loras"):  # the style the owner turned off
+                kind = "model" if exceeded.field == "models" else "lora"
+                cap = style_name(self.services.catalog, kind, str(cap))
+            await tell_privately(interaction, f"Not changed: {cap_message(exceeded.field, cap)}")
+            return None
+        except ValueError as error:  # a value the policy does not accept
+            await tell_privately(interaction, f"Not changed: {literal(str(error))}")
             return None
         log.info("Policy of %s changed by %s: %s", scope, editor.requester, sorted(changes))
         return await policies.effective(scope)

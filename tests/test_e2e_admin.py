@@ -134,7 +134,7 @@ async def test_the_style_picker_offers_only_what_the_owner_allows(
         values = [c["value"] for c in await rec.wait_choices()]
         assert "model:850" not in values and "model:606" in values and "lora:540" in values
         answer = await admin(discord_server, "styles", {"action": "enable", "style": "model:850"})
-        assert "already offered" not in answer.content and "turned off" in answer.content
+        assert "turned off DreamShaper-XL (Lykon) for every server" in answer.content
 
         await admin(discord_server, "styles", {"action": "disable", "style": "model:606"})
         rec = await discord_server.autocomplete(

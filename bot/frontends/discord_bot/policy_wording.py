@@ -90,7 +90,8 @@ def refusal_message(refusal: PolicyRefusal, effective: EffectivePolicy, catalog:
 
 
 def cap_message(field: str, cap: float | int | str) -> str:
-    """Why a server's change was refused: the bot owner's ceiling."""
+    """Why a server's change was refused: the bot owner's ceiling (for a style, `cap` is its
+    name already shown as text)."""
     if field == "member_cooldown":
         return f"The bot's owner requires a cooldown of at least {cap:g} s between portraits."
     if field == "member_max_active":
@@ -100,7 +101,7 @@ def cap_message(field: str, cap: float | int | str) -> str:
     if field == "scope_daily_quota":
         return f"The bot's owner allows at most {cap} portraits per server per 24 hours."
     if field in ("models", "loras"):
-        return f"The bot's owner has turned off {literal(str(cap))} for every server."
+        return f"The bot's owner has turned off {cap} for every server."
     if field == "private_styles":
         return "The bot's owner has turned private models and LoRA URLs off for every server."
     return f"That goes over the bot owner's limit for {field} ({cap})."
