@@ -1,10 +1,10 @@
 """The bot's services, built once at start-up outside any front end and handed to every front
 end and the CLI: one ledger, one Wiro client and socket, one catalog, one dispatcher (so one
-global Wiro limit) and one admission path, shared by Discord and Telegram."""
+global Wiro limit), one admission path and the servers' and chats' policies, shared by Discord
+and Telegram."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -19,12 +19,14 @@ from bot.core.jobs.dispatcher import Dispatcher, DispatchRules
 from bot.core.jobs.events import FrontEnd, FrontEnds
 from bot.core.jobs.ledger import JobLedger
 from bot.core.jobs.limits import FairUse
-from bot.core.policy.service import Policies, owner_caps
+from bot.core.jobs.sqlite_ledger import SqliteLedger
+from bot.core.policy.service import Policies
+from bot.core.policy.store import SqlitePolicyStore
 from bot.core.request.selfie import SelfieLimits
 from bot.core.request.selfie_store import SelfieStore
 from bot.core.result.store import ResultStore
 from bot.core.wiro import WiroClient, WiroSocket
-from bot.settings import Settings
+from bot.settings import Settings, owner_caps
 
 
 @dataclass
@@ -43,8 +45,8 @@ class Services:
     frontends: FrontEnds
     dispatcher: Dispatcher
     admission: Admission
-    # Issue 12. LOCAL STAND-INS (i12-discord): the core helpers' wiring wins when merged.
-    policies: Policies | None = None
+    policies: Policies
+    # Issue 12 insight. LOCAL STAND-INS (i12-discord): the insight helper's wiring wins.
     audit: AuditLog | None = None
     insight: Insight | None = None
     health: WiroHealth | None = None
@@ -61,17 +63,15 @@ class Services:
 
 
 def build_services(
-    settings: Settings, wiro: WiroClient, ledger: JobLedger, socket: WiroSocket | None = None
+    settings: Settings, wiro: WiroClient, ledger: SqliteLedger, socket: WiroSocket | None = None
 ) -> Services:
     catalogs = CatalogProvider()
     selfies = SelfieStore(settings.data_dir / "selfies")
     results = ResultStore(settings.data_dir / "results")
-    fair_use = FairUse(
-        member_max_active=settings.member_max_active,
-        member_cooldown=settings.member_cooldown,
-        member_daily_quota=settings.member_daily_quota,
-        guild_daily_quota=settings.guild_daily_quota,
-    )
+    caps = owner_caps(settings)
+    fair_use = caps.fair_use
+    audit = AuditLog()  # LOCAL STAND-IN (i12-discord)
+    policies = Policies(SqlitePolicyStore(ledger), caps, on_change=audit.change)
     rules = DispatchRules(
         max_running=settings.max_running_tasks,
         busy_retry=settings.busy_retry_seconds,
@@ -81,8 +81,6 @@ def build_services(
         job_limits=JobLimits(timeout=settings.task_timeout, error_grace=settings.error_grace),
     )
     frontends = FrontEnds()
-    audit = AuditLog()
-    policies = Policies(owner_caps(settings), on_change=audit.change)
     dispatcher = Dispatcher(
         ledger,
         wiro,
@@ -100,7 +98,7 @@ def build_services(
         selfies,
         selfie_keep=timedelta(hours=settings.selfie_keep_hours),
         wake=dispatcher.wake,
-        scope_fair_use=_scope_fair_use(policies),
+        fair_use_for=policies.fair_use,
     )
     return Services(
         settings=settings,
@@ -121,10 +119,3 @@ def build_services(
         health=WiroHealth(),
         socket=socket,
     )
-
-
-def _scope_fair_use(policies: Policies) -> Callable[[str], Awaitable[FairUse]]:
-    async def fair_use(scope: str) -> FairUse:
-        return (await policies.effective(scope)).fair_use
-
-    return fair_use

@@ -12,17 +12,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
 
+from bot.core.jobs.limits import FairUse
+from bot.core.policy.model import OwnerCaps
+
 
 class SettingsError(ValueError):
     """A setting is missing or malformed; the message names it and never shows its value."""
-
-
-DEFAULT_LORA_URL_HOSTS = (
-    "huggingface.co",
-    "cdn-lfs.huggingface.co",
-    "cdn-lfs.hf.co",
-    "civitai.com",
-)
 
 
 @dataclass(frozen=True)
@@ -54,9 +49,9 @@ class Settings:
     retention_days: float
     delivery_retry_minutes: float
     selfie_keep_hours: float
-    # Issue 12 owner caps. LOCAL STAND-IN (i12-discord): core-policy's version wins.
+    # The bot owner's caps over every server's and chat's policy (`owner_caps`).
     allow_lora_urls: bool = False
-    lora_url_hosts: tuple[str, ...] = DEFAULT_LORA_URL_HOSTS
+    lora_url_hosts: tuple[str, ...] = ()
     disabled_models: tuple[str, ...] = ()
     disabled_loras: tuple[str, ...] = ()
     safety_filter: bool = True
@@ -70,6 +65,17 @@ class Settings:
 _LOG_LEVELS = {"DEBUG", "INFO", "WARNING", "ERROR"}
 # A host name or an IPv4 address (an IPv6 literal in brackets), without scheme, port or path.
 _HOST = re.compile(r"^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.?)+$|^\[[0-9A-Fa-f:.]+\]$")
+# A model's or LoRA's id in the catalog (`/styles` shows them): Wiro's are numbers.
+_CATALOG_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,99}$")
+# Where LoRA URLs may point unless LORA_URL_HOSTS says otherwise: Hugging Face and Civitai
+# (each also allows its subdomains).
+DEFAULT_LORA_URL_HOSTS = (
+    "huggingface.co",
+    "hf.co",
+    "cdn-lfs.huggingface.co",
+    "cdn-lfs.hf.co",
+    "civitai.com",
+)
 # Wiro does not publish a key format; reject only what is surely a copy mistake.
 _WIRO_CREDENTIAL = re.compile(r"^[^\s'\"]+$")
 
@@ -107,14 +113,30 @@ def load_settings(env: Mapping[str, str], *, need_wiro: bool = True) -> Settings
         selfie_keep_hours=reader.number("SELFIE_KEEP_HOURS", 24, minimum=0, maximum=24 * 30),
         allow_lora_urls=reader.flag("ALLOW_LORA_URLS", False),
         lora_url_hosts=reader.hosts("LORA_URL_HOSTS") or DEFAULT_LORA_URL_HOSTS,
-        disabled_models=_ids(env.get("DISABLED_MODELS", "")),
-        disabled_loras=_ids(env.get("DISABLED_LORAS", "")),
+        disabled_models=reader.ids("DISABLED_MODELS"),
+        disabled_loras=reader.ids("DISABLED_LORAS"),
         safety_filter=reader.flag("SAFETY_FILTER", True),
     )
 
 
-def _ids(raw: str) -> tuple[str, ...]:
-    return tuple(item.strip() for item in raw.split(",") if item.strip())
+def owner_caps(settings: Settings) -> OwnerCaps:
+    """The bot owner's ceilings over every scope's policy, from `settings`: the fair-use
+    limits (`MEMBER_*`, `GUILD_DAILY_QUOTA`), `DISABLED_MODELS` / `DISABLED_LORAS`,
+    `ALLOW_LORA_URLS` (private models, private LoRAs and LoRA URLs), `LORA_URL_HOSTS` and
+    `SAFETY_FILTER`."""
+    return OwnerCaps(
+        fair_use=FairUse(
+            member_max_active=settings.member_max_active,
+            member_cooldown=settings.member_cooldown,
+            member_daily_quota=settings.member_daily_quota,
+            guild_daily_quota=settings.guild_daily_quota,
+        ),
+        disabled_models=frozenset(settings.disabled_models),
+        disabled_loras=frozenset(settings.disabled_loras),
+        allow_private_styles=settings.allow_lora_urls,
+        lora_url_hosts=settings.lora_url_hosts,
+        safety_filter=settings.safety_filter,
+    )
 
 
 class SettingsReader:
@@ -159,6 +181,14 @@ class SettingsReader:
                     f"{name} must be host names separated by commas (no scheme, port or path)."
                 )
         return tuple(item.lower().rstrip(".").strip("[]") for item in items)
+
+    def ids(self, name: str) -> tuple[str, ...]:
+        """A comma-separated list of catalog ids (``606, 1097``); empty when unset."""
+        items = [item.strip() for item in self._env.get(name, "").split(",") if item.strip()]
+        for item in items:
+            if not _CATALOG_ID.fullmatch(item):
+                raise SettingsError(f"{name} must be catalog ids separated by commas.")
+        return tuple(dict.fromkeys(items))
 
     def snowflake(self, name: str) -> int | None:
         value = self._env.get(name, "").strip()

@@ -99,7 +99,13 @@ class PortraitCog(commands.Cog):
         if await refused_use(interaction, services, here, prompt=prompt or "", style=model or ""):
             return
         model, lora, prompt = here.with_defaults(
-            services.catalog, model, lora, prompt, private_model, private_lora or lora_url
+            services.catalog,
+            model,
+            lora,
+            prompt,
+            private_model=private_model,
+            private_lora=private_lora,
+            lora_url=lora_url,
         )
         try:
             options = resolve_options(

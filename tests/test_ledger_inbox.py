@@ -14,6 +14,7 @@ from bot.core.jobs.sqlite_ledger import SqliteLedger, load_migrations
 from tests.test_ledger import Clock, new_job
 
 SOURCE = "telegram:7000000001"
+SCHEMA_OBJECTS = "SELECT type, name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'"
 
 
 @pytest.fixture
@@ -72,9 +73,16 @@ async def test_migration_8_keeps_every_existing_job(tmp_path: Path) -> None:
     inbox = next(m for m in migrations if m.name.startswith("0008_"))
     async with await SqliteLedger.open(path) as ledger:
         made = [await new_job(ledger) for _ in range(3)]
-    with sqlite3.connect(path, isolation_level=None) as raw:  # back to schema 7
-        raw.execute("DROP INDEX jobs_origin")
-        raw.execute("DROP TABLE inbox")
+    # Back to schema 7: drop what migration 8 and every later one added.
+    with sqlite3.connect(":memory:") as old:
+        for migration in migrations[: inbox.number - 1]:
+            old.executescript(migration.sql)
+        schema_7 = set(old.execute(SCHEMA_OBJECTS).fetchall())
+    with sqlite3.connect(path, isolation_level=None) as raw:
+        added = [item for item in raw.execute(SCHEMA_OBJECTS).fetchall() if item not in schema_7]
+        assert ("index", "jobs_origin") in added and ("table", "inbox") in added
+        for kind, name in sorted(added):  # indexes before tables
+            raw.execute(f"DROP {kind.upper()} IF EXISTS {name}")
         raw.execute(f"PRAGMA user_version = {inbox.number - 1:d}")
     async with await SqliteLedger.open(path) as ledger:
         assert [await ledger.get(job.id) for job in made] == made

@@ -54,7 +54,11 @@ class Requester:
 
 class Admission:
     """Checks the fair-use limits and queues jobs (one at a time, so two quick requests
-    cannot both slip past a limit)."""
+    cannot both slip past a limit).
+
+    `fair_use`: the owner's limits. `fair_use_for`: the limits that hold in a scope (the
+    request's `Requester.scope`), such as `Policies.fair_use`, which tightens them by the
+    server's or chat's policy; default: `fair_use` everywhere."""
 
     def __init__(
         self,
@@ -65,16 +69,15 @@ class Admission:
         selfie_keep: timedelta,
         wake: Callable[[], None],
         clock: Clock = utc_now,
-        scope_fair_use: Callable[[str], Awaitable[FairUse]] | None = None,
+        fair_use_for: Callable[[str], Awaitable[FairUse]] | None = None,
     ) -> None:
         self._ledger = ledger
         self._fair_use = fair_use
+        self._fair_use_for = fair_use_for
         self._selfies = selfies
         self._selfie_keep = selfie_keep
         self._wake = wake
         self._clock = clock
-        # LOCAL STAND-IN (i12-discord) of core-policy's hook: a scope's own (tighter) limits.
-        self._scope_fair_use = scope_fair_use
         self._lock = asyncio.Lock()
 
     async def over_limit(self, who: Requester) -> LimitReached | None:
@@ -137,8 +140,8 @@ class Admission:
 
     async def _start_time(self, who: Requester) -> datetime | None:
         rules = self._fair_use
-        if self._scope_fair_use is not None and who.quota_scope is not None:
-            rules = await self._scope_fair_use(who.quota_scope)
+        if self._fair_use_for is not None:
+            rules = await self._fair_use_for(who.scope)
         return await check_fair_use(
             self._ledger,
             rules,

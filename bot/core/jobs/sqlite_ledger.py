@@ -29,7 +29,7 @@ import os
 import re
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Collection, Iterable, Mapping, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
@@ -564,6 +564,22 @@ class SqliteLedger(JobLedger):
             f"AND state IN ({_states_sql(FINAL_STATES)}) ORDER BY selfie_expires_at, id",
             (_time("now", now),),
         )
+
+    # ------------------------------------------------------------------ other stores' hook
+
+    def transaction(self) -> AbstractAsyncContextManager[aiosqlite.Connection]:
+        """The ledger's connection inside one write transaction (``BEGIN IMMEDIATE``),
+        committed when the block ends and rolled back on any error; database errors come out
+        as `LedgerError` (`LedgerUnavailable` for a full disk, I/O error or lock).
+
+        For the stores that keep their tables in this file (the policy store, the audit log),
+        so their SQL lives in their own modules and shares the ledger's lock; never await
+        another ledger method inside the block (the lock is not re-entrant)."""
+        return self._transaction()
+
+    def reading(self) -> AbstractAsyncContextManager[aiosqlite.Connection]:
+        """The ledger's connection for reads under its lock, errors as in `transaction`."""
+        return self._reading()
 
     # ------------------------------------------------------------------ plumbing
 

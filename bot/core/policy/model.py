@@ -96,6 +96,21 @@ class ScopePolicy:
         """A copy with `changes` (field names of this class); raises TypeError for others."""
         return replace(self, **changes)
 
+    def updated(self, changes: Mapping[str, Any]) -> ScopePolicy:
+        """A copy with `changes` checked for shape: lists become tuples of text, enum values
+        may be given as their text. Raises ValueError naming an unknown field or a value of
+        the wrong shape (ranges and the owner's caps are `bot.core.policy.service`'s)."""
+        known = {item.name: getattr(self, item.name) for item in fields(self)}
+        values: dict[str, Any] = {}
+        for name, value in changes.items():
+            if name not in known:
+                raise ValueError(f"unknown policy field {name!r}")
+            coerced = _coerce(known[name], name, value)
+            if coerced is _INVALID:
+                raise ValueError(f"policy field {name!r} cannot be {value!r}")
+            values[name] = coerced
+        return replace(self, **values)
+
 
 _INVALID = object()
 _OPTIONAL_INTS = {"member_max_active", "member_daily_quota", "scope_daily_quota"}
@@ -168,7 +183,9 @@ class RefusalKind(StrEnum):
     MODEL = "model"  # the model is not offered here (detail: its id)
     LORA = "lora"  # the LoRA is not offered here (detail: its id)
     PRIVATE_STYLES = "private_styles"  # private models / LoRA URLs are not allowed for them
-    LORA_URL_HOST = "lora_url_host"  # the LoRA URL is not https or its host not allowed
+    # The LoRA URL is not https or its host not allowed (detail: one sentence for the member
+    # saying what is wrong, from `bot.core.policy.urls.lora_url_problem`).
+    LORA_URL_HOST = "lora_url_host"
     UNSAFE_PROMPT = "unsafe_prompt"  # the safety gate refused the prompt (detail: the word)
 
 
@@ -230,16 +247,35 @@ class EffectivePolicy:
         return False
 
     def with_defaults(
-        self, model: str | None, lora: str | None, prompt: str | None
+        self,
+        model: str | None,
+        lora: str | None,
+        prompt: str | None,
+        *,
+        private_model: str | None = None,
+        private_lora: str | None = None,
+        lora_url: str | None = None,
+        fallback_models: Iterable[str] = (),
     ) -> tuple[str | None, str | None, str | None]:
-        """What the member left empty, filled with the scope's defaults. (LOCAL STAND-IN on
-        i12-discord of core-policy's method.)"""
-        policy = self.scope
-        return (
-            model or policy.default_model,
-            lora or policy.default_lora,
-            prompt or policy.default_prompt,
-        )
+        """The member's (model, LoRA, prompt) with what they left empty (None or blank) filled
+        from the scope's defaults, for `resolve_options`; None stays None (the catalog's
+        default then applies). A default no longer offered here is not used; no model default
+        is filled when the member chose a private model, nor a LoRA default when they chose a
+        private LoRA or a LoRA URL. `fallback_models`: the catalog's model ids, its default
+        first; when no model is chosen and none is defaulted, the first one offered here (so a
+        catalog default the owner or scope turned off is not picked)."""
+        if not _filled(model) and not _filled(private_model):
+            default = self.scope.default_model
+            if default and self.offers_model(default):
+                model = default
+            else:
+                model = next((m for m in fallback_models if self.offers_model(m)), None)
+        if not _filled(lora) and not _filled(private_lora) and not _filled(lora_url):
+            default = self.scope.default_lora
+            lora = default if default and self.offers_lora(default) else None
+        if not _filled(prompt):
+            prompt = self.scope.default_prompt or None
+        return model, lora, prompt
 
     def adult_place(self, place: Place) -> bool:
         """Adult prompts are allowed here: a Discord age-restricted channel, or a Telegram
@@ -261,6 +297,10 @@ def effective_policy(policy: ScopePolicy, caps: OwnerCaps) -> EffectivePolicy:
             guild_daily_quota=_quota(policy.scope_daily_quota, owner.guild_daily_quota),
         ),
     )
+
+
+def _filled(value: str | None) -> bool:
+    return isinstance(value, str) and bool(value.strip())
 
 
 def _at_most(value: int | None, cap: int) -> int:

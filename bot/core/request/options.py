@@ -56,9 +56,11 @@ class PortraitOptions:
     samples: int
     seed: int
     scheduler: str
-    private_model: str | None = None  # CLI only for now
-    private_lora: str | None = None  # CLI only for now
-    lora_url: str | None = None  # CLI only for now
+    # Private styles (the CLI, and the chats where the owner and the scope's policy allow
+    # them: `Policies.check_request` decides, including the LoRA URL's host).
+    private_model: str | None = None  # selectedModelPrivate
+    private_lora: str | None = None  # selectedLoraModelPrivate
+    lora_url: str | None = None  # selectedLoraModelPrivateUrl
 
     def to_params(self) -> dict[str, object]:
         """A JSON-able copy, as the job ledger keeps it."""
@@ -91,6 +93,13 @@ def resolve_options(
 ) -> PortraitOptions:
     """Check the member's choices and fill what they left out from the catalog's defaults.
 
+    ``private_model``, ``private_lora`` and ``lora_url`` are the tool's private inputs, from
+    the CLI or a chat: only their shape is checked here (a LoRA URL must be an ``https://``
+    link to a ``.safetensors`` file); whether a member may use them, and the LoRA URL's host,
+    is the scope's policy (:meth:`bot.core.policy.service.Policies.check_request`), so the
+    owner's CLI is not limited by it. A scope's default model, LoRA and prompt are filled in
+    before this by :meth:`bot.core.policy.model.EffectivePolicy.with_defaults`.
+
     Raises :class:`OptionError` with a message for the member when a choice is unusable.
     """
     d = catalog.defaults
@@ -100,7 +109,7 @@ def resolve_options(
         "The negative prompt", negative_prompt, d.negative_prompt, NEGATIVE_PROMPT_MAX_CHARS
     )
 
-    # Base model: one from the list, or (CLI) a private model of the Wiro account.
+    # Base model: one from the list, or a private model of the Wiro account.
     private_model = _private_id("private model", private_model)
     if private_model and _given(model):
         raise OptionError("Choose either a model from the list or a private model, not both.")
@@ -116,7 +125,7 @@ def resolve_options(
         if chosen_model is None:
             raise OptionError("No models are available right now. Please try again later.")
 
-    # LoRA: one from the list, a private LoRA, or a URL to a .safetensors file (CLI).
+    # LoRA: one from the list, a private LoRA, or a URL to a .safetensors file.
     private_lora = _private_id("private LoRA", private_lora)
     lora_url = _lora_url(lora_url)
     chosen_lora: StyleOption | None = None

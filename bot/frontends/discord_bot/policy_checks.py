@@ -74,23 +74,25 @@ class Here:
         model: str | None,
         lora: str | None,
         prompt: str | None,
+        *,
         private_model: str | None,
         private_lora: str | None,
+        lora_url: str | None,
     ) -> tuple[str | None, str | None, str | None]:
-        """What the member left empty, filled with the server's defaults, never over a
-        private model or LoRA they chose instead. With no model chosen and the catalog's
-        default not offered here, the first offered model (so the member is not refused a
-        style they did not pick)."""
-        effective = self.effective
-        if effective is None:
+        """What the member left empty, filled with the server's defaults (`EffectivePolicy.
+        with_defaults`); with no model chosen or defaulted, the first model offered here, the
+        catalog's default first (so the member is not refused a style they did not pick)."""
+        if self.effective is None:
             return model, lora, prompt
-        default_model, default_lora, prompt = effective.with_defaults(model, lora, prompt)
-        if private_model:
-            default_model = model
-        elif not default_model and not effective.offers_model(catalog.defaults.model_id):
-            offered = effective.offered_models(style.id for style in catalog.models)
-            default_model = offered[0] if offered else None
-        return default_model, lora if private_lora else default_lora, prompt
+        return self.effective.with_defaults(
+            model,
+            lora,
+            prompt,
+            private_model=private_model,
+            private_lora=private_lora,
+            lora_url=lora_url,
+            fallback_models=[catalog.defaults.model_id, *(style.id for style in catalog.models)],
+        )
 
 
 async def policy_here(interaction: discord.Interaction, services: Services) -> Here:

@@ -75,11 +75,9 @@ def refusal_message(refusal: PolicyRefusal, effective: EffectivePolicy, catalog:
             return "Private models, private LoRAs and LoRA URLs are turned off for this bot."
         return "Private models, private LoRAs and LoRA URLs aren't allowed for you on this server."
     if kind is RefusalKind.LORA_URL_HOST:
-        hosts = ", ".join(effective.caps.lora_url_hosts) or "none"
-        return (
-            "That LoRA URL can't be used: it must start with `https://` and point at one of "
-            f"these hosts: {hosts}. Nothing was sent to Wiro."
-        )
+        # The core's reason (which hosts, or what is wrong with the URL), in plain words.
+        reason = literal(detail[0]) if detail else "LoRA URLs must start with https://."
+        return f"That LoRA URL can't be used. {reason} Nothing was sent to Wiro."
     if kind is RefusalKind.UNSAFE_PROMPT:
         word = literal(cut(detail[0], 60)) if detail else "a word"
         return (
