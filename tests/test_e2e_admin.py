@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 
+import discord
 import pytest
 from PIL import Image
 
@@ -161,6 +162,12 @@ async def test_owner_alerts_go_by_dm_to_the_application_owner(bot, discord_serve
     dm = discord_server.dm_channel(discord_server.world.owner)
     (message,) = await discord_server.wait_for(lambda s: s.channel_messages(dm))
     assert message.content == "Wiro says the balance is empty."
+
+
+async def test_an_owner_alert_nobody_received_is_an_error_for_the_caller(bot, discord_server):
+    discord_server.faults.forbidden("POST", "/channels/*/messages")
+    with pytest.raises(discord.Forbidden):
+        await bot.owners.tell_owners("Wiro says the balance is empty.")
 
 
 async def test_owner_alerts_go_to_the_teams_accepted_members(discord_server, fake_wiro, tmp_path):

@@ -164,7 +164,9 @@ async def test_private_styles_and_the_lora_url_allowlist(discord_server, fake_wi
         text = await refusal(
             await ask(discord_server, lora_url="https://evil.example.com/x.safetensors")
         )
-        assert "huggingface.co" in text and "https://" in text
+        assert "huggingface.co" in text and "Nothing was sent" in text
+        text = await refusal(await ask(discord_server, lora_url=HF_LORA.replace("https", "http")))
+        assert "https://" in text
         assert nothing_spent(fake_wiro)
 
         await accepted(await ask(discord_server, lora_url=HF_LORA))

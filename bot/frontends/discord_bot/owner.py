@@ -34,19 +34,19 @@ class DiscordOwners:
         return [info.owner.id]
 
     async def tell_owners(self, text: str) -> None:
-        """DM every owner; one whose DMs are closed is logged and skipped. Never raises for
-        Discord's refusals (the alert is also in the log)."""
-        try:
-            await asyncio.wait_for(self._client.wait_until_ready(), READY_WAIT)
-            owners = await self.owner_ids()
-        except (RuntimeError, TimeoutError, discord.HTTPException) as error:
-            log.warning("Could not find the bot's owners to tell them: %s", error)
-            return
-        for user_id in owners:
+        """DM every owner; one whose DMs are closed is logged and skipped. Raises the last
+        error when no owner could be reached (the caller, `FrontEnds.tell_owners`, logs it)."""
+        await asyncio.wait_for(self._client.wait_until_ready(), READY_WAIT)
+        reached, last_error = 0, None
+        for user_id in await self.owner_ids():
             try:
                 channel = await self._client.create_dm(discord.Object(user_id))
                 await channel.send(
                     fit_content(text), allowed_mentions=discord.AllowedMentions.none()
                 )
+                reached += 1
             except discord.HTTPException as error:
                 log.warning("Could not send a direct message to owner %s: %s", user_id, error)
+                last_error = error
+        if not reached and last_error is not None:
+            raise last_error
