@@ -4,13 +4,16 @@ in memory, so the Discord front end can record and list entries before insight l
 from __future__ import annotations
 
 import itertools
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
 
 from bot.core.jobs.admission import Requester
 from bot.core.policy.service import PolicyChange
 
-__all__ = ["AuditEntry", "AuditLog"]
+__all__ = ["AuditEntry", "AuditLog", "style_of"]
 
 
 @dataclass(frozen=True)
@@ -97,3 +100,19 @@ class AuditLog:
     async def recent(self, scope: str | None, limit: int = 15) -> list[AuditEntry]:
         found = [e for e in self._entries if scope is None or e.scope == scope]
         return list(reversed(found))[:limit]
+
+
+def style_of(options: Mapping[str, Any]) -> str:
+    """The style of a request from its options (`PortraitOptions.to_params()`), as the
+    insight helper words it: ``"model 850 + LoRA 12"``, a LoRA URL as its host only."""
+    if options.get("private_model"):
+        parts = [f"private model {options['private_model']}"]
+    else:
+        parts = [f"model {options.get('model_id') or '?'}"]
+    if options.get("private_lora"):
+        parts.append(f"private LoRA {options['private_lora']}")
+    elif options.get("lora_url"):
+        parts.append(f"LoRA URL {urlsplit(str(options['lora_url'])).hostname or '?'}")
+    elif options.get("lora_id"):
+        parts.append(f"LoRA {options['lora_id']}")
+    return " + ".join(parts)

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import discord
 
 from bot.core.catalog import Catalog
+from bot.core.insight.audit import style_of
 from bot.core.policy.model import EffectivePolicy, Place, PolicyRefusal
 from bot.core.request.options import PortraitOptions
 from bot.frontends.discord_bot.address import quota_scope
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Here", "place_of", "policy_here", "refused_request", "refused_use", "style_of"]
+__all__ = ["Here", "place_of", "policy_here", "refused_request", "refused_use"]
 
 
 def place_of(interaction: discord.Interaction) -> Place:
@@ -125,7 +126,8 @@ async def refused_request(
     interaction: discord.Interaction, services: Services, here: Here, options: PortraitOptions
 ) -> bool:
     """True when the server's policy or the safety gate refuses `options` from this member
-    here (styles, private inputs, LoRA URL host, prompt): told and recorded as above."""
+    here (channels and roles again, styles, private inputs, LoRA URL host, prompt): told and
+    recorded as above."""
     if here.effective is None or here.scope is None or services.policies is None:
         return False
     try:
@@ -137,7 +139,7 @@ async def refused_request(
             here.effective,
             refusal,
             prompt=options.prompt,
-            style=style_of(options),
+            style=style_of(options.to_params()),
         )
         return True
     return False
@@ -172,9 +174,3 @@ async def refuse(
         )
     except Exception:  # the refusal stands even if the log can't take it
         log.exception("Could not record a refused request in the audit log")
-
-
-def style_of(options: PortraitOptions) -> str:
-    model = options.private_model or options.model_id
-    lora = options.private_lora or options.lora_url or options.lora_id
-    return f"{model} + {lora}" if lora else model

@@ -15,12 +15,7 @@ from bot.core.jobs.ledger import Job, utc_now
 from bot.core.request.options import PortraitOptions
 from bot.core.request.selfie import PreparedSelfie
 from bot.frontends.discord_bot.address import member_id
-from bot.frontends.discord_bot.policy_checks import (
-    policy_here,
-    refused_request,
-    refused_use,
-    style_of,
-)
+from bot.frontends.discord_bot.policy_checks import policy_here, refused_request
 from bot.frontends.discord_bot.text import fit_content
 
 if TYPE_CHECKING:
@@ -67,10 +62,6 @@ async def rerun(
     policy and the safety gate accept it (checked here, where the click is made)."""
     bot = interaction.client
     here = await policy_here(interaction, bot.services)
-    if await refused_use(
-        interaction, bot.services, here, prompt=options.prompt, style=style_of(options)
-    ):
-        return
     if await refused_request(interaction, bot.services, here, options):
         return
     if not interaction.response.is_done():
