@@ -88,18 +88,14 @@ class AdminCog(
         assert scope is not None  # guild_only and the check above
         return scope
 
-    async def _effective(self, interaction: discord.Interaction) -> EffectivePolicy | None:
-        policies = self.services.policies
-        return await policies.effective(self._scope(interaction)) if policies else None
+    async def _effective(self, interaction: discord.Interaction) -> EffectivePolicy:
+        return await self.services.policies.effective(self._scope(interaction))
 
     async def _change(
         self, interaction: discord.Interaction, changes: Mapping[str, Any]
     ) -> EffectivePolicy | None:
         """Apply `changes`; None when refused (the member has been told why)."""
         policies = self.services.policies
-        if policies is None:
-            await tell_privately(interaction, NOT_READY)
-            return None
         editor = PolicyEditor(
             platform=PLATFORM,
             requester=requester(interaction.user.id),
@@ -126,9 +122,6 @@ class AdminCog(
     @app_commands.command(name="show", description="Everything Portrait Bot enforces here")
     async def show(self, interaction: discord.Interaction) -> None:
         effective = await self._effective(interaction)
-        if effective is None:
-            await tell_privately(interaction, NOT_READY)
-            return
         embed = policy_embed(
             effective,
             self.services.catalog,
@@ -151,9 +144,6 @@ class AdminCog(
         channel: discord.TextChannel | discord.ForumChannel | None = None,
     ) -> None:
         effective = await self._effective(interaction)
-        if effective is None:
-            await tell_privately(interaction, NOT_READY)
-            return
         if action != "clear" and channel is None:
             await tell_privately(interaction, f"Pick the channel to {action}.")
             return
@@ -179,9 +169,6 @@ class AdminCog(
         self, interaction: discord.Interaction, action: Action, role: discord.Role | None = None
     ) -> None:
         effective = await self._effective(interaction)
-        if effective is None:
-            await tell_privately(interaction, NOT_READY)
-            return
         if action != "clear" and role is None:
             await tell_privately(interaction, f"Pick the role to {action}.")
             return
@@ -213,9 +200,6 @@ class AdminCog(
         prompt: app_commands.Range[str, 1, DEFAULT_PROMPT_MAX_CHARS] | None = None,
     ) -> None:
         effective = await self._effective(interaction)
-        if effective is None:
-            await tell_privately(interaction, NOT_READY)
-            return
         catalog = self.services.catalog
         if action == "reset":
             if await self._change(interaction, RESET) is not None:
@@ -247,9 +231,9 @@ class AdminCog(
     async def style_autocomplete(
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
-        effective = await self._effective(interaction)
-        if effective is None or not interaction.permissions.manage_guild:
+        if not interaction.permissions.manage_guild:
             return []
+        effective = await self._effective(interaction)
         action = getattr(interaction.namespace, "action", None)
         return style_choices(self.services.catalog, effective, action, current)
 
@@ -314,9 +298,6 @@ class AdminCog(
         spoilers: bool | None = None,
     ) -> None:
         effective = await self._effective(interaction)
-        if effective is None:
-            await tell_privately(interaction, NOT_READY)
-            return
         words = list(effective.scope.blocked_words)
         said: list[str] = []
         if block and (word := " ".join(block.lower().split())):
@@ -362,9 +343,6 @@ class AdminCog(
         role: discord.Role | None = None,
     ) -> None:
         effective = await self._effective(interaction)
-        if effective is None:
-            await tell_privately(interaction, NOT_READY)
-            return
         mode = PrivateStyles(who)
         changes: dict[str, Any] = {"private_styles": mode}
         roles = list(effective.scope.private_styles_roles)

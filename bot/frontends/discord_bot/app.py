@@ -52,12 +52,11 @@ class PortraitBot(commands.Bot):
         self.selfies = services.selfies
         self.results = services.results
         self.dispatcher = services.dispatcher
-        policies = services.policies
         self.job_messages = JobMessages(
             self,
             services.catalogs.get,
             interval=services.settings.status_edit_interval,
-            policy=policies.effective if policies is not None else None,
+            policy=services.policies.effective,
         )
         services.add_frontend(self.job_messages)
         self.job_starter = JobStarter(self)

@@ -98,8 +98,7 @@ class Here:
 
 async def policy_here(interaction: discord.Interaction, services: Services) -> Here:
     scope = quota_scope(interaction.guild_id)
-    policies = services.policies
-    effective = await policies.effective(scope) if scope and policies is not None else None
+    effective = await services.policies.effective(scope) if scope is not None else None
     return Here(scope, effective, place_of(interaction))
 
 
@@ -128,7 +127,7 @@ async def refused_request(
     """True when the server's policy or the safety gate refuses `options` from this member
     here (channels and roles again, styles, private inputs, LoRA URL host, prompt): told and
     recorded as above."""
-    if here.effective is None or here.scope is None or services.policies is None:
+    if here.effective is None or here.scope is None:
         return False
     try:
         await services.policies.check_request(here.scope, here.place, options)
