@@ -111,7 +111,7 @@ class SendAgainButton(
             content=f"<@{member_id(job)}>, here is your portrait again!",
             embed=result_embed(result, catalog, name, job.id),
             attachments=[discord.File(io.BytesIO(i.data), filename=i.filename) for i in images],
-            view=result_view(job.id, catalog),
+            view=result_view(job.id, catalog, await bot.services.policies.effective(job.scope)),
             allowed_mentions=discord.AllowedMentions(users=[discord.Object(member_id(job))]),
         )
 
