@@ -7,9 +7,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import cast
 
 from bot.core.catalog import Catalog
 from bot.core.catalog.refresh import CatalogProvider
+from bot.core.insight.alerts import OwnerAlerts
 from bot.core.insight.audit import AuditLog
 from bot.core.insight.health import WiroHealth
 from bot.core.insight.stats import Insight
@@ -46,10 +48,9 @@ class Services:
     dispatcher: Dispatcher
     admission: Admission
     policies: Policies
-    # Issue 12 insight. LOCAL STAND-INS (i12-discord): the insight helper's wiring wins.
-    audit: AuditLog | None = None
-    insight: Insight | None = None
-    health: WiroHealth | None = None
+    audit: AuditLog
+    insight: Insight
+    health: WiroHealth
     socket: WiroSocket | None = None
 
     @property
@@ -70,8 +71,7 @@ def build_services(
     results = ResultStore(settings.data_dir / "results")
     caps = owner_caps(settings)
     fair_use = caps.fair_use
-    audit = AuditLog()  # LOCAL STAND-IN (i12-discord)
-    policies = Policies(SqlitePolicyStore(ledger), caps, on_change=audit.change)
+    policies = Policies(SqlitePolicyStore(ledger), caps)
     rules = DispatchRules(
         max_running=settings.max_running_tasks,
         busy_retry=settings.busy_retry_seconds,
@@ -100,6 +100,8 @@ def build_services(
         wake=dispatcher.wake,
         fair_use_for=policies.fair_use,
     )
+    audit, insight, health = _insight(settings, wiro, ledger, frontends, dispatcher, admission)
+    policies.on_change = audit.change  # every policy change is kept, with who made it
     return Services(
         settings=settings,
         wiro=wiro,
@@ -115,7 +117,30 @@ def build_services(
         admission=admission,
         policies=policies,
         audit=audit,
-        insight=Insight(audit),
-        health=WiroHealth(),
+        insight=insight,
+        health=health,
         socket=socket,
     )
+
+
+def _insight(
+    settings: Settings,
+    wiro: WiroClient,
+    ledger: JobLedger,
+    frontends: FrontEnds,
+    dispatcher: Dispatcher,
+    admission: Admission,
+) -> tuple[AuditLog, Insight, WiroHealth]:
+    """The audit log (fed by admission, pruned with the jobs), the figures, and Wiro's
+    health (fed by the queue, alerting the owner through the front ends)."""
+    database = cast(SqliteLedger, ledger)  # they keep their tables in the ledger's file
+    audit = AuditLog(database)
+    admission.audit = audit
+    dispatcher.also_prune.append(audit.prune)
+    health = WiroHealth(
+        wiro,
+        OwnerAlerts(database, frontends),
+        every=timedelta(minutes=settings.wiro_health_minutes),
+    )
+    dispatcher.wiro_watch = health
+    return audit, Insight(database), health

@@ -55,6 +55,7 @@ class Settings:
     disabled_models: tuple[str, ...] = ()
     disabled_loras: tuple[str, ...] = ()
     safety_filter: bool = True
+    wiro_health_minutes: float = 15.0  # between two checks of the Wiro keys (0: start-up only)
 
     @property
     def signed(self) -> bool:
@@ -116,6 +117,7 @@ def load_settings(env: Mapping[str, str], *, need_wiro: bool = True) -> Settings
         disabled_models=reader.ids("DISABLED_MODELS"),
         disabled_loras=reader.ids("DISABLED_LORAS"),
         safety_filter=reader.flag("SAFETY_FILTER", True),
+        wiro_health_minutes=reader.number("WIRO_HEALTH_MINUTES", 15, minimum=0, maximum=24 * 60),
     )
 
 

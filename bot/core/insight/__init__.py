@@ -1,2 +1,3 @@
-"""Insight for the bot's owner and server owners: audit log, stats, chart, Wiro health.
-(LOCAL STAND-IN package on branch i12-discord; the insight helper's files win.)"""
+"""Insight for the people who run the bot: the audit log of requests and policy changes
+(`audit`), the figures per scope (`stats`) and their chart (`chart`), and Wiro's health with
+the bot owner's alerts (`health`, `alerts`)."""

@@ -10,9 +10,10 @@ one another through `self`.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from bot.core.catalog import Catalog
 from bot.core.jobs.backoff import WriteBackoff
@@ -24,6 +25,18 @@ from bot.core.jobs.runner import JobLimits
 from bot.core.request.selfie_store import SelfieStore
 from bot.core.result.store import ResultStore
 from bot.core.wiro import WiroClient, WiroSocket
+
+
+class WiroWatch(Protocol):
+    """Told what the queue learns of the bot's Wiro account (`bot.core.insight.health`)."""
+
+    async def job_failed(self, failure: PortraitFailed) -> None:
+        """A job failed (Wiro's code 97 is `FailureReason.BALANCE`). Must not raise."""
+        ...
+
+    def run_accepted(self) -> None:
+        """Wiro accepted a run call (so there was credit). Called for every job: cheap."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -89,6 +102,10 @@ class DispatcherBase:
         self._next_prune = self._clock()
         self._loop: asyncio.Task[None] | None = None
         self.accepting = False
+        # Set by `build_services`: Wiro's health (`WiroHealth`), and what else is pruned with
+        # the jobs' retention (the audit log): each gets the cutoff, returns rows deleted.
+        self.wiro_watch: WiroWatch | None = None
+        self.also_prune: list[Callable[[datetime], Awaitable[int]]] = []
 
     def wake(self) -> None:
         """A job was queued or a slot freed: look at the queue now."""
