@@ -35,7 +35,6 @@ from bot.frontends.discord_bot.admin_views import (
     LOG_LENGTH,
     health_line,
     log_embed,
-    scope_stats_of,
     stats_embed,
 )
 from bot.frontends.discord_bot.app import PortraitBot
@@ -56,7 +55,6 @@ log = logging.getLogger(__name__)
 MAX_BLOCKED_WORDS = 200
 BLOCKED_WORD_MAX_CHARS = 60
 DEFAULT_PROMPT_MAX_CHARS = 1000
-NOT_READY = "The server settings aren't available right now. Please try again in a minute."
 
 Action = Literal["add", "remove", "clear"]
 
@@ -126,7 +124,7 @@ class AdminCog(
             effective,
             self.services.catalog,
             server_name=interaction.guild.name if interaction.guild else "this server",
-            health_line=health_line(self.services),
+            health_line=health_line(self.services.health.state),
         )
         await interaction.response.send_message(embed=embed, ephemeral=True)
 
@@ -366,12 +364,9 @@ class AdminCog(
     @app_commands.command(name="stats", description="Portraits, failures and spend, 30 days")
     async def stats(self, interaction: discord.Interaction) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        figures = await scope_stats_of(self.services, self._scope(interaction))
-        if figures is None:
-            await interaction.edit_original_response(content=NOT_READY)
-            return
-        chart = await asyncio.to_thread(render_chart, figures)
+        figures = await self.services.insight.stats(self._scope(interaction))
         name = interaction.guild.name if interaction.guild else "this server"
+        chart = await asyncio.to_thread(render_chart, figures, title=f"Portraits on {name}")
         await interaction.edit_original_response(
             embed=stats_embed(figures, server_name=name, with_chart=True),
             attachments=[discord.File(io.BytesIO(chart), filename=CHART_FILE)],
@@ -379,12 +374,8 @@ class AdminCog(
 
     @app_commands.command(name="log", description="Recent requests and settings changes here")
     async def log(self, interaction: discord.Interaction) -> None:
-        audit = self.services.audit
-        if audit is None:
-            await tell_privately(interaction, NOT_READY)
-            return
         await interaction.response.defer(ephemeral=True, thinking=True)
-        entries = await audit.recent(self._scope(interaction), LOG_LENGTH)
+        entries = await self.services.audit.recent(self._scope(interaction), LOG_LENGTH)
         name = interaction.guild.name if interaction.guild else "this server"
         await interaction.edit_original_response(embed=log_embed(entries, server_name=name))
 

@@ -1,25 +1,20 @@
 """What `/portrait-admin stats`, `log` and `show` display: the server's figures as an embed
 with the 30-day chart, the recent audit entries, and a line on Wiro's health.
 
-Figures come from the insight service (`services.insight.stats(scope)`, or
-`services.stats(scope)`); entries from `services.audit.recent(scope)`. Members' names,
+Figures come from the insight service (`services.insight.stats(scope)`), entries from
+`services.audit.recent(scope)`, the health from `services.health.state`. Members' names,
 prompts and styles are shown as text (`literal`), everything fitted to Discord's embed limits.
 """
 
 from __future__ import annotations
 
-import inspect
-from typing import TYPE_CHECKING, Any
-
 import discord
 
 from bot.core.insight.audit import AuditEntry
+from bot.core.insight.health import HealthState
 from bot.core.insight.stats import ScopeStats
 from bot.frontends.discord_bot.text import EMBED_DESCRIPTION, cut, fit_embed, literal
 from bot.frontends.discord_bot.wording import relative_time
-
-if TYPE_CHECKING:
-    from bot.services import Services
 
 EMBED_COLOUR = discord.Colour.from_rgb(124, 92, 255)
 CHART_FILE = "portrait-stats.png"
@@ -27,35 +22,22 @@ LOG_LENGTH = 15  # entries shown by /portrait-admin log
 PROMPT_SHOWN = 80  # characters of a prompt in one log line
 
 HEALTH_LINES = {
-    "out_of_credit": (
+    HealthState.OUT_OF_CREDIT: (
         "⚠️ **The bot's Wiro account is out of credit**: portraits will fail until the bot's "
         "owner tops it up (they have been told)."
     ),
-    "keys_refused": (
+    HealthState.KEYS_REFUSED: (
         "⚠️ **Wiro is refusing the bot's keys**: portraits can't be made until the bot's owner "
         "fixes them (they have been told)."
     ),
-    "unreachable": "⚠️ Wiro can't be reached right now: portraits may wait or fail.",
+    HealthState.UNREACHABLE: "⚠️ Wiro can't be reached right now: portraits may wait or fail.",
 }
 
 
-def health_line(services: Services) -> str | None:
-    """A warning for server owners when Wiro can't make portraits (`services.health.state`);
-    None when all is well or not known."""
-    state = getattr(getattr(services, "health", None), "state", None)
-    return HEALTH_LINES.get(str(state)) if state is not None else None
-
-
-async def scope_stats_of(services: Services, scope: str) -> ScopeStats | None:
-    """The scope's figures from whichever insight entry point the services have."""
-    insight = getattr(services, "insight", None)
-    if insight is not None and hasattr(insight, "stats"):
-        return await insight.stats(scope)
-    stats = getattr(services, "stats", None)
-    if callable(stats):
-        result: Any = stats(scope)
-        return await result if inspect.isawaitable(result) else result
-    return None
+def health_line(state: HealthState) -> str | None:
+    """A warning for server owners when Wiro can't make portraits; None when all is well or
+    not known yet."""
+    return HEALTH_LINES.get(state)
 
 
 def _seconds(value: float | None) -> str:

@@ -158,11 +158,8 @@ async def refuse(
         await interaction.followup.send(message, ephemeral=True)
     else:
         await interaction.response.send_message(message, ephemeral=True)
-    audit = services.audit
-    if audit is None:
-        return
     try:
-        await audit.request(
+        await services.audit.request(
             requester_of(interaction),
             member_name=interaction.user.display_name,
             place=str(interaction.channel_id) if interaction.channel_id else None,
