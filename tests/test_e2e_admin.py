@@ -158,10 +158,23 @@ async def test_the_style_picker_offers_only_what_the_owner_allows(
 
 
 async def test_owner_alerts_go_by_dm_to_the_application_owner(bot, discord_server):
-    await bot.owners.tell_owners("Wiro says the balance is empty.")
+    # Registered with the core's front ends, which the Wiro health alerts go through.
+    assert await bot.services.frontends.tell_owners("Wiro says the balance is empty.") == 1
     dm = discord_server.dm_channel(discord_server.world.owner)
     (message,) = await discord_server.wait_for(lambda s: s.channel_messages(dm))
     assert message.content == "Wiro says the balance is empty."
+
+
+async def test_out_of_credit_at_start_up_reaches_the_owner_and_server_owners(
+    discord_server, fake_wiro, tmp_path
+):
+    fake_wiro.fail("/Task/List", code=97, message="Insufficient balance", times=100)
+    async with portrait_bot(discord_server, fake_wiro, tmp_path):
+        dm = discord_server.dm_channel(discord_server.world.owner)
+        (alert,) = await discord_server.wait_for(lambda s: s.channel_messages(dm), timeout=10)
+        assert "Wiro balance is too low" in alert.content
+        (embed,) = (await admin(discord_server, "show")).embeds
+        assert "out of credit" in embed["description"]
 
 
 async def test_an_owner_alert_nobody_received_is_an_error_for_the_caller(bot, discord_server):

@@ -14,6 +14,7 @@ from bot.frontends.discord_bot.text import fit_content
 log = logging.getLogger(__name__)
 
 READY_WAIT = 60.0  # seconds an alert at start-up waits for the bot to log in
+READY_POLL = 0.25  # seconds between two looks
 
 
 class DiscordOwners:
@@ -33,10 +34,20 @@ class DiscordOwners:
             ]
         return [info.owner.id]
 
+    async def _connected(self) -> None:
+        """Wait (up to READY_WAIT) for the bot to be logged in: a start-up alert may come
+        before it is (`wait_until_ready` refuses to wait before login)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + READY_WAIT
+        while not self._client.is_ready():
+            if loop.time() >= deadline:
+                raise TimeoutError("not connected to Discord yet")
+            await asyncio.sleep(READY_POLL)
+
     async def tell_owners(self, text: str) -> None:
         """DM every owner; one whose DMs are closed is logged and skipped. Raises the last
         error when no owner could be reached (the caller, `FrontEnds.tell_owners`, logs it)."""
-        await asyncio.wait_for(self._client.wait_until_ready(), READY_WAIT)
+        await self._connected()
         reached, last_error = 0, None
         for user_id in await self.owner_ids():
             try:
