@@ -1,5 +1,5 @@
-"""`python -m bot [run | sync | generate ...]`: start the bot, force a command sync, or make a
-portrait from the command line."""
+"""`python -m bot [run | sync | generate ... | stats ...]`: start the bot, force a command sync,
+make a portrait from the command line, or print the figures of the last 30 days."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from bot.frontends.discord_bot.settings import load_discord_settings
 from bot.frontends.telegram_bot.settings import load_telegram_settings
 from bot.logs import setup_logging
 from bot.settings import SettingsError, load_settings
+from bot.stats_cli import add_stats_arguments, print_stats
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -27,13 +28,16 @@ def main(argv: list[str] | None = None) -> int:
     add_generate_arguments(
         commands.add_parser("generate", help="make a portrait without a chat and save it")
     )
+    add_stats_arguments(
+        commands.add_parser("stats", help="print the figures of the last 30 days (owner)")
+    )
     args = parser.parse_args(argv)
     command = args.command or "run"
 
     # `.env` in the folder the bot is started from (or a parent); the environment wins.
     load_dotenv(find_dotenv(usecwd=True), override=False)
     try:
-        settings = load_settings(os.environ)
+        settings = load_settings(os.environ, need_wiro=command != "stats")
         # `run` starts Discord and/or Telegram (at least one token); `sync` is Discord's only.
         discord = load_discord_settings(os.environ, required=command == "sync")
         telegram = load_telegram_settings(os.environ) if command == "run" else None
@@ -49,6 +53,8 @@ def main(argv: list[str] | None = None) -> int:
     if telegram is not None:
         secrets += [telegram.bot_token, telegram.webhook_secret]
     setup_logging(settings.log_level, secrets)
+    if command == "stats":  # reads the ledger only: no chat library, no Wiro call
+        return asyncio.run(print_stats(settings, args))
     if command == "generate":  # no chat library is loaded for it (aiogram alone takes seconds)
         try:
             return asyncio.run(generate(settings, args))

@@ -116,6 +116,7 @@ async def _run(settings: Settings, poll_schedule: PollSchedule | None, fronts: _
         try:
             await _run_front_ends(settings, services, fronts)
         finally:
+            await services.health.stop()
             await services.dispatcher.stop()
 
 
@@ -157,6 +158,7 @@ async def _run_front_ends(settings: Settings, services: Services, fronts: _Front
                 return
         _freeze_startup_objects()
         await services.dispatcher.start()
+        await services.health.start()  # checks Wiro's keys now (in the background), then often
         runs: list[asyncio.Task[None]] = []
         if discord_bot is not None:
             runs.append(asyncio.create_task(_connect_discord(fronts.discord, discord_bot)))

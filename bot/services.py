@@ -7,11 +7,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import cast
 
 from bot.core.catalog import Catalog
 from bot.core.catalog.refresh import CatalogProvider
 from bot.core.faces import FaceCipher, SavedFaces
 from bot.core.faces.store import FOLDER_NAME as FACES_FOLDER
+from bot.core.insight.alerts import OwnerAlerts
+from bot.core.insight.audit import AuditLog
+from bot.core.insight.health import WiroHealth
+from bot.core.insight.stats import Insight
 from bot.core.jobs import JobLimits
 from bot.core.jobs.admission import Admission
 from bot.core.jobs.dispatcher import Dispatcher, DispatchRules
@@ -48,6 +53,9 @@ class Services:
     policies: Policies
     faces: SavedFaces
     forgetting: Forgetting
+    audit: AuditLog
+    insight: Insight
+    health: WiroHealth
     socket: WiroSocket | None = None
 
     @property
@@ -110,6 +118,8 @@ def build_services(
         ledger, wiro, dispatcher, marks, faces=faces, selfies=selfies, results=results
     )
     dispatcher.add_housekeeping(forgetting.prune_marks)
+    audit, insight, health = _insight(settings, wiro, ledger, frontends, dispatcher, admission)
+    policies.on_change = audit.change  # every policy change is kept, with who made it
     return Services(
         settings=settings,
         wiro=wiro,
@@ -126,5 +136,31 @@ def build_services(
         policies=policies,
         faces=faces,
         forgetting=forgetting,
+        audit=audit,
+        insight=insight,
+        health=health,
         socket=socket,
     )
+
+
+def _insight(
+    settings: Settings,
+    wiro: WiroClient,
+    ledger: JobLedger,
+    frontends: FrontEnds,
+    dispatcher: Dispatcher,
+    admission: Admission,
+) -> tuple[AuditLog, Insight, WiroHealth]:
+    """The audit log (fed by admission, pruned with the jobs), the figures, and Wiro's
+    health (fed by the queue, alerting the owner through the front ends)."""
+    database = cast(SqliteLedger, ledger)  # they keep their tables in the ledger's file
+    audit = AuditLog(database)
+    admission.audit = audit
+    dispatcher.also_prune.append(audit.prune)
+    health = WiroHealth(
+        wiro,
+        OwnerAlerts(database, frontends),
+        every=timedelta(minutes=settings.wiro_health_minutes),
+    )
+    dispatcher.wiro_watch = health
+    return audit, Insight(database), health

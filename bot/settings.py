@@ -57,6 +57,7 @@ class Settings:
     safety_filter: bool = True
     faces_key: str = field(default="", repr=False)  # "" = BOT_DATA_DIR/faces.key
     faces_per_member: int = 5
+    wiro_health_minutes: float = 15.0  # between two checks of the Wiro keys (0: start-up only)
 
     @property
     def signed(self) -> bool:
@@ -122,6 +123,7 @@ def load_settings(env: Mapping[str, str], *, need_wiro: bool = True) -> Settings
         safety_filter=reader.flag("SAFETY_FILTER", True),
         faces_key=reader.secret("FACES_KEY", _FERNET_KEY, required=False),
         faces_per_member=reader.whole("FACES_PER_MEMBER", 5, minimum=0, maximum=50),
+        wiro_health_minutes=reader.number("WIRO_HEALTH_MINUTES", 15, minimum=0, maximum=24 * 60),
     )
 
 

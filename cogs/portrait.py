@@ -27,13 +27,16 @@ from bot.frontends.discord_bot.address import requester
 from bot.frontends.discord_bot.app import PortraitBot
 from bot.frontends.discord_bot.history import HISTORY_LENGTH, history_embed
 from bot.frontends.discord_bot.kept import history_view
-from bot.frontends.discord_bot.text import choices, fit_content
+from bot.frontends.discord_bot.policy_checks import policy_here, refused_request, refused_use
+from bot.frontends.discord_bot.text import CHOICES, choices, fit_content
 
 log = logging.getLogger(__name__)
 
 ATTACHMENT_TIMEOUT = 30.0  # seconds to fetch the selfie from Discord's CDN
 
 RESTARTING = "I'm restarting right now. Please try again in a minute."
+PRIVATE_ID_MAX_CHARS = 100  # a Wiro model or LoRA id
+LORA_URL_MAX_CHARS = 500
 
 
 def _scheduler_choices() -> list[app_commands.Choice[str]]:
@@ -61,6 +64,9 @@ class PortraitCog(commands.Cog):
         samples="How many portraits to make (1 to 4)",
         seed="A number to repeat a result exactly (random if empty)",
         scheduler="The sampling method (leave empty for the default)",
+        private_model="A private model of the bot's Wiro account (if this server allows it)",
+        private_lora="A private LoRA of the bot's Wiro account (if this server allows it)",
+        lora_url="An https:// link to a LoRA .safetensors file (if this server allows it)",
     )
     @app_commands.choices(scheduler=_scheduler_choices())
     async def portrait(
@@ -79,12 +85,28 @@ class PortraitCog(commands.Cog):
         samples: app_commands.Range[int, SAMPLES_RANGE[0], SAMPLES_RANGE[1]] | None = None,
         seed: app_commands.Range[int, SEED_RANGE[0], SEED_RANGE[1]] | None = None,
         scheduler: str | None = None,
+        private_model: app_commands.Range[str, 1, PRIVATE_ID_MAX_CHARS] | None = None,
+        private_lora: app_commands.Range[str, 1, PRIVATE_ID_MAX_CHARS] | None = None,
+        lora_url: app_commands.Range[str, 1, LORA_URL_MAX_CHARS] | None = None,
     ) -> None:
         services = self.services
         if not self.bot.dispatcher.accepting:
             await interaction.response.send_message(RESTARTING, ephemeral=True)
             return
-        # What can be checked without any I/O is answered at once, before acknowledging.
+        # What can be checked without any I/O is answered at once, before acknowledging; the
+        # server's policy is a cached lookup.
+        here = await policy_here(interaction, services)
+        if await refused_use(interaction, services, here, prompt=prompt or "", style=model or ""):
+            return
+        model, lora, prompt = here.with_defaults(
+            services.catalog,
+            model,
+            lora,
+            prompt,
+            private_model=private_model,
+            private_lora=private_lora,
+            lora_url=lora_url,
+        )
         try:
             options = resolve_options(
                 services.catalog,
@@ -99,9 +121,14 @@ class PortraitCog(commands.Cog):
                 samples=samples,
                 seed=seed,
                 scheduler=scheduler,
+                private_model=private_model,
+                private_lora=private_lora,
+                lora_url=lora_url,
             )
         except OptionError as error:
             await interaction.response.send_message(fit_content(str(error)), ephemeral=True)
+            return
+        if await refused_request(interaction, services, here, options):
             return
         max_bytes = services.selfie_limits.max_bytes
         if selfie.size > max_bytes:
@@ -121,7 +148,7 @@ class PortraitCog(commands.Cog):
             return
         prepared = await self._intake(interaction, selfie)
         if prepared is not None:
-            await self.bot.job_starter.start(interaction, options, prepared)
+            await self.bot.job_starter.start(interaction, options, prepared, spoiler=here.spoiler)
 
     async def _intake(
         self, interaction: discord.Interaction, selfie: discord.Attachment
@@ -157,13 +184,24 @@ class PortraitCog(commands.Cog):
     async def model_autocomplete(
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
-        return _choices(self.services.catalog.search_models(current))
+        # Only what this server offers (and the bot's owner allows).
+        catalog = self.services.catalog
+        here = await policy_here(interaction, self.services)
+        styles = catalog.search_models(current, limit=len(catalog.models))
+        if here.effective is not None:
+            styles = [s for s in styles if here.effective.offers_model(s.id)]
+        return _choices(styles[:CHOICES])
 
     @portrait.autocomplete("lora")
     async def lora_autocomplete(
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
-        return _choices(self.services.catalog.search_loras(current))
+        catalog = self.services.catalog
+        here = await policy_here(interaction, self.services)
+        styles = catalog.search_loras(current, limit=len(catalog.loras))
+        if here.effective is not None:
+            styles = [s for s in styles if here.effective.offers_lora(s.id)]
+        return _choices(styles[:CHOICES])
 
 
 def _choices(styles: list[StyleOption]) -> list[app_commands.Choice[str]]:

@@ -76,6 +76,8 @@ that follow; failure injection applies to the next matching calls::
     wiro.fail("/Task/Detail", status=429, times=2, retry_after="0.05")
     wiro.fail("*", drop=True)                  # next call of any endpoint: connection dropped
     wiro.fail("/Task/Detail", delay=1.0)       # answer late (request timeouts)
+    wiro.fail("/Task/List", code=97, message="Insufficient balance")  # Wiro's error envelope
+                                               # (HTTP 200, result false) with that code
     wiro.fail("/Tool/Detail", status=200, body="<html>")  # a malformed answer
     wiro.scenario.tool_labels = {"850": "x" * 5000}  # /Tool/Detail labels by option value
     wiro.fail("/cdn/<uuid>/0.png", status=502) # GETs of files and outputs too
@@ -544,6 +546,8 @@ class Failure:
     drop: bool = False
     delay: float = 0.0
     body: str | None = None
+    code: int | None = None  # Wiro's error code, in an HTTP 200 envelope with ``message``
+    message: str = ""
     until: float | None = None  # monotonic time: active until then, whatever ``times`` says
     hits: int = 0  # calls it answered
 
@@ -823,13 +827,16 @@ class FakeWiro:
         delay: float = 0.0,
         body: str | None = None,
         seconds: float | None = None,
+        code: int | None = None,
+        message: str = "",
     ) -> Failure:
         """Inject a failure (HTTP ``status``, dropped connection, or a delay) for ``times`` calls,
         or with ``seconds`` for every call during that many seconds from now.
 
         5xx answers carry an HTML body (like a proxy would), 429 a JSON envelope and
         ``Retry-After`` when given; ``body`` replaces the answer's body (e.g.
-        ``status=200, body="not json"``).
+        ``status=200, body="not json"``); ``code`` answers Wiro's error envelope with that
+        code and ``message`` instead (e.g. ``code=97, message="Insufficient balance"``).
         """
         failure = Failure(
             path=path,
@@ -839,6 +846,8 @@ class FakeWiro:
             drop=drop,
             delay=delay,
             body=body,
+            code=code,
+            message=message,
             until=None if seconds is None else time.monotonic() + seconds,
         )
         self.failures.append(failure)
@@ -903,6 +912,8 @@ class FakeWiro:
                 assert request.transport is not None
                 request.transport.abort()
                 return web.Response(status=500)
+            if failure.code is not None:
+                return self._error(failure.code, failure.message or f"error {failure.code}")
             if failure.body is not None:
                 return web.Response(
                     status=failure.status or 200, text=failure.body, content_type="text/plain"

@@ -21,6 +21,7 @@ SNAPSHOT = Path(__file__).parent / "snapshots" / "commands.json"
 KEPT = {
     *("name", "description", "type", "required", "options", "choices", "autocomplete"),
     *("min_value", "max_value", "min_length", "max_length", "contexts", "dm_permission"),
+    "default_member_permissions",
 }
 
 
@@ -64,6 +65,7 @@ async def test_a_development_guild_gets_the_commands_instead(servers, tmp_path):
         await discord_server.wait_for(lambda s: s.synced_guild.get(discord_server.guild.id))
     assert sorted(c["name"] for c in discord_server.synced_guild[discord_server.guild.id]) == [
         "portrait",
+        "portrait-admin",
         "portrait-history",
     ]
 

@@ -201,10 +201,11 @@ async def test_start_and_help_explain_with_an_example(app, telegram):
         assert answer.text.startswith("I turn your selfie into a portrait.")
         assert "/portrait astronaut on the moon" in answer.text
         assert "/styles" in answer.text and "/cancel" in answer.text
-    (commands,) = telegram.commands.values()
-    assert {c["command"] for c in commands} == {
-        "start", "help", "portrait", "styles", "history", "cancel"
-    }  # fmt: skip
+    everyone = {"start", "help", "portrait", "styles", "history", "cancel"}
+    assert {c["command"] for c in telegram.commands[("default", "")]} == everyone
+    admins = everyone | {"settings", "stats", "log"}  # a private chat is the member's own
+    for scope in ("all_chat_administrators", "all_private_chats"):
+        assert {c["command"] for c in telegram.commands[(scope, "")]} == admins
 
 
 async def test_styles_lists_every_model_and_lora(app, telegram):

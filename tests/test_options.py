@@ -326,3 +326,19 @@ def test_run_fields_with_a_catalog_that_lost_the_choice(catalog):
         run_fields(options, no_loras, IMAGE_URL)
     with pytest.raises(ValueError):
         run_fields(options, catalog, " ")
+
+
+@pytest.mark.parametrize(
+    ("url", "kept"),
+    [
+        ("https://civitai.com/api/download/models/128713", True),
+        ("https://civitai.com/api/download/models/128713?type=Model&format=SafeTensor", True),
+        ("https://civitai.com/api/download/models/abc", False),
+        ("https://civitai.com/models/128713/some-style", False),
+    ],
+)
+def test_civitai_download_links_need_no_file_suffix(catalog, url, kept):
+    if kept:
+        assert resolve(catalog, lora_url=url).lora_url == url
+    else:
+        assert "Civitai download link" in error_of(catalog, lora_url=url)

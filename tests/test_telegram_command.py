@@ -198,3 +198,35 @@ def test_the_telegram_front_end_never_imports_discord() -> None:
     )
     root = Path(__file__).resolve().parents[1]
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60, cwd=root)
+
+
+def test_private_style_flags_reach_the_options(catalog: Catalog) -> None:
+    url = "https://huggingface.co/me/x/resolve/main/style.safetensors"
+    options = parse_portrait(f"oil --private-model my-model --lora_url={url}", catalog).options
+    assert options is not None
+    assert (options.private_model, options.lora_url, options.lora_id) == ("my-model", url, None)
+    request = parse_portrait("oil --private-lora", catalog)
+    assert request.error is not None and "--private-lora needs a value" in request.error
+
+
+def test_the_chats_defaults_fill_only_what_the_member_left_empty(catalog: Catalog) -> None:
+    from bot.core.policy.model import OwnerCaps, ScopePolicy, effective_policy
+
+    policy = effective_policy(
+        ScopePolicy(
+            default_model=catalog.models[2].id,
+            default_lora=catalog.loras[0].id,
+            default_prompt="a watercolour",
+        ),
+        OwnerCaps(),
+    )
+    options = parse_portrait("", catalog, policy=policy).options
+    assert options is not None and options.prompt == "a watercolour"
+    assert (options.model_id, options.lora_id) == (catalog.models[2].id, catalog.loras[0].id)
+    named = f"knight --model {catalog.models[4].readable_name}"
+    options = parse_portrait(named, catalog, policy=policy).options
+    assert options is not None and options.prompt == "knight"
+    assert options.model_id == catalog.models[4].id
+    url = "https://huggingface.co/me/x/resolve/main/style.safetensors"
+    options = parse_portrait(f"--lora-url {url}", catalog, policy=policy).options
+    assert options is not None and options.lora_id is None and options.lora_url == url

@@ -310,6 +310,24 @@ async def test_media_group_takes_2_to_10_items(telegram: TelegramStandIn, bot: B
     await bot.send_media_group(telegram.private.id, album(10))
 
 
+async def test_has_spoiler_is_accepted_and_recorded(telegram: TelegramStandIn, bot: Bot) -> None:
+    chat = telegram.private.id
+    sent = await bot.send_photo(chat, BufferedInputFile(image_bytes(), "p.png"), has_spoiler=True)
+    assert sent.has_media_spoiler is True  # Message.has_media_spoiler, as Telegram answers
+    album = [
+        InputMediaPhoto(media=BufferedInputFile(image_bytes(color=c), f"{c}.png"), has_spoiler=True)
+        for c in ("red", "blue")
+    ]
+    assert all(m.has_media_spoiler for m in await bot.send_media_group(chat, album))
+    plain = await bot.send_photo(chat, BufferedInputFile(image_bytes(), "q.png"))
+    assert plain.has_media_spoiler is None
+    assert [m.has_media_spoiler for m in telegram.sent()] == [True, True, True, False]
+    path = f"/bot{telegram.token}/sendPhoto"
+    file_id = sent.photo[-1].file_id if sent.photo else ""
+    status, body = await raw_call(telegram, path, chat_id=chat, photo=file_id, has_spoiler="maybe")
+    assert status == 400 and "Boolean" in body["description"]
+
+
 async def test_keyboards_are_checked(telegram: TelegramStandIn, bot: Bot) -> None:
     chat = telegram.private.id
     await bot.send_message(chat, "ok", reply_markup=keyboard("x" * 64))

@@ -10,7 +10,19 @@ and benchmarks of the real, unmodified discord.py client.
 from .faults import Fault, Faults
 from .harness import running_bot
 from .interactions import Upload
-from .models import Channel, Guild, Intent, Member, Overwrite, Perm, Role, User, World
+from .models import (
+    Channel,
+    Guild,
+    Intent,
+    Member,
+    Overwrite,
+    Perm,
+    Role,
+    Team,
+    TeamMember,
+    User,
+    World,
+)
 from .records import (
     CallbackRecord,
     EditRecord,
@@ -40,6 +52,8 @@ __all__ = [
     "StoredAttachment",
     "StoredMessage",
     "SyncCall",
+    "Team",
+    "TeamMember",
     "Upload",
     "User",
     "World",

@@ -234,12 +234,32 @@ class Guild:
 
 
 @dataclass
+class TeamMember:
+    """A member of the application's team; ``membership_state`` 1 = invited, 2 = accepted."""
+
+    user: User
+    membership_state: int = 2
+    role: str = "admin"  # admin, developer, read_only
+
+
+@dataclass
+class Team:
+    """An application owned by a team (Discord then reports a team pseudo-user as owner)."""
+
+    id: int
+    name: str
+    owner_user_id: int
+    members: list[TeamMember] = field(default_factory=list)
+
+
+@dataclass
 class World:
     """Everything that exists on the stand-in: the bot, its application, guilds, DMs."""
 
     application_id: int
     bot_user: User
     owner: User
+    team: Team | None = None  # set to make the application team-owned
     guilds: list[Guild] = field(default_factory=list)
     users: dict[int, User] = field(default_factory=dict)
     dm_channels: dict[int, Channel] = field(default_factory=dict)  # by recipient id

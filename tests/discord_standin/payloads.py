@@ -161,7 +161,33 @@ def guild_create(g: Guild, world: World, *, members: list[Member]) -> dict[str, 
     }
 
 
+def team(world: World) -> dict[str, Any] | None:
+    t = world.team
+    if t is None:
+        return None
+    return {
+        "id": str(t.id),
+        "name": t.name,
+        "icon": None,
+        "owner_user_id": str(t.owner_user_id),
+        "members": [
+            {
+                "membership_state": m.membership_state,
+                "team_id": str(t.id),
+                "permissions": ["*"],
+                "role": m.role,
+                "user": user(m.user),
+            }
+            for m in t.members
+        ],
+    }
+
+
 def application(world: World) -> dict[str, Any]:
+    # A team-owned application's owner is the team's pseudo-user (flag 1024, TEAM_PSEUDO_USER).
+    owner = user(world.owner)
+    if world.team is not None:
+        owner = user(User(id=world.team.id, username=f"team{world.team.id}")) | {"flags": 1024}
     return {
         "id": str(world.application_id),
         "name": world.bot_user.username,
@@ -173,8 +199,8 @@ def application(world: World) -> dict[str, Any]:
         "bot_require_code_grant": False,
         "verify_key": "0" * 64,
         "flags": 0,
-        "owner": user(world.owner),
-        "team": None,
+        "owner": owner,
+        "team": team(world),
         "bot": user(world.bot_user),
         "tags": [],
         "redirect_uris": [],
@@ -249,6 +275,8 @@ def command_output(
         **cmd,
     }
     out.update(id=str(cmd_id), application_id=str(app_id), version=str(version))
+    if out["default_member_permissions"] is not None:  # Discord answers a permission string
+        out["default_member_permissions"] = str(out["default_member_permissions"])
     if guild_id is not None:
         out["guild_id"] = str(guild_id)
     else:

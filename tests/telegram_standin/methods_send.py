@@ -152,10 +152,22 @@ async def send_message(server: TelegramStandIn, params: Params) -> dict[str, Any
     return server.store_bot_message(chat, msg)
 
 
+def _spoiler(value: Any) -> bool:
+    """``has_spoiler`` (sendPhoto, InputMediaPhoto): a Boolean, as Telegram checks it."""
+    if value in (None, ""):
+        return False
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false", "1", "0"):
+        return value.lower() in ("true", "1")
+    raise bad_request('field "has_spoiler" must be of type Boolean')
+
+
 async def send_photo(server: TelegramStandIn, params: Params) -> dict[str, Any]:
     chat = resolve_chat(server, params)
     msg = new_message(server, chat, params, "sendPhoto", caption=True)
     _photo_message(server, msg, upload_of(server, params, params.values.get("photo"), "photo"))
+    msg.has_media_spoiler = _spoiler(params.values.get("has_spoiler"))
     server.rate_limits.check("sendPhoto", chat.id, chat.type != "private")
     return server.store_bot_message(chat, msg)
 
@@ -191,6 +203,7 @@ async def send_media_group(server: TelegramStandIn, params: Params) -> list[dict
         upload = upload_of(server, params, item.get("media"), "media")
         if item["type"] == "photo":
             _photo_message(server, msg, upload)
+            msg.has_media_spoiler = _spoiler(item.get("has_spoiler"))
         else:
             _document_message(server, msg, upload)
         messages.append(msg)

@@ -31,6 +31,8 @@ def message(msg: StoredMessage, world: World, *, with_reply: bool = True) -> dic
             data["entities"] = msg.entities
     if msg.photo is not None:
         data["photo"] = msg.photo
+        if msg.has_media_spoiler:
+            data["has_media_spoiler"] = True
     if msg.document is not None:
         data["document"] = msg.document
     if msg.caption:

@@ -76,6 +76,7 @@ class StoredMessage:
     parse_mode: str | None = None
     photo: list[dict[str, Any]] | None = None  # PhotoSize dicts, the last is the largest
     document: dict[str, Any] | None = None
+    has_media_spoiler: bool = False  # a photo sent with has_spoiler (blurred until tapped)
     media_group_id: str | None = None
     reply_to_message_id: int | None = None
     reply_parameters: dict[str, Any] | None = None

@@ -14,12 +14,16 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.core.faces.store import FACE_PARAM, SavedFace
+from bot.core.insight.audit import place_of, style_of
 from bot.core.jobs.ledger import Clock, Job, JobLedger, LedgerError, utc_now
 from bot.core.jobs.limits import FairUse, LimitReached, check_fair_use
 from bot.core.request.selfie_store import SelfieStore
+
+if TYPE_CHECKING:
+    from bot.core.insight.audit import AuditLog
 
 __all__ = ["Admission", "LimitReached", "NotSaved", "Requester"]
 
@@ -84,13 +88,19 @@ class Admission:
         self._wake = wake
         self._clock = clock
         self._lock = asyncio.Lock()
+        # The audit log (`bot.core.insight.audit`): queued requests and fair-use refusals.
+        self.audit: AuditLog | None = None
 
-    async def over_limit(self, who: Requester) -> LimitReached | None:
+    async def over_limit(
+        self, who: Requester, params: Mapping[str, Any] | None = None
+    ) -> LimitReached | None:
         """The first fair-use limit the member is over, if any (a cooldown is not one: the
-        job waits for it). Checked before a selfie is downloaded or anything is spent."""
+        job waits for it). Checked before a selfie is downloaded or anything is spent.
+        `params` (the job's, as far as known) give the audit log the prompt and style."""
         try:
             await self._start_time(who)
         except LimitReached as limit:
+            await self._record(who, params or {}, "refused", reason=limit.kind.value)
             return limit
         return None
 
@@ -140,8 +150,10 @@ class Admission:
                     selfie_expires_at=expires_at,
                     not_before=not_before,
                 )
-        except LimitReached:
+                await self._record(who, params, "queued", job_id=job.id)
+        except LimitReached as limit:
             await asyncio.to_thread(self._selfies.delete, path)
+            await self._record(who, params, "refused", reason=limit.kind.value)
             raise
         except LedgerError as error:
             log.error("Cannot queue a job: %s", error)
@@ -153,6 +165,30 @@ class Admission:
             job = await self._ledger.update(job.id, status_message_ref=status_ref)
         self._wake()
         return job
+
+    async def _record(
+        self,
+        who: Requester,
+        params: Mapping[str, Any],
+        outcome: str,
+        *,
+        reason: str | None = None,
+        job_id: int | None = None,
+    ) -> None:
+        """One audit log entry for this request (nothing without an audit log)."""
+        if self.audit is None:
+            return
+        options = params.get("options") or {}
+        await self.audit.request(
+            who,
+            member_name=str(params.get("member_name") or ""),
+            place=place_of(who.reply_address),
+            prompt=str(options.get("prompt") or ""),
+            style=style_of(options) if options else "",
+            outcome=outcome,
+            reason=reason,
+            job_id=job_id,
+        )
 
     async def _start_time(self, who: Requester) -> datetime | None:
         rules = self._fair_use

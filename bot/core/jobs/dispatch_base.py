@@ -13,6 +13,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from bot.core.catalog import Catalog
 from bot.core.faces.store import SavedFaces
@@ -25,6 +26,18 @@ from bot.core.jobs.runner import JobLimits
 from bot.core.request.selfie_store import SelfieStore
 from bot.core.result.store import ResultStore
 from bot.core.wiro import WiroClient, WiroSocket
+
+
+class WiroWatch(Protocol):
+    """Told what the queue learns of the bot's Wiro account (`bot.core.insight.health`)."""
+
+    async def job_failed(self, failure: PortraitFailed) -> None:
+        """A job failed (Wiro's code 97 is `FailureReason.BALANCE`). Must not raise."""
+        ...
+
+    def run_accepted(self) -> None:
+        """Wiro accepted a run call (so there was credit). Called for every job: cheap."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -94,6 +107,10 @@ class DispatcherBase:
         self._housekeeping: list[Callable[[], Awaitable[object]]] = []
         self._loop: asyncio.Task[None] | None = None
         self.accepting = False
+        # Set by `build_services`: Wiro's health (`WiroHealth`), and what else is pruned with
+        # the jobs' retention (the audit log): each gets the cutoff, returns rows deleted.
+        self.wiro_watch: WiroWatch | None = None
+        self.also_prune: list[Callable[[datetime], Awaitable[int]]] = []
 
     def add_housekeeping(self, chore: Callable[[], Awaitable[object]]) -> None:
         """Run ``chore()`` whenever old jobs are pruned (at start and every few hours), such

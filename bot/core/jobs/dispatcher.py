@@ -187,6 +187,8 @@ class Dispatcher(JobSubmission, JobEndings, JobPickUp):
         pruned = await self.ledger.prune(now - self.rules.retention)
         if pruned:
             log.info("Pruned %d finished job(s) older than %s", pruned, self.rules.retention)
+        for prune in self.also_prune:
+            await prune(now - self.rules.retention)
         if self._results is not None:
             await asyncio.to_thread(self._results.prune, now - self.rules.retention)
         for chore in self._housekeeping:

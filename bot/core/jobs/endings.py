@@ -147,6 +147,8 @@ class JobEndings(DispatcherBase):
             self._stalled[job.id] = failure  # written (and told) once the storage works
             raise
         await self._events.failed(job, failure)
+        if self.wiro_watch is not None:
+            await self.wiro_watch.job_failed(failure)
         await self._delete_wiro_files(job)
 
     async def _delete_wiro_files(self, job: Job) -> None:

@@ -70,15 +70,52 @@ class FrontEnd(JobEvents, Protocol):
         ...
 
 
+class OwnerContact(Protocol):
+    """A way to reach the bot's owner (Discord: a DM to the application's owner or team;
+    Telegram: `TELEGRAM_OWNER_IDS`), for alerts such as an empty Wiro balance."""
+
+    async def tell_owners(self, text: str) -> None:
+        """Send `text` (plain text, no markup) to the owner(s). May raise; the caller logs it."""
+        ...
+
+
 class FrontEnds:
     """`JobEvents` for the dispatcher: each job's events go to its platform's front end.
 
     A job of a platform that is not running in this process (its token was removed) is not
     started (`serves`), and a finished one waits: its delivery is deferred until the deferral
-    window ends, then kept like any result no way took."""
+    window ends, then kept like any result no way took.
+
+    It also holds the ways to the bot's owner (`add_owner_contact`, `tell_owners`)."""
 
     def __init__(self) -> None:
         self._by_platform: dict[str, FrontEnd] = {}
+        self._owner_contacts: list[OwnerContact] = []
+
+    def add_owner_contact(self, contact: OwnerContact) -> None:
+        """Register a way to the bot's owner (each front end adds its own at start-up)."""
+        self._owner_contacts.append(contact)
+
+    @property
+    def owner_contacts(self) -> tuple[OwnerContact, ...]:
+        return tuple(self._owner_contacts)
+
+    async def tell_owners(self, text: str) -> int:
+        """Send `text` through every owner contact; returns how many took it (a contact that
+        fails is logged and skipped: the others still get it)."""
+        told = 0
+        for contact in self._owner_contacts:
+            try:
+                await contact.tell_owners(text)
+            except Exception as error:  # one broken contact must not stop the rest
+                log.warning(
+                    "Could not tell the bot's owner through %s: %s",
+                    type(contact).__name__,
+                    error,
+                )
+            else:
+                told += 1
+        return told
 
     def add(self, frontend: FrontEnd) -> None:
         self._by_platform[frontend.platform] = frontend

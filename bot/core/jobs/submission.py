@@ -102,6 +102,8 @@ class JobSubmission(DispatcherBase):
             wiro_socket_token=ref.socket_token,
         )
         log.info("Job %s is Wiro task %s", job.id, ref.task_id)
+        if self.wiro_watch is not None:
+            self.wiro_watch.run_accepted()
         if job.id in self._cancel_requested:
             await abort_quietly(self._wiro, ref)
         await self._follow(job, ran_at=ran_at)

@@ -10,6 +10,7 @@ import dataclasses
 import logging
 import math
 import random
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -352,7 +353,7 @@ def _lora_url(value: str | None) -> str | None:
         return None
     problem = OptionError(
         "The LoRA URL must be an https:// link straight to a .safetensors file "
-        "(a query string after it is fine)."
+        "(a query string after it is fine), or a Civitai download link."
     )
     if len(url) > LORA_URL_MAX_CHARS or not url.isprintable() or any(c.isspace() for c in url):
         raise problem
@@ -365,7 +366,17 @@ def _lora_url(value: str | None) -> str | None:
         or not parts.hostname
         or parts.username is not None
         or parts.password is not None
-        or not parts.path.lower().endswith(".safetensors")
+        or not _lora_file_path(parts.path)
     ):
         raise problem
     return url
+
+
+# Civitai serves a model's file at /api/download/models/<version id>, without a file name.
+_CIVITAI_DOWNLOAD = re.compile(r"^/api/download/models/\d+/?$")
+
+
+def _lora_file_path(path: str) -> bool:
+    """Wiro takes "a direct URL to a LoRA model (.safetensors)" (the tool page); a Civitai
+    download link is one even without the suffix. Hosts are checked by the policy."""
+    return path.lower().endswith(".safetensors") or bool(_CIVITAI_DOWNLOAD.match(path))

@@ -13,6 +13,7 @@ from bot.frontends.discord_bot.commandsync import sync_commands
 from bot.frontends.discord_bot.errors import on_app_command_error
 from bot.frontends.discord_bot.job_messages import JobMessages
 from bot.frontends.discord_bot.kept import SendAgainButton
+from bot.frontends.discord_bot.owner import DiscordOwners
 from bot.frontends.discord_bot.requests import JobStarter
 from bot.frontends.discord_bot.result_buttons import DYNAMIC_ITEMS as RESULT_ITEMS
 from bot.frontends.discord_bot.settings import DiscordSettings
@@ -20,7 +21,7 @@ from bot.services import Services
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("cogs.portrait",)
+EXTENSIONS = ("cogs.portrait", "cogs.admin")
 # Seconds discord.py may wait out a 429 inside one request before raising it (its minimum is 30).
 RATE_LIMIT_WAIT = 30.0
 
@@ -52,10 +53,17 @@ class PortraitBot(commands.Bot):
         self.results = services.results
         self.dispatcher = services.dispatcher
         self.job_messages = JobMessages(
-            self, services.catalogs.get, interval=services.settings.status_edit_interval
+            self,
+            services.catalogs.get,
+            interval=services.settings.status_edit_interval,
+            policy=services.policies.effective,
         )
         services.add_frontend(self.job_messages)
         self.job_starter = JobStarter(self)
+        self.owners = DiscordOwners(self)
+        add_owner_contact = getattr(services.frontends, "add_owner_contact", None)
+        if add_owner_contact is not None:  # the insight service's alerts to the bot's owner
+            add_owner_contact(self.owners)
         self._force_sync = force_sync
         self._sync_only = sync_only
 

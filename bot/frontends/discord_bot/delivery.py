@@ -39,6 +39,8 @@ from bot.frontends.discord_bot.text import fit_embed, literal, visible
 log = logging.getLogger(__name__)
 
 EMBED_COLOUR = discord.Colour.from_rgb(124, 92, 255)
+# Discord shows an attachment whose name starts with this blurred until it is clicked.
+SPOILER_PREFIX = "SPOILER_"
 # After Discord says "too large", images are fitted to this share of the upload limit.
 SMALLER = 4
 # What a failed request can raise: Discord's answers, its rate limit, no connection at all.
@@ -65,6 +67,21 @@ def result_embed(
     job = f"job {job_id} · " if job_id is not None else ""
     embed.set_footer(text=f"wiro/instant-id-lora · {job}task {visible(result.task_id)}")
     return fit_embed(embed)
+
+
+def as_spoilers(images: tuple[PortraitImage, ...]) -> tuple[PortraitImage, ...]:
+    """The images renamed ``SPOILER_<name>``, which Discord shows blurred until clicked."""
+    return tuple(
+        image
+        if image.filename.startswith(SPOILER_PREFIX)
+        else replace(image, filename=SPOILER_PREFIX + image.filename)
+        for image in images
+    )
+
+
+def wants_spoilers(job_params: dict[str, Any]) -> bool:
+    """Whether a job's result goes out as spoilers (decided when it was asked for)."""
+    return bool(job_params.get("spoiler"))
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,8 @@ from bot.frontends.discord_bot.text import fit_content
 log = logging.getLogger(__name__)
 
 UNKNOWN_INTERACTION = 10062
+# discord.Permissions attributes by the names Discord's own settings show.
+PERMISSION_NAMES = {"manage_guild": "Manage Server", "manage_messages": "Manage Messages"}
 SORRY = "Something went wrong on my side and I couldn't finish that. Please try again in a moment."
 
 
@@ -39,7 +41,10 @@ def _member_message(error: app_commands.AppCommandError) -> str | None:
         missing = ", ".join(p.replace("_", " ") for p in error.missing_permissions)
         return f"I need these permissions in this channel: {missing}."
     if isinstance(error, app_commands.MissingPermissions):
-        return "You don't have permission to do that here."
+        names = " and ".join(
+            PERMISSION_NAMES.get(p, p.replace("_", " ").title()) for p in error.missing_permissions
+        )
+        return f"You need the {names} permission on this server to do that."
     if isinstance(error, app_commands.NoPrivateMessage):
         return "This command only works in a server."
     if isinstance(error, app_commands.TransformerError):

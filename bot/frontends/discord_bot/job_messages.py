@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 import discord
@@ -15,12 +15,20 @@ from bot.core.catalog import Catalog
 from bot.core.jobs import Phase, PortraitFailed, PortraitImage, PortraitResult
 from bot.core.jobs.events import Capabilities
 from bot.core.jobs.ledger import Clock, Job, utc_now
+from bot.core.policy.model import EffectivePolicy
 from bot.core.request.options import PortraitOptions
 from bot.core.result.files import DEFAULT_UPLOAD_LIMIT
 from bot.core.wiro import TaskProgress
 from bot.frontends.discord_bot.address import PLATFORM, DiscordAddress, message_id, message_ref
 from bot.frontends.discord_bot.buttons import status_view
-from bot.frontends.discord_bot.delivery import SplitParts, post_failure, post_result, read_marker
+from bot.frontends.discord_bot.delivery import (
+    SplitParts,
+    as_spoilers,
+    post_failure,
+    post_result,
+    read_marker,
+    wants_spoilers,
+)
 from bot.frontends.discord_bot.reply import Reply, ReplyTarget
 from bot.frontends.discord_bot.result_buttons import result_view
 from bot.frontends.discord_bot.status import StatusBoard, render_status
@@ -54,9 +62,12 @@ class JobMessages:
         *,
         interval: float,
         clock: Clock = utc_now,
+        policy: Callable[[str], Awaitable[EffectivePolicy]] | None = None,
     ) -> None:
+        """`policy`: a scope's effective policy, so Restyle offers only its styles."""
         self._client = client
         self._catalog = catalog
+        self._policy = policy
         self._clock = clock
         self.board = StatusBoard(interval=interval, clock=clock)
         # Status ids posted by this process, for job rows read before the id was saved.
@@ -151,15 +162,18 @@ class JobMessages:
     async def deliver(self, job: Job, images: tuple[PortraitImage, ...], *, last_try: bool) -> str:
         self.board.forget(job.id)  # no more progress edits; the message goes once posted
         reply = self.reply_for(job)
+        if wants_spoilers(job.params):
+            images = as_spoilers(images)
         result = job_result(job, images, self._clock())
         catalog = self._catalog()
+        offered = await self._policy(job.scope) if self._policy is not None else None
         message = await post_result(
             reply,
             result,
             catalog,
             job_id=job.id,
             nonce=job.delivery_nonce,
-            view=result_view(job.id, catalog),
+            view=result_view(job.id, catalog, offered),
             last_try=last_try,
             posted_parts=self._posted_parts.get(job.id),
         )

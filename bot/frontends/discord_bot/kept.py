@@ -23,7 +23,7 @@ from bot.core.jobs.ledger import Job, JobState, StaleTransition
 from bot.core.result.files import DEFAULT_UPLOAD_LIMIT, fit_within
 from bot.frontends.discord_bot.address import member_id, message_ref
 from bot.frontends.discord_bot.answers import always_answers
-from bot.frontends.discord_bot.delivery import result_embed
+from bot.frontends.discord_bot.delivery import as_spoilers, result_embed, wants_spoilers
 from bot.frontends.discord_bot.job_messages import job_result
 from bot.frontends.discord_bot.result_buttons import result_view
 
@@ -101,6 +101,8 @@ class SendAgainButton(
         await interaction.response.defer(thinking=True)  # public: the portrait is shown here
         guild = interaction.guild
         limit = guild.filesize_limit if guild is not None else DEFAULT_UPLOAD_LIMIT
+        if wants_spoilers(job.params):
+            images = as_spoilers(images)
         images = await asyncio.to_thread(fit_within, images, limit)
         catalog = bot.services.catalog
         result = job_result(job, images, discord.utils.utcnow())
@@ -109,7 +111,7 @@ class SendAgainButton(
             content=f"<@{member_id(job)}>, here is your portrait again!",
             embed=result_embed(result, catalog, name, job.id),
             attachments=[discord.File(io.BytesIO(i.data), filename=i.filename) for i in images],
-            view=result_view(job.id, catalog),
+            view=result_view(job.id, catalog, await bot.services.policies.effective(job.scope)),
             allowed_mentions=discord.AllowedMentions(users=[discord.Object(member_id(job))]),
         )
 

@@ -70,8 +70,11 @@ class JobStarter:
         *,
         selfie_expires_at: datetime | None = None,
         accepted: str = ACCEPTED,
+        spoiler: bool = False,
     ) -> Job | None:
         """Queue the job (`Admission.admit`) and post its status message; None if refused.
+        `spoiler`: post the result's images as spoilers (the server's policy, outside
+        age-restricted channels).
 
         `interaction` must already be deferred (ephemerally)."""
         target = ReplyTarget.of(interaction)
@@ -83,7 +86,11 @@ class JobStarter:
         try:
             return await self._bot.services.admission.admit(
                 requester_of(interaction),
-                {"options": options.to_params(), "member_name": target.member_name},
+                {
+                    "options": options.to_params(),
+                    "member_name": target.member_name,
+                    **({"spoiler": True} if spoiler else {}),
+                },
                 selfie.data,
                 selfie_expires_at=selfie_expires_at,
                 post_status=post_status,

@@ -15,6 +15,7 @@ from bot.core.jobs.ledger import Job, utc_now
 from bot.core.request.options import PortraitOptions
 from bot.core.request.selfie import PreparedSelfie
 from bot.frontends.discord_bot.address import member_id
+from bot.frontends.discord_bot.policy_checks import policy_here, refused_request
 from bot.frontends.discord_bot.text import fit_content
 
 if TYPE_CHECKING:
@@ -57,8 +58,12 @@ async def own_job(interaction: discord.Interaction[PortraitBot], job_id: int) ->
 async def rerun(
     interaction: discord.Interaction[PortraitBot], job: Job, options: PortraitOptions
 ) -> None:
-    """Queue a new job with `options` and the original job's kept selfie."""
+    """Queue a new job with `options` and the original job's kept selfie, if the server's
+    policy and the safety gate accept it (checked here, where the click is made)."""
     bot = interaction.client
+    here = await policy_here(interaction, bot.services)
+    if await refused_request(interaction, bot.services, here, options):
+        return
     if not interaction.response.is_done():
         await interaction.response.defer(ephemeral=True, thinking=True)
     if not bot.dispatcher.accepting:
@@ -75,7 +80,12 @@ async def rerun(
         return
     selfie = await asyncio.to_thread(_prepared, data)
     await bot.job_starter.start(
-        interaction, options, selfie, selfie_expires_at=expires_at, accepted=ON_ITS_WAY
+        interaction,
+        options,
+        selfie,
+        selfie_expires_at=expires_at,
+        accepted=ON_ITS_WAY,
+        spoiler=here.spoiler,
     )
 
 

@@ -17,6 +17,7 @@ import discord
 
 from bot.core.catalog import Catalog
 from bot.core.jobs.actions import LIKENESS_STEP, ActionRefused, likeness_step, rerolled
+from bot.core.policy.model import EffectivePolicy
 from bot.frontends.discord_bot.address import member_id
 from bot.frontends.discord_bot.answers import always_answers
 from bot.frontends.discord_bot.details import details_message
@@ -35,7 +36,10 @@ __all__ = ["DYNAMIC_ITEMS", "LIKENESS_STEP", "result_view"]
 # -- the view under a result ------------------------------------------------------------------
 
 
-def result_view(job_id: int, catalog: Catalog) -> discord.ui.View:
+def result_view(
+    job_id: int, catalog: Catalog, policy: EffectivePolicy | None = None
+) -> discord.ui.View:
+    """The buttons under a result; the Restyle menu offers only what `policy` offers."""
     view = discord.ui.View(timeout=None)
     for item in (
         RerollButton(job_id),
@@ -44,7 +48,7 @@ def result_view(job_id: int, catalog: Catalog) -> discord.ui.View:
         EditPromptButton(job_id),
         DetailsButton(job_id),
         DeleteButton(job_id),
-        RestyleSelect(job_id, catalog),
+        RestyleSelect(job_id, catalog, policy),
     ):
         view.add_item(item)
     return view

@@ -12,6 +12,7 @@ import discord
 
 from bot.core.catalog import Catalog
 from bot.core.jobs.ledger import Job
+from bot.core.policy.model import EffectivePolicy
 from bot.core.request.options import NEGATIVE_PROMPT_MAX_CHARS, PROMPT_MAX_CHARS, OptionError
 from bot.frontends.discord_bot.answers import always_answers, answer_failure
 from bot.frontends.discord_bot.rerun import job_options, own_job, rerun, revalidated
@@ -100,8 +101,10 @@ class RestyleSelect(
     discord.ui.DynamicItem[discord.ui.Select[Any]],
     template=r"portrait:restyle:(?P<job_id>[0-9]+)",
 ):
-    def __init__(self, job_id: int, catalog: Catalog | None = None) -> None:
-        options = _style_choices(catalog) if catalog is not None else []
+    def __init__(
+        self, job_id: int, catalog: Catalog | None = None, policy: EffectivePolicy | None = None
+    ) -> None:
+        options = _style_choices(catalog, policy) if catalog is not None else []
         super().__init__(
             discord.ui.Select(
                 custom_id=f"portrait:restyle:{job_id}",
@@ -137,11 +140,16 @@ class RestyleSelect(
         await rerun(interaction, job, options)
 
 
-def _style_choices(catalog: Catalog) -> list[discord.SelectOption]:
-    """The restyle menu: labels from Wiro fitted to Discord's 100; a style whose id does not
-    fit in an option value is left out (an id cannot be cut); at most 25 options."""
-    pairs = [(f"Model: {style.readable_name}", f"model:{style.id}") for style in catalog.models]
+def _style_choices(
+    catalog: Catalog, policy: EffectivePolicy | None = None
+) -> list[discord.SelectOption]:
+    """The restyle menu: the styles `policy` offers (all without one), labels from Wiro
+    fitted to Discord's 100; a style whose id does not fit in an option value is left out (an
+    id cannot be cut); at most 25 options."""
+    models = [s for s in catalog.models if policy is None or policy.offers_model(s.id)]
+    loras = [s for s in catalog.loras if policy is None or policy.offers_lora(s.id)]
+    pairs = [(f"Model: {style.readable_name}", f"model:{style.id}") for style in models]
     pairs.append(("No extra style (LoRA)", "lora:"))
-    pairs += [(f"LoRA: {style.readable_name}", f"lora:{style.id}") for style in catalog.loras]
+    pairs += [(f"LoRA: {style.readable_name}", f"lora:{style.id}") for style in loras]
     choices = [option for label, value in pairs if (option := select_option(label, value))]
     return choices[:SELECT_OPTIONS]

@@ -28,7 +28,11 @@ from aiogram.exceptions import (
     TelegramRetryAfter,
     TelegramUnauthorizedError,
 )
-from aiogram.types import BotCommand
+from aiogram.types import (
+    BotCommand,
+    BotCommandScopeAllChatAdministrators,
+    BotCommandScopeAllPrivateChats,
+)
 
 from bot.services import Services
 
@@ -36,6 +40,7 @@ from .buttons import buttons_router
 from .chat_commands import commands_router
 from .inbox import ALLOWED_UPDATES, UpdateInbox
 from .job_messages import TelegramJobMessages
+from .owner_contact import TelegramOwnerContact
 from .requests import TelegramJobStarter
 from .settings import TelegramSettings
 from .webhook import WebhookServer
@@ -50,6 +55,12 @@ COMMANDS = (
     BotCommand(command="cancel", description="Stop your portrait in progress"),
     BotCommand(command="help", description="How to ask for a portrait"),
     BotCommand(command="start", description="Start here"),
+)
+# For the chat's administrators (and everyone in their private chat, which is theirs).
+ADMIN_COMMANDS = (
+    BotCommand(command="settings", description="This chat's settings (administrators)"),
+    BotCommand(command="stats", description="Portraits and spend in this chat (administrators)"),
+    BotCommand(command="log", description="Recent requests and changes (administrators)"),
 )
 DRAIN_SECONDS = 10.0  # updates being handled may finish this long at shutdown
 
@@ -80,6 +91,9 @@ class TelegramApp:
         )
         services.add_frontend(self.frontend)
         self.starter = TelegramJobStarter(services.admission, self.frontend)
+        self.owner_contact = TelegramOwnerContact(self.bot, self.frontend.pacer, settings.owner_ids)
+        if settings.owner_ids:  # Wiro's health alerts reach them (`FrontEnds.tell_owners`)
+            services.frontends.add_owner_contact(self.owner_contact)
         self.dispatcher = Dispatcher()
         self.inbox = UpdateInbox(services.ledger, self.dispatcher, self.bot)
         self.username = ""
@@ -99,6 +113,10 @@ class TelegramApp:
             self._include_routers()
             stage = "while registering the commands (setMyCommands)"
             await self.bot.set_my_commands(list(COMMANDS))
+            # Telegram picks the narrowest scope that has a list: administrators of groups,
+            # and every private chat (a member administers their own), see the admin commands.
+            for scope in (BotCommandScopeAllChatAdministrators(), BotCommandScopeAllPrivateChats()):
+                await self.bot.set_my_commands([*COMMANDS, *ADMIN_COMMANDS], scope=scope)
             if self.settings.webhook_url is not None:
                 stage = "while setting the webhook (setWebhook)"
                 await self.bot.set_webhook(

@@ -30,6 +30,7 @@ from bot.services import Services
 
 from .address import TelegramAddress, message_ids
 from .callbacks import Action, CancelButton, ResultButton
+from .chat_admin import settings_router
 from .delivery import post_documents, send_once
 from .edits import ask_new_prompt_for, edits_router, show_result_keyboard
 from .job_messages import TelegramJobMessages
@@ -133,6 +134,7 @@ def buttons_router(
 
     router.include_router(edits_router(tools))
     router.include_router(kept_router(tools))
+    router.include_router(settings_router(tools))
     router.include_router(_unknown_buttons_router())
     return router
 

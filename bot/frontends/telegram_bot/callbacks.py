@@ -17,6 +17,7 @@ from enum import StrEnum
 from aiogram.filters.callback_data import CallbackData
 
 from bot.core.catalog import Catalog
+from bot.core.policy.model import EffectivePolicy
 
 CALLBACK_DATA_MAX_BYTES = 64
 JOB_ID_MAX = 9_999_999_999  # ten digits: what the size test covers
@@ -96,3 +97,12 @@ def resolve_pick(pick: RestylePick, catalog: Catalog) -> StyleChoice | None:
         return None
     choice = listing[pick.index]
     return choice if style_check(choice.id) == pick.check else None
+
+
+def offered(policy: EffectivePolicy, choice: StyleChoice) -> bool:
+    """Whether the chat's policy offers the style ("No LoRA" always is)."""
+    if choice.id is None:
+        return True
+    if choice.kind == "model":
+        return policy.offers_model(choice.id)
+    return policy.offers_lora(choice.id)

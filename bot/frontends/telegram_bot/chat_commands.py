@@ -1,10 +1,13 @@
 """The Telegram commands: ``/portrait`` (a photo's caption, a reply to a photo, or in a private
 chat a photo without a caption), ``/start`` and ``/help``, ``/styles``, ``/history`` and
-``/cancel``; every answer replies to the member's message, in its forum topic.
+``/cancel``, and the administrators' ``/settings``, ``/stats`` and ``/log`` (`chat_admin`);
+every answer replies to the member's message, in its forum topic.
 
 ``/portrait`` checks, in this order and all before anything reaches Wiro: the bot is taking
-work (not restarting), the flags (`command.parse_portrait`), the member's fair-use limits, the
-photo (present, the member's own, an image, within the download and selfie limits:
+work (not restarting), who may use the bot in this chat (`gate`: admins only), the flags
+(`command.parse_portrait`, with the chat's defaults), the request against the chat's policy
+(`gate`: styles offered, private styles, LoRA URLs, the safety gate), the member's fair-use
+limits, the photo (present, the member's own, an image, within the download and selfie limits:
 `photos.fetch_selfie`); then `TelegramJobStarter.start` queues the job. Each refusal says what
 to fix. In groups (privacy mode on) the bot hears commands, replies to its messages and
 mentions; it answers only commands, and commands for another bot (``/portrait@OtherBot``) are
@@ -28,7 +31,9 @@ from bot.core.request.selfie import SelfieRejected
 from bot.services import Services
 
 from .address import TelegramAddress, address_of, requester, thread_of
+from .chat_admin import ADMIN_COMMANDS, AdminCommands
 from .command import PORTRAIT, parse_command, parse_portrait
+from .gate import Gate
 from .kept import kept_keyboard
 from .messages import HISTORY_LENGTH, HistoryEntry, help_text, history_text, refusal, styles_pages
 from .photos import fetch_selfie, photo_message
@@ -111,6 +116,7 @@ class _Commands:
         self._starter = starter
         self._username = username
         self._pacer = pacer
+        self._admin = AdminCommands(services, pacer)
 
     async def on_message(self, message: Message, bot: Bot, origin: str | None = None) -> None:
         user = message.from_user
@@ -143,6 +149,8 @@ class _Commands:
             await self._history(bot, message)
         elif command.name == "cancel":
             await self._cancel(bot, message)
+        elif command.name in ADMIN_COMMANDS:
+            await self._admin.handle(bot, message, command.name, command.args)
         elif private or _addressed(text or "", self._username):
             # In groups an unknown /command may be another bot's: answer only when named.
             await answer(
@@ -159,14 +167,25 @@ class _Commands:
         if not services.dispatcher.accepting:
             await answer(bot, self._pacer, message, refusal(RESTARTING))
             return
-        request = parse_portrait(args, services.catalog)
+        address = address_of(message)
+        gate = await Gate.open(services, bot, address, _name(message))
+        refused = await gate.refuse_use()
+        if refused is not None:
+            await answer(bot, self._pacer, message, refusal(refused))
+            return
+        request = parse_portrait(args, services.catalog, policy=gate.effective)
         if request.options is None:
             await answer(
                 bot, self._pacer, message, refusal(request.error or "Those options don't work.")
             )
             return
-        address = address_of(message)
-        limited = await self._starter.over_limit(address)
+        refused = await gate.refuse_request(request.options)
+        if refused is not None:
+            await answer(bot, self._pacer, message, refusal(refused))
+            return
+        limited = await self._starter.over_limit(
+            address, request.options, member_name=_name(message)
+        )
         if limited is not None:
             await answer(bot, self._pacer, message, limited)
             return
@@ -199,10 +218,8 @@ class _Commands:
         selfie: bytes,
         origin: str | None,
     ) -> None:
-        user = message.from_user
-        name = user.full_name if user is not None else "a member"
         outcome = await self._starter.start(
-            address, options, selfie, member_name=name, origin=origin
+            address, options, selfie, member_name=_name(message), origin=origin
         )
         if isinstance(outcome, str):
             await answer(bot, self._pacer, message, outcome)
@@ -212,7 +229,8 @@ class _Commands:
     # ------------------------------------------------------------------ the others
 
     async def _styles(self, bot: Bot, message: Message) -> None:
-        for index, page in enumerate(styles_pages(self._services.catalog)):
+        policy = await self._services.policies.effective(address_of(message).requester.scope)
+        for index, page in enumerate(styles_pages(self._services.catalog, offered=policy)):
             if index == 0:
                 sent = await answer(bot, self._pacer, message, page)
                 if sent is None:
@@ -284,6 +302,10 @@ def _cancel_line(job_id: int, outcome: CancelOutcome) -> str:
     if outcome is CancelOutcome.STOPPING:
         return f"🛑 Stopping portrait #{job_id}…"
     return f"Portrait #{job_id} is already finished or being posted; it can't be stopped now."
+
+
+def _name(message: Message) -> str:
+    return message.from_user.full_name if message.from_user is not None else "a member"
 
 
 def _sent_by(message: Message, user_id: int) -> bool:

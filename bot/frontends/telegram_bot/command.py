@@ -9,6 +9,9 @@ knight's portrait" needs no quoting. Phones with smart punctuation turn ``--`` i
 en dash: those start a flag too. ``--model`` and ``--lora`` also take an unquoted name of
 several words when those words name a catalog entry. The values then go through
 `bot.core.request.options.resolve_options`, so ranges and name matching are exactly Discord's.
+``--private-model``, ``--private-lora`` and ``--lora-url`` reach the tool's private inputs;
+whether the member may use them (and the URL's host) is the chat's policy (`gate`). What the
+member leaves empty (model, LoRA, prompt) takes the chat's defaults first (`with_chat_defaults`).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import random
 from dataclasses import dataclass
 
 from bot.core.catalog import Catalog
+from bot.core.policy.model import EffectivePolicy
 from bot.core.request.options import OptionError, PortraitOptions, resolve_options
 
 PORTRAIT = "portrait"
@@ -34,11 +38,19 @@ _FLAGS = {
     "samples": "samples",
     "seed": "seed",
     "scheduler": "scheduler",
+    # Private styles (the seed's selectedModelPrivate, selectedLoraModelPrivate and
+    # selectedLoraModelPrivateUrl): only where the owner and the chat's policy allow them.
+    "private-model": "private_model",
+    "private-lora": "private_lora",
+    "lora-url": "lora_url",
 }
 _ALIASES = {
     "lora_scale": "lora-scale",
     "negative-prompt": "negative",
     "negative_prompt": "negative",
+    "private_model": "private-model",
+    "private_lora": "private-lora",
+    "lora_url": "lora-url",
 }
 KNOWN_FLAGS = tuple(f"--{name}" for name in _FLAGS)
 _DECIMAL_FLAGS = {"lora-scale", "guidance", "likeness"}
@@ -86,17 +98,49 @@ def parse_command(text: str | None, bot_username: str) -> Command | None:
 
 
 def parse_portrait(
-    args: str, catalog: Catalog, *, rng: random.Random | None = None
+    args: str,
+    catalog: Catalog,
+    *,
+    rng: random.Random | None = None,
+    policy: EffectivePolicy | None = None,
 ) -> PortraitRequest:
-    """``/portrait`` arguments as checked options with the catalog's defaults filled in, or
-    the member-facing reason they can't be used. No network, no Wiro call."""
+    """``/portrait`` arguments as checked options with the defaults filled in (the chat's
+    default model, LoRA and prompt from ``policy`` where the member left them empty, then the
+    catalog's), or the member-facing reason they can't be used. No network, no Wiro call."""
     try:
         prompt, values = split_arguments(args, catalog)
         check_names(values, catalog)
+        if policy is not None:
+            prompt = with_chat_defaults(policy, prompt, values, catalog)
         options = resolve_options(catalog, prompt=prompt or None, rng=rng, **values)
     except OptionError as error:
         return PortraitRequest(error=error.message)
     return PortraitRequest(options=options)
+
+
+def with_chat_defaults(
+    policy: EffectivePolicy, prompt: str, values: dict[str, str], catalog: Catalog
+) -> str:
+    """Fill ``values`` (in place) and the prompt with the chat's defaults where the member
+    left them empty (`EffectivePolicy.with_defaults`: a private model or LoRA the member gave
+    is never joined by a default from the list, and with no model default the first model
+    offered here stands in for a catalog default the chat does not offer). Returns the
+    prompt."""
+    fallback = [catalog.defaults.model_id, *(m.id for m in catalog.models)]
+    model, lora, filled = policy.with_defaults(
+        values.get("model"),
+        values.get("lora"),
+        prompt,
+        private_model=values.get("private_model"),
+        private_lora=values.get("private_lora"),
+        lora_url=values.get("lora_url"),
+        fallback_models=fallback,
+    )
+    if model:
+        values["model"] = model
+    if lora:
+        values["lora"] = lora
+    return filled or ""
 
 
 def split_arguments(args: str, catalog: Catalog | None = None) -> tuple[str, dict[str, str]]:
@@ -226,6 +270,9 @@ def _example(flag: str) -> str:
         "lora-scale": "0.5",
         "guidance": "5",
         "likeness": "0.8",
+        "private-model": "my-model",
+        "private-lora": "my-lora",
+        "lora-url": "https://huggingface.co/.../file.safetensors",
     }.get(flag, "20" if flag == "steps" else "1" if flag == "samples" else "42")
 
 

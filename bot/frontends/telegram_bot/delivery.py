@@ -129,10 +129,12 @@ async def post_images(
     caption: str,
     keyboard: InlineKeyboardMarkup | None,
     before_send: Callable[[], Awaitable[object]] | None = None,
+    spoiler: bool = False,
 ) -> list[int]:
     """One image with ``caption`` and ``keyboard``, or an album with the caption on its first
     item (``keyboard`` is then for the caller's buttons message). Returns the message ids.
-    ``before_send``: see `send_once`."""
+    ``before_send``: see `send_once`. ``spoiler``: photos are sent with ``has_spoiler`` (blurred
+    until tapped; the Bot API has no spoiler for documents)."""
     if len(images) == 1:
         image = images[0]
         if as_photos:
@@ -145,6 +147,7 @@ async def post_images(
                     caption=caption,
                     parse_mode="HTML",
                     reply_markup=keyboard,
+                    has_spoiler=spoiler or None,
                     **where.kwargs(),
                 ),
                 before_send,
@@ -168,7 +171,7 @@ async def post_images(
     for index, image in enumerate(images):
         text = {"caption": caption, "parse_mode": "HTML"} if index == 0 else {}
         if as_photos:
-            media.append(InputMediaPhoto(media=_file(image), **text))
+            media.append(InputMediaPhoto(media=_file(image), has_spoiler=spoiler or None, **text))
         else:
             media.append(InputMediaDocument(media=_file(image), **text))
     messages: list[Message] = await send_once(

@@ -23,7 +23,7 @@ from bot.core.jobs.ledger import Job
 from bot.core.request.options import OptionError
 
 from .address import PLATFORM, TelegramAddress, address_of, requester
-from .callbacks import RestylePage, RestylePick, resolve_pick
+from .callbacks import RestylePage, RestylePick, offered, resolve_pick
 from .command import check_names, split_arguments
 from .delivery import Where
 from .keyboards import restyle_keyboard, result_keyboard
@@ -59,7 +59,8 @@ def edits_router(tools: Tools) -> Router:
             await alert(query, not_yours("restyle this portrait"))
             return
         await query.answer()
-        await _set_keyboard(tools, query, job, _restyle(tools, job, callback_data.page))
+        keyboard = await _restyle(tools, job, callback_data.page)
+        await _set_keyboard(tools, query, job, keyboard)
 
     @router.callback_query(RestylePick.filter())
     async def restyle_pick(
@@ -75,7 +76,7 @@ def edits_router(tools: Tools) -> Router:
         choice = resolve_pick(callback_data, catalog)
         if choice is None:
             await alert(query, STYLES_CHANGED)
-            await _set_keyboard(tools, query, job, _restyle(tools, job, 0))
+            await _set_keyboard(tools, query, job, await _restyle(tools, job, 0))
             return
         try:
             options = restyled(job_options(job), catalog, choice.kind, choice.id)
@@ -97,10 +98,17 @@ def edits_router(tools: Tools) -> Router:
     return router
 
 
-def _restyle(tools: Tools, job: Job, page: int) -> InlineKeyboardMarkup:
+async def _restyle(tools: Tools, job: Job, page: int) -> InlineKeyboardMarkup:
+    """The restyle keyboard with only the styles the chat's policy offers (where the result
+    was asked: its chat's policy decides, as for the job the pick starts)."""
     options = job_options(job)
+    policy = await tools.services.policies.effective(job.scope)
     return restyle_keyboard(
-        job.id, tools.services.catalog, page, current=(options.model_id, options.lora_id)
+        job.id,
+        tools.services.catalog,
+        page,
+        current=(options.model_id, options.lora_id),
+        offered=lambda choice: offered(policy, choice),
     )
 
 

@@ -45,6 +45,7 @@ from bot.services import Services
 
 from .address import PLATFORM, TelegramAddress, message_ids, message_ref
 from .delivery import UPLOAD_LIMIT, SendLater, Where, fits_photo, post_images, post_text
+from .gate import scope_of, spoiler_results
 from .keyboards import result_keyboard, status_keyboard
 from .messages import refusal, result_caption, status_text
 from .originals import Originals
@@ -245,7 +246,8 @@ class TelegramJobMessages:
     ) -> str:
         """Post the portrait at ``where``, recording the intent first (see the module
         docstring); returns the message reference (an album's ids, then its buttons message).
-        Raises `DeliveryDeferred` (not on the last try) and `PortraitFailed`."""
+        Raises `DeliveryDeferred` (not on the last try) and `PortraitFailed`. Photos are
+        spoilers when the policy of the chat posted in (Send again: perhaps another) says so."""
         await self.originals.save(job.id, images)
         options = job_options(job)
         started = job.submitted_at or job.created_at
@@ -254,6 +256,7 @@ class TelegramJobMessages:
             summarize(options, self.services.catalog, elapsed), member_name(job)
         )
         checks = await asyncio.gather(*(asyncio.to_thread(fits_photo, i.data) for i in images))
+        spoiler = spoiler_results(await self.services.policies.effective(scope_of(where.chat_id)))
         single = len(images) == 1
 
         async def record_intent() -> None:  # in the chat queue's turn, right before the call
@@ -272,6 +275,7 @@ class TelegramJobMessages:
                 caption=caption,
                 keyboard=result_keyboard(job.id) if single else None,
                 before_send=record_intent,
+                spoiler=spoiler,
             ),
         )
         if not single:

@@ -10,6 +10,7 @@ row, so names are shortened to `BUTTON_TEXT_CHARS`; invisible and bidi character
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
@@ -20,6 +21,7 @@ from .callbacks import (
     CancelButton,
     RestylePage,
     ResultButton,
+    StyleChoice,
     pick_button,
     restyle_listing,
 )
@@ -63,8 +65,20 @@ def result_keyboard(
     return InlineKeyboardMarkup(inline_keyboard=rows)
 
 
-def restyle_pages(catalog: Catalog, per_page: int = STYLES_PER_PAGE) -> int:
-    return max(1, math.ceil(len(restyle_listing(catalog)) / per_page))
+def restyle_pages(
+    catalog: Catalog,
+    per_page: int = STYLES_PER_PAGE,
+    offered: Callable[[StyleChoice], bool] | None = None,
+) -> int:
+    return max(1, math.ceil(len(_shown(catalog, offered)) / per_page))
+
+
+def _shown(
+    catalog: Catalog, offered: Callable[[StyleChoice], bool] | None
+) -> list[tuple[int, StyleChoice]]:
+    """The listing's (index, style) pairs shown: the indexes stay the full listing's."""
+    listing = enumerate(restyle_listing(catalog))
+    return [(index, choice) for index, choice in listing if offered is None or offered(choice)]
 
 
 def restyle_keyboard(
@@ -74,15 +88,16 @@ def restyle_keyboard(
     *,
     current: tuple[str, str | None] | None = None,
     per_page: int = STYLES_PER_PAGE,
+    offered: Callable[[StyleChoice], bool] | None = None,
 ) -> InlineKeyboardMarkup:
     """One page (0-based, clamped) of models and LoRAs, one per row, then ◀ page/pages ▶ and
-    Back. ``current``: the job's (model id, LoRA id or None), marked with ✓."""
-    listing = restyle_listing(catalog)
-    pages = restyle_pages(catalog, per_page)
+    Back. ``current``: the job's (model id, LoRA id or None), marked with ✓. ``offered``:
+    only the styles it accepts are shown (the chat's policy)."""
+    shown = _shown(catalog, offered)
+    pages = restyle_pages(catalog, per_page, offered)
     page = min(max(page, 0), pages - 1)
     rows: list[list[InlineKeyboardButton]] = []
-    for index in range(page * per_page, min(len(listing), (page + 1) * per_page)):
-        choice = listing[index]
+    for index, choice in shown[page * per_page : (page + 1) * per_page]:
         kind = "Model" if choice.kind == "model" else "LoRA"
         chosen = current is not None and (
             (choice.kind == "model" and choice.id == current[0])

@@ -13,6 +13,7 @@ from datetime import datetime
 
 from bot.core.catalog import Catalog
 from bot.core.jobs.runner import Phase, step_of
+from bot.core.policy.model import EffectivePolicy
 from bot.core.request.options import PortraitOptions
 from bot.core.result.summary import Summary
 from bot.core.wiro import TaskProgress
@@ -178,17 +179,23 @@ def help_text(bot_username: str) -> str:
             CODE, f"/portrait{mention}", CODE_, " if another bot also has /portrait.\n\n",
             "Options: ", ", ".join(KNOWN_FLAGS), ". Put values with spaces in \"quotes\".\n\n",
             "/styles lists the models and LoRAs, /history shows your last portraits, "
-            "/cancel stops your portrait in progress.",
+            "/cancel stops your portrait in progress. A chat's administrators (and you, in your "
+            "private chat) have /settings, /stats and /log.",
         ]
     )  # fmt: skip
 
 
-def styles_pages(catalog: Catalog, limit: int = MESSAGE_LIMIT) -> list[str]:
-    """/styles: the models and LoRAs by readable name, as many messages as needed."""
+def styles_pages(
+    catalog: Catalog, limit: int = MESSAGE_LIMIT, *, offered: EffectivePolicy | None = None
+) -> list[str]:
+    """/styles: the models and LoRAs by readable name, as many messages as needed; only those
+    the chat's policy ``offered`` offers, when given."""
+    models = [m for m in catalog.models if offered is None or offered.offers_model(m.id)]
+    loras = [lo for lo in catalog.loras if offered is None or offered.offers_lora(lo.id)]
     lines: list[list[Part]] = [[BOLD, "Models", BOLD_, " (--model)"]]
-    lines += [["• ", style.readable_name] for style in catalog.models]
+    lines += [["• ", style.readable_name] for style in models]
     lines += [[""], [BOLD, "LoRAs", BOLD_, " (--lora)"]]
-    lines += [["• ", style.readable_name] for style in catalog.loras]
+    lines += [["• ", style.readable_name] for style in loras]
     pages: list[list[Part]] = [[]]
     used = 0
     for line in lines:

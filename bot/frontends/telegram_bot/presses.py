@@ -20,6 +20,7 @@ from bot.services import Services
 
 from .address import PLATFORM, TelegramAddress, requester
 from .delivery import Where, post_text
+from .gate import Gate
 from .job_messages import TelegramJobMessages
 from .requests import TelegramJobStarter
 from .text import shorten
@@ -125,18 +126,24 @@ async def start_again(
     """Queue a new version of ``job`` with ``options`` and its kept selfie. Returns the refusal
     for the member (plain text), or None once it was queued (its status message replies at
     ``address``) or refused by the queue itself (the member is told there). Checked before
-    anything is saved or spent: the bot restarting, the member's limits, the selfie's keep
-    window; ``accepted`` runs once those checks passed. ``origin``: the update that asked
-    (`bot.frontends.telegram_bot.inbox`): an update handled again after a restart that had
-    already queued its job queues nothing more."""
+    anything is saved or spent: the bot restarting, the chat's policy (`gate`), the member's
+    limits, the selfie's keep window; ``accepted`` runs once those checks passed.
+    ``origin``: the update that asked (`bot.frontends.telegram_bot.inbox`): an update handled
+    again after a restart that had already queued its job queues nothing more."""
     services = tools.services
     if origin is not None and await services.ledger.job_by_origin(origin) is not None:
         log.info("Update %s already made its job; not queueing it again", origin)
         return None
     if not services.dispatcher.accepting:
         return RESTARTING
+    name = str(job.params.get("member_name") or "") or "a member"
+    gate = await Gate.open(services, tools.bot, address, name)
+    refused = await gate.refuse_request(options)  # the chat's policy, as for /portrait
+    if refused is not None:
+        return refused
     now = tools.frontend.clock()
-    limit = await services.admission.over_limit(address.requester)
+    params = {"options": options.to_params(), "member_name": name}  # for the audit log
+    limit = await services.admission.over_limit(address.requester, params)
     if limit is not None:
         return limit_message(limit, now)
     selfie = kept_selfie(job, services.selfies, now)
@@ -144,7 +151,6 @@ async def start_again(
         return NO_SELFIE
     if accepted is not None:
         await accepted()
-    name = str(job.params.get("member_name") or "") or "a member"
     started = await tools.starter.start(
         address,
         options,

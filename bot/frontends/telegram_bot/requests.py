@@ -29,10 +29,14 @@ class TelegramJobStarter:
         self._frontend = frontend
         self._clock = clock
 
-    async def over_limit(self, address: TelegramAddress) -> str | None:
+    async def over_limit(
+        self, address: TelegramAddress, options: PortraitOptions, *, member_name: str
+    ) -> str | None:
         """The refusal (Telegram HTML) for the first fair-use limit the member is over, if
-        any; checked before the selfie is downloaded (a cooldown is a wait, not a refusal)."""
-        limit = await self._admission.over_limit(address.requester)
+        any; checked before the selfie is downloaded (a cooldown is a wait, not a refusal).
+        The options and name go to the audit log with a refusal."""
+        params = {"options": options.to_params(), "member_name": member_name}
+        limit = await self._admission.over_limit(address.requester, params)
         return refusal(limit_message(limit, self._clock())) if limit is not None else None
 
     async def start(

@@ -13,6 +13,9 @@ Public interface (server owners put these names in `.env`):
 * ``TELEGRAM_WEBHOOK_SECRET``: required in webhook mode; Telegram echoes it in the
   ``X-Telegram-Bot-Api-Secret-Token`` header, so forged updates can be refused. Bot API
   ``setWebhook.secret_token``: 1-256 characters, only ``A-Z a-z 0-9 _ -``.
+* ``TELEGRAM_OWNER_IDS``: the bot owner's Telegram user ids, comma-separated (empty = none);
+  they are told directly when Wiro is out of credit or refuses the keys. Each must have
+  started the bot (Telegram lets a bot write only to users who did).
 
 Errors are `bot.settings.SettingsError`: one line naming the setting, never its value.
 """
@@ -44,6 +47,7 @@ class TelegramSettings:
     webhook_url: str | None = None  # None: long polling
     webhook_port: int = DEFAULT_WEBHOOK_PORT
     webhook_secret: str = field(default="", repr=False)
+    owner_ids: tuple[int, ...] = ()
 
     @property
     def enabled(self) -> bool:
@@ -56,7 +60,7 @@ class TelegramSettings:
 
 
 def load_telegram_settings(env: Mapping[str, str], *, required: bool = False) -> TelegramSettings:
-    """Read and check the five ``TELEGRAM_*`` settings from ``env``.
+    """Read and check the six ``TELEGRAM_*`` settings from ``env``.
 
     ``required``: the token must be set (a command that only makes sense with Telegram).
     Raises `SettingsError` (one line, naming the setting) for anything malformed.
@@ -78,7 +82,23 @@ def load_telegram_settings(env: Mapping[str, str], *, required: bool = False) ->
         webhook_url=webhook_url,
         webhook_port=port,
         webhook_secret=secret,
+        owner_ids=_owner_ids(env.get("TELEGRAM_OWNER_IDS", "")),
     )
+
+
+def _owner_ids(value: str) -> tuple[int, ...]:
+    """Comma-separated positive user ids ("" = none)."""
+    ids: list[int] = []
+    for part in value.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        if not part.isdigit() or not 0 < int(part) < 2**52:
+            raise SettingsError(
+                "TELEGRAM_OWNER_IDS must be Telegram user ids (numbers) separated by commas."
+            )
+        ids.append(int(part))
+    return tuple(dict.fromkeys(ids))
 
 
 def _webhook_url(value: str) -> str | None:
