@@ -1,0 +1,45 @@
+"""Probes of issue 12's owner controls as a mischievous member would try them (QA pass):
+each test pins a bypass that was found and closed, or a rule that held."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+from aiogram.types import CallbackQuery, User
+
+from bot.frontends.telegram_bot.presses import address_of_press
+
+GROUP_ID = -100123
+
+
+def _press_without_message() -> CallbackQuery:
+    # Telegram leaves `message` out of a press on a message it no longer gives the bot (an
+    # inline message); the chat is then the job's.
+    return CallbackQuery(
+        id="1",
+        from_user=User(id=42, is_bot=False, first_name="Mallory"),
+        chat_instance="c",
+        data="portrait:reroll:1",
+        message=None,
+    )
+
+
+def test_a_press_without_its_message_keeps_the_jobs_chat_type():
+    job = SimpleNamespace(
+        reply_address={"user_id": 42, "chat_id": GROUP_ID, "chat_type": "supergroup"}
+    )
+    address = address_of_press(job, _press_without_message())  # type: ignore[arg-type]
+    assert address.chat_id == GROUP_ID
+    # Not "private": a private chat makes the member its administrator (admins-only and
+    # private styles for admins pass) and drops the group's shared daily quota.
+    assert not address.is_private
+    assert address.chat_type == "supergroup"
+    assert address.requester.quota_scope == f"telegram:chat:{GROUP_ID}"
+
+
+def test_a_stored_group_address_without_its_type_is_not_a_private_chat():
+    job = SimpleNamespace(reply_address={"user_id": 42, "chat_id": GROUP_ID})
+    address = address_of_press(job, _press_without_message())  # type: ignore[arg-type]
+    assert not address.is_private
+    private = SimpleNamespace(reply_address={"user_id": 42, "chat_id": 42})
+    assert address_of_press(private, _press_without_message()).is_private  # type: ignore[arg-type]
