@@ -99,9 +99,12 @@ class Gate:
     def spoiler(self) -> bool:
         return spoiler_results(self.effective)
 
-    async def refuse_use(self, options: PortraitOptions | None = None) -> str | None:
-        """The refusal (plain text) when the member may not use the bot in this chat."""
-        refused = self.effective.may_use(self.place)
+    async def refuse_use(
+        self, options: PortraitOptions | None = None, *, private_inputs: bool = False
+    ) -> str | None:
+        """The refusal (plain text) when the member may not use the bot in this chat (or,
+        with `private_inputs`, the private styles they gave)."""
+        refused = self.effective.may_use(self.place, private_inputs=private_inputs)
         if refused is None:
             return None
         return await self._refused(refused, options)

@@ -1,0 +1,103 @@
+"""Issue 12's owner controls probed end to end as administrators and mischievous members
+would (QA pass), on both front ends: what must hold, and what was found open and closed."""
+
+from __future__ import annotations
+
+from bot.core.policy.service import PolicyEditor
+from bot.frontends.telegram_bot.settings_menu import Do, Menu, data
+from tests.support.images import selfie_jpeg
+from tests.support.policy import OPEN, RUN, accepted, admin, ask, refusal, results
+from tests.support.portrait_bot import portrait_bot
+from tests.support.telegram_e2e import nothing_spent, reply_to, result_of
+
+EDITOR = PolicyEditor(platform="telegram", requester="telegram:0", member_name="test")
+
+
+def scope(chat) -> str:
+    return f"telegram:chat:{chat.id}"
+
+
+# ====================================================================== Discord
+
+
+async def test_discord_a_negative_prompt_is_not_screened(discord_server, fake_wiro, tmp_path):
+    # Words in the negative prompt keep things out of the picture: "nude" there is the
+    # member being careful, not asking for it.
+    async with portrait_bot(discord_server, fake_wiro, tmp_path, **OPEN):
+        await accepted(await ask(discord_server, prompt="a knight", negative_prompt="nude, gore"))
+        await discord_server.wait_for(results, timeout=15)
+        assert fake_wiro.runs[0]["negativePrompt"] == "nude, gore"
+
+
+async def test_discord_an_unsafe_default_prompt_is_screened_too(
+    discord_server, fake_wiro, tmp_path
+):
+    async with portrait_bot(discord_server, fake_wiro, tmp_path, **OPEN):
+        await admin(discord_server, "styles", {"action": "default-prompt", "prompt": "a nude"})
+        selfie = {"selfie": ("me.jpg", selfie_jpeg(), "image/jpeg")}
+        rec = await discord_server.slash("portrait", attachments=selfie)  # no prompt
+        text = await refusal(rec)
+        assert "age-restricted" in text
+        assert fake_wiro.calls["/File/Upload"] == 0 and fake_wiro.calls[RUN] == 0
+
+
+# ====================================================================== Telegram
+
+
+async def test_telegram_an_admin_demoted_after_opening_the_menu_changes_nothing(app, telegram):
+    asked = telegram.send_text("/settings", chat=telegram.group, user=telegram.dave)
+    menu = await reply_to(telegram, asked)
+    assert "Settings of" in menu.text
+    telegram.group.statuses[telegram.dave.id] = "member"  # demoted meanwhile
+    answer = await telegram.wait_answer(
+        telegram.press_button(menu, data(Menu.MAIN, Do.ADMINS_ONLY, "1"), user=telegram.dave)
+    )
+    assert answer.show_alert and "Only this chat's administrators" in answer.text
+    assert not (await app.services.policies.get(scope(telegram.group))).admins_only
+
+
+async def test_telegram_a_negative_prompt_is_not_screened(app, telegram, fake_wiro):
+    asked = telegram.send_photo(
+        selfie_jpeg(), caption="/portrait a knight --negative nude", chat=telegram.group
+    )
+    await result_of(telegram, asked)
+    assert fake_wiro.runs[0]["negativePrompt"] == "nude"
+
+
+async def test_telegram_a_captionless_photo_meets_an_unsafe_default_prompt(
+    app, telegram, fake_wiro
+):
+    await app.services.policies.update(
+        scope(telegram.private), {"default_prompt": "a gory scene"}, by=EDITOR
+    )
+    asked = telegram.send_photo(selfie_jpeg())  # private chat, no caption: the defaults
+    answer = await reply_to(telegram, asked)
+    assert answer.text.startswith("⚠️") and "isn't allowed" in answer.text
+    assert nothing_spent(fake_wiro)
+
+
+async def test_discord_private_inputs_where_not_allowed_are_refused_as_such(
+    discord_server, fake_wiro, tmp_path
+):
+    # The owner left LoRA URLs off: whatever the member typed, they are told that, not how to
+    # shape a URL they could not use anyway; and the attempt is in the audit log.
+    async with portrait_bot(discord_server, fake_wiro, tmp_path, **OPEN) as bot:
+        for url in ("https://huggingface.co/a/b.bin", "http://169.254.169.254/latest"):
+            text = await refusal(await ask(discord_server, lora_url=url))
+            assert "turned off for this bot" in text, text
+        entries = await bot.services.audit.recent(f"discord:guild:{discord_server.guild.id}", 9)
+        assert [e.reason for e in entries] == ["private_styles", "private_styles"]
+        assert fake_wiro.calls["/File/Upload"] == 0 and fake_wiro.calls[RUN] == 0
+
+
+async def test_telegram_private_inputs_where_not_allowed_are_refused_as_such(
+    app, telegram, fake_wiro
+):
+    asked = telegram.send_photo(
+        selfie_jpeg(), caption="/portrait knight --lora-url http://10.0.0.1/x", chat=telegram.group
+    )
+    answer = await reply_to(telegram, asked)
+    assert answer.text.startswith("⚠️") and "can't be used here" in answer.text, answer.text
+    entries = await app.services.audit.recent(scope(telegram.group), limit=9)
+    assert [e.reason for e in entries] == ["private_styles"]
+    assert nothing_spent(fake_wiro)
