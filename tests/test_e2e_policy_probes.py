@@ -101,3 +101,12 @@ async def test_telegram_private_inputs_where_not_allowed_are_refused_as_such(
     entries = await app.services.audit.recent(scope(telegram.group), limit=9)
     assert [e.reason for e in entries] == ["private_styles"]
     assert nothing_spent(fake_wiro)
+
+
+async def test_telegram_a_too_long_default_prompt_is_refused_with_the_reason(app, telegram):
+    long = "a castle " * 150  # 1350 characters; a prompt holds 1000
+    asked = telegram.send_text(f"/settings default_prompt {long}", chat=telegram.group,
+                               user=telegram.carol)  # fmt: skip
+    answer = await reply_to(telegram, asked)
+    assert answer.text.startswith("⚠️") and "1000 characters" in answer.text, answer.text
+    assert (await app.services.policies.get(scope(telegram.group))).default_prompt is None

@@ -26,6 +26,7 @@ from bot.core.insight.health import HealthState
 from bot.core.policy.model import EffectivePolicy
 from bot.core.policy.safety import EXTRA_WORD_MAX_CHARS
 from bot.core.policy.service import BLOCKED_WORDS_MAX, CapExceeded, PolicyEditor
+from bot.core.request.options import PROMPT_MAX_CHARS
 from bot.services import Services
 
 from .address import PLATFORM, address_of, requester
@@ -169,6 +170,13 @@ class AdminCommands:
                 return
             changes, done = {"blocked_words": tuple(words)}, f"{head.capitalize()}ed: “{word}”."
         elif head == "default_prompt":
+            if len(rest) > PROMPT_MAX_CHARS:
+                too_long = (
+                    f"A default prompt holds at most {PROMPT_MAX_CHARS} characters "
+                    f"(this one has {len(rest)})."
+                )
+                await self._say(bot, message, refusal(too_long))
+                return
             changes = {"default_prompt": rest or None}
             done = f"Default prompt: “{rest}”." if rest else "No default prompt any more."
         else:
