@@ -4,6 +4,7 @@ would (QA pass), on both front ends: what must hold, and what was found open and
 from __future__ import annotations
 
 from bot.core.policy.service import PolicyEditor
+from bot.frontends.telegram_bot.callbacks import Action, ResultButton
 from bot.frontends.telegram_bot.settings_menu import Do, Menu, data
 from tests.support.images import selfie_jpeg
 from tests.support.policy import OPEN, RUN, accepted, admin, ask, refusal, results
@@ -110,3 +111,24 @@ async def test_telegram_a_too_long_default_prompt_is_refused_with_the_reason(app
     answer = await reply_to(telegram, asked)
     assert answer.text.startswith("⚠️") and "1000 characters" in answer.text, answer.text
     assert (await app.services.policies.get(scope(telegram.group))).default_prompt is None
+
+
+async def test_telegram_edit_prompt_flags_meet_private_styles_before_parsing(
+    app, telegram, fake_wiro
+):
+    asked = telegram.send_photo(selfie_jpeg(), caption="/portrait a knight", chat=telegram.group)
+    result = await result_of(telegram, asked)
+    job = (await app.services.ledger.recent_for(f"telegram:{telegram.alice.id}"))[0]
+    edit = ResultButton(action=Action.EDIT_PROMPT, job=job.id).pack()
+    await telegram.wait_answer(telegram.press_button(result, edit))
+    question = await telegram.wait_message(
+        lambda m: "new prompt" in (m.text or ""), chat=telegram.group
+    )
+    telegram.reply_to_message(question, "a knight --lora-url http://10.0.0.1/x")
+    answer = await telegram.wait_message(
+        lambda m: (m.text or "").startswith("⚠️"), chat=telegram.group
+    )
+    assert "can't be used here" in answer.text, answer.text
+    entries = await app.services.audit.recent(scope(telegram.group), limit=9)
+    assert [e.reason for e in entries if e.outcome == "refused"] == ["private_styles"]
+    assert fake_wiro.calls[RUN] == 1
