@@ -132,3 +132,22 @@ async def test_telegram_edit_prompt_flags_meet_private_styles_before_parsing(
     entries = await app.services.audit.recent(scope(telegram.group), limit=9)
     assert [e.reason for e in entries if e.outcome == "refused"] == ["private_styles"]
     assert fake_wiro.calls[RUN] == 1
+
+
+async def test_telegram_log_is_never_posted_in_the_group(app, telegram, fake_wiro):
+    await app.services.policies.update(
+        scope(telegram.group), {"blocked_words": ("dragon",)}, by=EDITOR
+    )
+    asked = telegram.send_photo(
+        selfie_jpeg(), caption="/portrait a dragon in my bed", chat=telegram.group
+    )
+    await reply_to(telegram, asked)  # refused
+    telegram.block_bot(telegram.dave)  # an administrator the bot can't write to
+    note = await reply_to(telegram, telegram.send_text("/log", chat=telegram.group,
+                                                       user=telegram.dave))  # fmt: skip
+    assert note.text.startswith("⚠️") and "press Start" in note.text
+    assert not any("dragon in my bed" in (m.text or "") for m in telegram.sent())
+    # In a private chat the log is simply the answer.
+    await app.services.policies.update(scope(telegram.private), {"admins_only": True}, by=EDITOR)
+    log = await reply_to(telegram, telegram.send_text("/log"))
+    assert "Recent requests and changes here" in log.text

@@ -72,6 +72,11 @@ HEALTH_NOTICES = {
     ),
 }
 WORD_MAX_CHARS = EXTRA_WORD_MAX_CHARS
+LOG_SENT = "I sent you this chat's log in our private chat."
+LOG_NOT_SENT = (
+    "The log is sent privately, and I can't write to you: open a chat with me, press Start, "
+    "then send /log here again."
+)
 
 
 def editor_of(user: User) -> PolicyEditor:
@@ -204,8 +209,23 @@ class AdminCommands:
             log.info("Cannot send the chart in chat %s: %s", message.chat.id, error)
 
     async def _log(self, bot: Bot, message: Message) -> None:
+        """The log goes to the administrator privately: in a group, members' prompts and
+        refusals are not for everyone to read."""
         entries = await self._services.audit.recent(scope_of(message.chat.id), limit=LOG_LENGTH)
-        await self._say(bot, message, log_text(entries))
+        user = message.from_user
+        if message.chat.type == "private" or user is None:
+            await self._say(bot, message, log_text(entries))
+            return
+        text = log_text(entries, chat=chat_title(message))
+        try:
+            await self._pacer.send(
+                user.id, lambda: bot.send_message(user.id, text, parse_mode="HTML"), group=False
+            )
+        except TelegramAPIError as error:
+            log.info("Cannot send the log of chat %s privately: %s", message.chat.id, error)
+            await self._say(bot, message, refusal(LOG_NOT_SENT))
+            return
+        await self._say(bot, message, fit_html([LOG_SENT]))
 
 
 async def _update(
