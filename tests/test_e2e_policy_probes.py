@@ -7,7 +7,7 @@ from bot.core.policy.service import PolicyEditor
 from bot.frontends.telegram_bot.callbacks import Action, ResultButton
 from bot.frontends.telegram_bot.settings_menu import Do, Menu, data
 from tests.support.images import selfie_jpeg
-from tests.support.policy import OPEN, RUN, accepted, admin, ask, refusal, results
+from tests.support.policy import OPEN, RUN, accepted, add_member, admin, ask, refusal, results
 from tests.support.portrait_bot import portrait_bot
 from tests.support.telegram_e2e import nothing_spent, reply_to, result_of
 
@@ -151,3 +151,19 @@ async def test_telegram_log_is_never_posted_in_the_group(app, telegram, fake_wir
     await app.services.policies.update(scope(telegram.private), {"admins_only": True}, by=EDITOR)
     log = await reply_to(telegram, telegram.send_text("/log"))
     assert "Recent requests and changes here" in log.text
+
+
+async def test_discord_a_server_quota_holds_when_the_owner_sets_none(
+    discord_server, fake_wiro, tmp_path
+):
+    env = {**OPEN, "MEMBER_DAILY_QUOTA": "0", "GUILD_DAILY_QUOTA": "0"}
+    async with portrait_bot(discord_server, fake_wiro, tmp_path, **env):
+        answer = await admin(discord_server, "limits", {"server_daily": 1, "cooldown": 0})
+        assert "1 per server" in answer.content, answer.content
+        await accepted(await ask(discord_server))
+        await discord_server.wait_for(results, timeout=15)
+        other = add_member(discord_server, "zed", "Zed")
+        rec = await ask(discord_server, other)
+        limit = await rec.wait_original(lambda m: not m.loading, timeout=10)
+        assert limit.ephemeral and "1 portrait" in limit.content, limit.content
+        assert fake_wiro.calls[RUN] == 1 and fake_wiro.calls["/File/Upload"] == 1
