@@ -34,7 +34,13 @@ async def test_discord_an_unsafe_default_prompt_is_screened_too(
     discord_server, fake_wiro, tmp_path
 ):
     async with portrait_bot(discord_server, fake_wiro, tmp_path, **OPEN):
-        await admin(discord_server, "styles", {"action": "default-prompt", "prompt": "a nude"})
+        set_it = {"action": "default-prompt", "prompt": "a nude"}
+        answer = await admin(discord_server, "styles", set_it)
+        # The administrator is warned at once, not left to hear it from members.
+        assert "“nude”" in answer.content and "safety gate" in answer.content, answer.content
+        answer = await admin(discord_server, "styles", {**set_it, "prompt": "a knight"})
+        assert "safety gate" not in answer.content
+        await admin(discord_server, "styles", set_it)
         selfie = {"selfie": ("me.jpg", selfie_jpeg(), "image/jpeg")}
         rec = await discord_server.slash("portrait", attachments=selfie)  # no prompt
         text = await refusal(rec)
@@ -167,3 +173,30 @@ async def test_discord_a_server_quota_holds_when_the_owner_sets_none(
         limit = await rec.wait_original(lambda m: not m.loading, timeout=10)
         assert limit.ephemeral and "1 portrait" in limit.content, limit.content
         assert fake_wiro.calls[RUN] == 1 and fake_wiro.calls["/File/Upload"] == 1
+
+
+async def test_discord_reroll_of_a_style_disabled_since_is_refused(
+    discord_server, fake_wiro, tmp_path
+):
+    async with portrait_bot(discord_server, fake_wiro, tmp_path, **OPEN):
+        await accepted(await ask(discord_server, model="850", seed=5))
+        (result,) = await discord_server.wait_for(results, timeout=15)
+        await admin(discord_server, "styles", {"action": "disable", "style": "model:850"})
+        for prefix in ("portrait:reroll:", "portrait:likeness:"):
+            custom = next((c for c in result.custom_ids() if c.startswith(prefix)), None)
+            if custom is None:
+                continue
+            rec = await discord_server.click(result, custom, user=discord_server.member)
+            answer = await rec.wait_original(lambda m: not m.loading)
+            assert answer.ephemeral and "isn't offered" in answer.content, answer.content
+        assert fake_wiro.calls[RUN] == 1 and fake_wiro.calls["/File/Upload"] == 1
+
+
+async def test_telegram_an_unsafe_default_prompt_warns_the_administrator(app, telegram):
+    for text, warned in (("a gory scene", True), ("a castle", False)):
+        asked = telegram.send_text(
+            f"/settings default_prompt {text}", chat=telegram.group, user=telegram.carol
+        )
+        answer = await reply_to(telegram, asked)
+        assert answer.text.startswith("✅")
+        assert ("“gory”" in answer.text and "safety gate" in answer.text) is warned, answer.text

@@ -72,6 +72,10 @@ HEALTH_NOTICES = {
     ),
 }
 WORD_MAX_CHARS = EXTRA_WORD_MAX_CHARS
+UNSAFE_DEFAULT = (
+    "unless the chat is marked for adults, members who leave the prompt empty are refused by "
+    "the safety gate."
+)
 LOG_SENT = "I sent you this chat's log in our private chat."
 LOG_NOT_SENT = (
     "The log is sent privately, and I can't write to you: open a chat with me, press Start, "
@@ -188,6 +192,11 @@ class AdminCommands:
             await self._say(bot, message, refusal(SUBCOMMANDS))
             return
         refused = await _update(self._services, scope, changes, user)
+        if refused is None and head == "default_prompt" and rest:
+            policies = self._services.policies
+            word = policies.screened_word(await policies.effective(scope), rest)
+            if word is not None:
+                done += f" Note: it contains “{word}”, so {UNSAFE_DEFAULT}"
         await self._say(bot, message, refusal(refused) if refused else fit_html(["✅ ", done]))
 
     async def _stats(self, bot: Bot, message: Message) -> None:
