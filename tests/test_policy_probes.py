@@ -3,10 +3,12 @@ each test pins a bypass that was found and closed, or a rule that held."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from types import SimpleNamespace
 
-from aiogram.types import CallbackQuery, User
+from aiogram.types import CallbackQuery, Chat, Message, User
 
+from bot.frontends.telegram_bot.gate import anonymous_admin
 from bot.frontends.telegram_bot.presses import address_of_press
 
 GROUP_ID = -100123
@@ -43,3 +45,20 @@ def test_a_stored_group_address_without_its_type_is_not_a_private_chat():
     assert not address.is_private
     private = SimpleNamespace(reply_address={"user_id": 42, "chat_id": 42})
     assert address_of_press(private, _press_without_message()).is_private  # type: ignore[arg-type]
+
+
+def _group_message(**fields) -> Message:
+    group = Chat(id=GROUP_ID, type="supergroup", title="G")
+    return Message(message_id=1, date=datetime(2026, 1, 1), chat=group, text="/settings", **fields)
+
+
+def test_an_anonymous_administrator_is_known_by_the_group_as_sender():
+    # Telegram's placeholder for anonymous administrators, which getChatMember doesn't know.
+    placeholder = User(id=1087968824, is_bot=True, first_name="Group", username="GroupAnonymousBot")
+    group = Chat(id=GROUP_ID, type="supergroup", title="G")
+    assert anonymous_admin(_group_message(from_user=placeholder, sender_chat=group))
+    # A channel posting in the group, or a plain member, is not.
+    channel = Chat(id=-100999, type="channel", title="C")
+    assert not anonymous_admin(_group_message(from_user=placeholder, sender_chat=channel))
+    member = User(id=42, is_bot=False, first_name="Mallory")
+    assert not anonymous_admin(_group_message(from_user=member))

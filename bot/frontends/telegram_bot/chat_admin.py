@@ -31,7 +31,7 @@ from bot.services import Services
 
 from .address import PLATFORM, address_of, requester
 from .delivery import Where, post_text
-from .gate import administers, scope_of
+from .gate import administers, anonymous_admin, scope_of
 from .insight_text import LOG_LENGTH, chart_caption, log_text, stats_text
 from .messages import refusal
 from .presses import Tools, alert
@@ -75,6 +75,10 @@ WORD_MAX_CHARS = EXTRA_WORD_MAX_CHARS
 UNSAFE_DEFAULT = (
     "unless the chat is marked for adults, members who leave the prompt empty are refused by "
     "the safety gate."
+)
+LOG_ANONYMOUS = (
+    "The log is sent privately, and you are posting anonymously: send /log as yourself "
+    "(turn off Remain anonymous for a moment)."
 )
 LOG_SENT = "I sent you this chat's log in our private chat."
 LOG_NOT_SENT = (
@@ -121,7 +125,9 @@ class AdminCommands:
     async def handle(self, bot: Bot, message: Message, name: str, args: str) -> None:
         user = message.from_user
         assert user is not None
-        if not await administers(bot, message.chat.id, message.chat.type, user.id):
+        if not anonymous_admin(message) and not await administers(
+            bot, message.chat.id, message.chat.type, user.id
+        ):
             await self._say(bot, message, refusal(NOT_ADMIN.format(name=name)))
             return
         if name == "stats":
@@ -224,6 +230,9 @@ class AdminCommands:
         user = message.from_user
         if message.chat.type == "private" or user is None:
             await self._say(bot, message, log_text(entries))
+            return
+        if anonymous_admin(message):  # no one to write to
+            await self._say(bot, message, refusal(LOG_ANONYMOUS))
             return
         text = log_text(entries, chat=chat_title(message))
         try:

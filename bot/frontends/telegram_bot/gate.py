@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError
+from aiogram.types import Message
 
 from bot.core.catalog import Catalog
 from bot.core.insight.audit import place_of, style_of
@@ -57,6 +58,14 @@ async def administers(bot: Bot, chat_id: int, chat_type: str, user_id: int) -> b
         log.info("Could not check whether %s administers chat %s: %s", user_id, chat_id, error)
         return False
     return member.status in ADMIN_STATUSES
+
+
+def anonymous_admin(message: Message) -> bool:
+    """Sent by an anonymous administrator of its group: Telegram then puts the group itself
+    in ``sender_chat`` (and a placeholder bot in ``from_user``, whom ``getChatMember`` does
+    not know as an administrator). Only Telegram sets ``sender_chat``."""
+    sender = message.sender_chat
+    return sender is not None and sender.id == message.chat.id and message.chat.type != PRIVATE
 
 
 def scope_of(chat_id: int) -> str:
