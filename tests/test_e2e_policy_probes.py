@@ -3,12 +3,14 @@ would (QA pass), on both front ends: what must hold, and what was found open and
 
 from __future__ import annotations
 
+from bot.core.policy.model import PrivateStyles
 from bot.core.policy.service import PolicyEditor
 from bot.frontends.telegram_bot.callbacks import Action, ResultButton
 from bot.frontends.telegram_bot.settings_menu import Do, Menu, data
 from tests.support.images import selfie_jpeg
 from tests.support.policy import OPEN, RUN, accepted, add_member, admin, ask, refusal, results
 from tests.support.portrait_bot import portrait_bot
+from tests.support.telegram_bot import telegram_bot
 from tests.support.telegram_e2e import nothing_spent, reply_to, result_of
 
 EDITOR = PolicyEditor(platform="telegram", requester="telegram:0", member_name="test")
@@ -200,3 +202,22 @@ async def test_telegram_an_unsafe_default_prompt_warns_the_administrator(app, te
         answer = await reply_to(telegram, asked)
         assert answer.text.startswith("✅")
         assert ("“gory”" in answer.text and "safety gate" in answer.text) is warned, answer.text
+
+
+async def test_telegram_a_refused_lora_url_is_told_what_is_wrong(telegram, fake_wiro, tmp_path):
+    env = {"ALLOW_LORA_URLS": "true", "LORA_URL_HOSTS": "huggingface.co"}
+    async with telegram_bot(telegram, fake_wiro, tmp_path / "data", **env) as app:
+        await app.services.policies.update(
+            scope(telegram.group), {"private_styles": PrivateStyles.EVERYONE}, by=EDITOR
+        )
+        for url, says in (
+            ("https://huggingface.co:8443/a/b.safetensors", "must not name a port"),
+            ("https://1.2.3.4/a/b.safetensors", "not an IP address"),
+            ("https://evil.example/b.safetensors", "only point at these sites: huggingface.co"),
+        ):
+            asked = telegram.send_photo(
+                selfie_jpeg(), caption=f"/portrait oil --lora-url {url}", chat=telegram.group
+            )
+            answer = await reply_to(telegram, asked)
+            assert answer.text.startswith("⚠️") and says in answer.text, answer.text
+        assert nothing_spent(fake_wiro)

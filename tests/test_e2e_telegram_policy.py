@@ -342,7 +342,7 @@ async def test_private_styles_and_the_lora_url_allowlist(
     await set_policy(app, telegram.group, private_styles=PrivateStyles.EVERYONE)
     for url, says in (
         ("http://huggingface.co/x.safetensors", "https://"),  # refused with the options
-        ("https://evil.example/x.safetensors", "one of these hosts: huggingface.co"),
+        ("https://evil.example/x.safetensors", "only point at these sites: huggingface.co"),
     ):
         asked = telegram.send_photo(
             selfie_jpeg(), caption=f"/portrait oil --lora-url {url}", chat=telegram.group

@@ -172,6 +172,9 @@ def refusal_text(refusal: PolicyRefusal, catalog: Catalog, effective: EffectiveP
     if kind is RefusalKind.PRIVATE_STYLES:
         return PRIVATE_STYLES
     if kind is RefusalKind.LORA_URL_HOST:
+        # The core's reason: what is wrong with this URL (its port, a password, the host...).
+        if detail:
+            return f"That LoRA URL can't be used. {detail[0]}"
         hosts = ", ".join(effective.caps.lora_url_hosts) or "none"
         return (
             "That LoRA URL can't be used: it must start with https:// and point at one of "
