@@ -6,8 +6,10 @@ from __future__ import annotations
 from datetime import datetime
 from types import SimpleNamespace
 
+import pytest
 from aiogram.types import CallbackQuery, Chat, Message, User
 
+from bot.core.policy.safety import screen_prompt
 from bot.frontends.telegram_bot.gate import anonymous_admin
 from bot.frontends.telegram_bot.presses import address_of_press
 
@@ -62,3 +64,25 @@ def test_an_anonymous_administrator_is_known_by_the_group_as_sender():
     assert not anonymous_admin(_group_message(from_user=placeholder, sender_chat=channel))
     member = User(id=42, is_bot=False, first_name="Mallory")
     assert not anonymous_admin(_group_message(from_user=member))
+
+
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        "a na\u0301ked man",  # combining accent (the package folds these)
+        "nak\u0454d",  # Cyrillic Ukrainian ie
+        "nake\u0501",  # Cyrillic komi de
+        "\u0261ore",  # Latin script g
+        "\u0260ore",  # g with hook
+        "n\u0251ked",  # Latin alpha
+        "\u0272aked",  # n with left hook
+        "go\u2800re",  # braille blank inside the word
+    ],
+)
+def test_lookalike_letters_do_not_slip_past_the_safety_gate(prompt):
+    assert screen_prompt(prompt) in ("naked", "gore")
+
+
+@pytest.mark.parametrize("prompt", ["Łódź at dawn, oil painting", "a fjord in Ålesund", "Đà Nẵng"])
+def test_folding_lookalikes_keeps_harmless_prompts(prompt):
+    assert screen_prompt(prompt) is None
