@@ -86,3 +86,8 @@ def test_lookalike_letters_do_not_slip_past_the_safety_gate(prompt):
 @pytest.mark.parametrize("prompt", ["Łódź at dawn, oil painting", "a fjord in Ålesund", "Đà Nẵng"])
 def test_folding_lookalikes_keeps_harmless_prompts(prompt):
     assert screen_prompt(prompt) is None
+
+
+def test_a_servers_own_words_are_folded_like_the_prompt():
+    assert screen_prompt("a gigolo", ["\u0261igolo"]) == "gigolo"
+    assert screen_prompt("a \u0261igolo", ["gigolo"]) == "gigolo"

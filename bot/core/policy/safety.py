@@ -222,7 +222,7 @@ def screen_prompt(text: str, extra_words: Iterable[str] = ()) -> str | None:
 
 def _extras(words: Iterable[str]) -> tuple[str, ...]:
     found = {
-        " ".join(word.split()).lower()
+        " ".join(word.translate(_lookalikes()).split()).lower()  # folded as the prompt is
         for word in words
         if isinstance(word, str) and word.strip() and len(word) <= EXTRA_WORD_MAX_CHARS
     }
