@@ -221,3 +221,16 @@ async def test_telegram_a_refused_lora_url_is_told_what_is_wrong(telegram, fake_
             answer = await reply_to(telegram, asked)
             assert answer.text.startswith("⚠️") and says in answer.text, answer.text
         assert nothing_spent(fake_wiro)
+
+
+async def test_discord_show_says_a_default_turned_off_since_is_not_used(
+    discord_server, fake_wiro, tmp_path
+):
+    async with portrait_bot(discord_server, fake_wiro, tmp_path, **OPEN):
+        await admin(discord_server, "styles", {"action": "default", "style": "model:850"})
+    # The owner turns the model off afterwards (a restart with DISABLED_MODELS).
+    async with portrait_bot(discord_server, fake_wiro, tmp_path, DISABLED_MODELS="850", **OPEN):
+        (embed,) = (await admin(discord_server, "show")).embeds
+        defaults = next(f["value"] for f in embed["fields"] if f["name"] == "Defaults")
+        assert "Model: the bot's default (DreamShaper" in defaults, defaults
+        assert "isn't used" in defaults
