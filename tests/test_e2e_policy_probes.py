@@ -234,3 +234,17 @@ async def test_discord_show_says_a_default_turned_off_since_is_not_used(
         defaults = next(f["value"] for f in embed["fields"] if f["name"] == "Defaults")
         assert "Model: the bot's default (DreamShaper" in defaults, defaults
         assert "isn't used" in defaults
+
+
+async def test_telegram_settings_say_a_default_turned_off_since_is_not_used(
+    telegram, fake_wiro, tmp_path
+):
+    async with telegram_bot(telegram, fake_wiro, tmp_path / "data") as app:
+        model = app.services.catalog.models[2]
+        await app.services.policies.update(
+            scope(telegram.group), {"default_model": model.id}, by=EDITOR
+        )
+    async with telegram_bot(telegram, fake_wiro, tmp_path / "data", DISABLED_MODELS=model.id):
+        asked = telegram.send_text("/settings", chat=telegram.group, user=telegram.carol)
+        menu = await reply_to(telegram, asked)
+        assert f"Default model: — ({model.readable_name} is turned off" in menu.text, menu.text
