@@ -52,6 +52,11 @@ from bot.frontends.discord_bot.text import literal
 
 log = logging.getLogger(__name__)
 
+UNSAFE_DEFAULT = (
+    "Note: it contains “{word}”, so outside age-restricted channels members who leave the "
+    "prompt empty are refused by the safety gate."
+)
+
 MAX_BLOCKED_WORDS = 200
 BLOCKED_WORD_MAX_CHARS = 60
 DEFAULT_PROMPT_MAX_CHARS = 1000
@@ -209,9 +214,12 @@ class AdminCog(
             return
         if action == "default-prompt":
             text = prompt.strip() if prompt else None
-            if await self._change(interaction, {"default_prompt": text or None}) is not None:
+            changed = await self._change(interaction, {"default_prompt": text or None})
+            if changed is not None:
                 shown = f"“{literal(text)}”" if text else "the tool's own"
-                await tell_privately(interaction, f"✅ An empty prompt now means {shown}.")
+                word = self.services.policies.screened_word(changed, text or "")
+                note = f" {UNSAFE_DEFAULT.format(word=literal(word))}" if word else ""
+                await tell_privately(interaction, f"✅ An empty prompt now means {shown}.{note}")
             return
         found = parse_style(catalog, style) if style else None
         if found is None:

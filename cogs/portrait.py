@@ -96,7 +96,14 @@ class PortraitCog(commands.Cog):
         # What can be checked without any I/O is answered at once, before acknowledging; the
         # server's policy is a cached lookup.
         here = await policy_here(interaction, services)
-        if await refused_use(interaction, services, here, prompt=prompt or "", style=model or ""):
+        if await refused_use(
+            interaction,
+            services,
+            here,
+            prompt=prompt or "",
+            style=model or "",
+            private_inputs=any((private_model, private_lora, lora_url)),
+        ):
             return
         model, lora, prompt = here.with_defaults(
             services.catalog,

@@ -342,7 +342,7 @@ async def test_private_styles_and_the_lora_url_allowlist(
     await set_policy(app, telegram.group, private_styles=PrivateStyles.EVERYONE)
     for url, says in (
         ("http://huggingface.co/x.safetensors", "https://"),  # refused with the options
-        ("https://evil.example/x.safetensors", "one of these hosts: huggingface.co"),
+        ("https://evil.example/x.safetensors", "only point at these sites: huggingface.co"),
     ):
         asked = telegram.send_photo(
             selfie_jpeg(), caption=f"/portrait oil --lora-url {url}", chat=telegram.group
@@ -407,6 +407,15 @@ async def test_the_chats_defaults_fill_what_the_member_leaves_empty(app, telegra
 # ====================================================================== /log, /stats, owners
 
 
+async def private_log(telegram, admin):
+    """``/log`` sent in the group by ``admin``: the group is told it went privately, and the
+    log itself is in the administrator's private chat."""
+    private = telegram.private_chat(admin)  # they have a private chat with the bot
+    note = await reply_to(telegram, telegram.send_text("/log", chat=telegram.group, user=admin))
+    assert "sent you this chat's log" in note.text and "refused" not in note.text
+    return await telegram.wait_message(lambda m: "Recent requests" in (m.text or ""), chat=private)
+
+
 async def test_log_and_stats_for_administrators(app, telegram, fake_wiro):
     await set_policy(app, telegram.group, blocked_words=("dragon",))
     asked = telegram.send_photo(
@@ -416,9 +425,8 @@ async def test_log_and_stats_for_administrators(app, telegram, fake_wiro):
     done = telegram.send_photo(selfie_jpeg(), caption="/portrait oil", chat=telegram.group)
     await result_of(telegram, done)
     await delivered(app, telegram.alice)
-    log = await reply_to(
-        telegram, telegram.send_text("/log", chat=telegram.group, user=telegram.dave)
-    )
+    log = await private_log(telegram, telegram.dave)
+    assert "Recent requests and changes in Portrait Group" in log.text
     assert "refused (unsafe_prompt)" in log.text and "<b>dragon</b> & co" in log.text
     assert "&lt;b&gt;dragon" in log.raw and log.parse_mode == "HTML"
     asked = telegram.send_text("/stats", chat=telegram.group, user=telegram.carol)
@@ -444,7 +452,7 @@ async def test_log_fits_telegrams_length(app, telegram):
             requester, member_name="<i>" * 60, place=str(who.id), prompt="x" * 1000,
             style="s", outcome="refused", reason="unsafe_prompt",
         )  # fmt: skip
-    log = await reply_to(telegram, telegram.send_text("/log", chat=who, user=telegram.dave))
+    log = await private_log(telegram, telegram.dave)
     assert len(log.text) <= 4096 and log.text.count("refused") == 15
 
 

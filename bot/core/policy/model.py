@@ -223,8 +223,11 @@ class EffectivePolicy:
     def offered_loras(self, ids: Iterable[str]) -> list[str]:
         return [lora_id for lora_id in ids if self.offers_lora(lora_id)]
 
-    def may_use(self, place: Place) -> PolicyRefusal | None:
-        """Whether the member may use the bot at `place` at all; the refusal if not."""
+    def may_use(self, place: Place, *, private_inputs: bool = False) -> PolicyRefusal | None:
+        """Whether the member may use the bot at `place` at all; the refusal if not.
+        `private_inputs`: the member gave a private model, a private LoRA or a LoRA URL, so
+        PRIVATE_STYLES is checked too (before their text is parsed: a member who may not use
+        them is told so, not how to shape a URL)."""
         policy = self.scope
         if policy.channels and place.channel not in policy.channels and not place.is_admin:
             return PolicyRefusal(RefusalKind.CHANNEL, policy.channels)
@@ -232,6 +235,8 @@ class EffectivePolicy:
             return PolicyRefusal(RefusalKind.ROLE, policy.roles)
         if policy.admins_only and not place.is_admin:
             return PolicyRefusal(RefusalKind.ADMINS_ONLY)
+        if private_inputs and not self.may_use_private_styles(place):
+            return PolicyRefusal(RefusalKind.PRIVATE_STYLES)
         return None
 
     def may_use_private_styles(self, place: Place) -> bool:

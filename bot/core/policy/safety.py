@@ -4,7 +4,8 @@ The word list is glin-profanity's English dictionary (a maintained package, pinn
 requirements.txt; about 400 words and phrases, mostly sexual terms and slurs, plus some
 swearing), matched by the package: case-insensitive, on word boundaries (so "classic",
 "assassin's creed", "Scunthorpe" and "cocktail" pass), and through leetspeak, accents,
-separators and stretched letters ("p0rn", "n.u.d.e", "nuuude" are caught).
+separators and stretched letters ("p0rn", "n.u.d.e", "nuuude" are caught), and lookalike letters
+from other scripts (folded here first: "nakєd", "ɡore").
 
 The package's list has almost no violent terms and lacks a few common sexual ones, so
 `OWN_WORDS` adds a short list of our own (see there); `NOT_SCREENED` takes out the package's
@@ -18,6 +19,8 @@ the member can rephrase. The tool's default negative prompt keeps ``nsfw`` regar
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Iterable
 from functools import lru_cache
 
@@ -157,6 +160,48 @@ NOT_SCREENED: frozenset[str] = frozenset(
 
 EXTRA_WORD_MAX_CHARS = 100
 
+# Lookalikes the package's homoglyph table leaves out (it folds accents, zero-width
+# characters and most Cyrillic and small-capital letters): Cyrillic, Greek and IPA letters
+# read as Latin ones, blank characters that are not spaces, and (below, by Unicode name)
+# every Latin letter with a hook, stroke, bar or tail ("ɠ", "ƞ", "ɍ" ...).
+_LOOKALIKE_LETTERS = {
+    "\u0454": "e",  # є Cyrillic Ukrainian ie
+    "\u0501": "d",  # ԁ Cyrillic komi de
+    "\u0457": "i",  # ї Cyrillic yi
+    "\u04bb": "h",  # һ Cyrillic shha
+    "\u04cf": "l",  # ӏ Cyrillic palochka
+    "\u051b": "q",  # ԛ Cyrillic qa
+    "\u051d": "w",  # ԝ Cyrillic we
+    "\u0455": "s",  # ѕ Cyrillic dze
+    "\u0456": "i",  # і Cyrillic Byelorussian-Ukrainian i
+    "\u0458": "j",  # ј Cyrillic je
+    "\u0261": "g",  # ɡ Latin script g
+    "\u0251": "a",  # ɑ Latin alpha
+    "\u0269": "i",  # ɩ Latin iota
+    "\u0131": "i",  # ı dotless i
+    "\u0237": "j",  # ȷ dotless j
+    "\u03b1": "a",  # α Greek alpha
+    "\u03b5": "e",  # ε Greek epsilon
+    "\u03b9": "i",  # ι Greek iota
+    "\u03ba": "k",  # κ Greek kappa
+    "\u03bd": "v",  # ν Greek nu
+    "\u03c1": "p",  # ρ Greek rho
+    "\u03c4": "t",  # τ Greek tau
+    "\u2800": None,  # braille blank, inside a word
+}
+_LATIN_LETTER = re.compile(r"LATIN (?:SMALL|CAPITAL) LETTER ([A-Z])(?: WITH .*)?")
+
+
+@lru_cache(maxsize=1)
+def _lookalikes() -> dict[int, str | None]:
+    """`str.translate` table: each lookalike to its Latin letter (None: removed)."""
+    table: dict[int, str | None] = {ord(k): v for k, v in _LOOKALIKE_LETTERS.items()}
+    for code in range(0x80, 0x2C00):
+        match = _LATIN_LETTER.fullmatch(unicodedata.name(chr(code), ""))
+        if match:
+            table.setdefault(code, match[1].lower())
+    return table
+
 
 def screen_prompt(text: str, extra_words: Iterable[str] = ()) -> str | None:
     """The first sexual or violent word or phrase found in `text` (as listed, lower case),
@@ -164,8 +209,10 @@ def screen_prompt(text: str, extra_words: Iterable[str] = ()) -> str | None:
     (`ScopePolicy.blocked_words`; blank entries and ones over 100 characters are ignored)."""
     if not text or not text.strip():
         return None
-    # Runs of spaces and line breaks as one space, so "covered  in\nblood" is a phrase too.
-    result = _filter(_extras(extra_words)).check_profanity(" ".join(text.split()))
+    # Lookalike letters as the Latin ones they pass for; runs of spaces and line breaks as
+    # one space, so "covered  in\nblood" is a phrase too.
+    folded = " ".join(text.translate(_lookalikes()).split())
+    result = _filter(_extras(extra_words)).check_profanity(folded)
     matches = result.get("matches") or []
     if matches:
         return str(matches[0]["word"]).lower()
@@ -175,7 +222,7 @@ def screen_prompt(text: str, extra_words: Iterable[str] = ()) -> str | None:
 
 def _extras(words: Iterable[str]) -> tuple[str, ...]:
     found = {
-        " ".join(word.split()).lower()
+        " ".join(word.translate(_lookalikes()).split()).lower()  # folded as the prompt is
         for word in words
         if isinstance(word, str) and word.strip() and len(word) <= EXTRA_WORD_MAX_CHARS
     }

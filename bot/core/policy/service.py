@@ -173,6 +173,14 @@ class Policies:
             if word is not None:
                 raise PolicyRefusal(RefusalKind.UNSAFE_PROMPT, (word,))
 
+    def screened_word(self, policy: EffectivePolicy, text: str) -> str | None:
+        """The word the safety gate refuses `text` for outside age-restricted places under
+        `policy` (for warning an administrator whose default prompt would be refused); None
+        when it passes or the owner turned `SAFETY_FILTER` off."""
+        if not self.caps.safety_filter:
+            return None
+        return screen_prompt(text, policy.scope.blocked_words)
+
     # ------------------------------------------------------------------ rules of a change
 
     def _check(self, name: str, policy: ScopePolicy) -> None:

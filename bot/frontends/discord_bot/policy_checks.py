@@ -109,12 +109,14 @@ async def refused_use(
     *,
     prompt: str = "",
     style: str = "",
+    private_inputs: bool = False,
 ) -> bool:
-    """True when the member may not use the bot here (channel, roles): they have been told
-    privately, and the refusal is recorded."""
+    """True when the member may not use the bot here (channel, roles, and private styles
+    when `private_inputs`: they gave a private model, private LoRA or LoRA URL): they have
+    been told privately, and the refusal is recorded."""
     if here.effective is None:
         return False
-    refusal = here.effective.may_use(here.place)
+    refusal = here.effective.may_use(here.place, private_inputs=private_inputs)
     if refusal is None:
         return False
     await refuse(interaction, services, here.effective, refusal, prompt=prompt, style=style)

@@ -5,7 +5,7 @@ and never pings in ephemeral messages; what members or Wiro wrote is shown as te
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import discord
 
@@ -116,6 +116,20 @@ def limits_text(fair_use: FairUse) -> str:
     )
 
 
+def _default_line(
+    catalog: Catalog, kind: str, style_id: str | None, offered: Callable[[str], bool]
+) -> str:
+    """One default style as enforced: a default no longer offered (the owner or the server
+    turned it off since) is not used, and is shown so."""
+    label, none = ("Model", "the bot's default") if kind == "model" else ("LoRA", "none")
+    if not style_id:
+        return f"{label}: {none}"
+    name = style_name(catalog, kind, style_id)
+    if not offered(style_id):
+        return f"{label}: {none} ({name} is set but turned off, so it isn't used)"
+    return f"{label}: {name}"
+
+
 def policy_embed(
     effective: EffectivePolicy, catalog: Catalog, *, server_name: str, health_line: str | None
 ) -> discord.Embed:
@@ -148,12 +162,8 @@ def policy_embed(
         inline=False,
     )
     defaults = [
-        f"Model: {style_name(catalog, 'model', policy.default_model)}"
-        if policy.default_model
-        else "Model: the bot's default",
-        f"LoRA: {style_name(catalog, 'lora', policy.default_lora)}"
-        if policy.default_lora
-        else "LoRA: none",
+        _default_line(catalog, "model", policy.default_model, effective.offers_model),
+        _default_line(catalog, "lora", policy.default_lora, effective.offers_lora),
         f"Prompt: {literal(cut(policy.default_prompt, 200))}"
         if policy.default_prompt
         else "Prompt: the tool's default",

@@ -79,10 +79,14 @@ class TelegramAddress:
         address = job.reply_address
         thread_id = address.get("thread_id")
         message_id = address.get("message_id")
+        chat_id = int(address["chat_id"])
+        # A stored address without its type: Telegram's group ids are negative, private
+        # chats' are the member's own (positive) id. Never a group taken for a private chat.
+        chat_type = address.get("chat_type") or (PRIVATE if chat_id > 0 else "group")
         return cls(
             user_id=int(address["user_id"]),
-            chat_id=int(address["chat_id"]),
-            chat_type=str(address.get("chat_type") or PRIVATE),
+            chat_id=chat_id,
+            chat_type=str(chat_type),
             thread_id=int(thread_id) if thread_id is not None else None,
             message_id=int(message_id) if message_id is not None else None,
         )

@@ -26,11 +26,12 @@ from bot.core.insight.health import HealthState
 from bot.core.policy.model import EffectivePolicy
 from bot.core.policy.safety import EXTRA_WORD_MAX_CHARS
 from bot.core.policy.service import BLOCKED_WORDS_MAX, CapExceeded, PolicyEditor
+from bot.core.request.options import PROMPT_MAX_CHARS
 from bot.services import Services
 
 from .address import PLATFORM, address_of, requester
 from .delivery import Where, post_text
-from .gate import administers, scope_of
+from .gate import administers, anonymous_admin, scope_of
 from .insight_text import LOG_LENGTH, chart_caption, log_text, stats_text
 from .messages import refusal
 from .presses import Tools, alert
@@ -71,6 +72,19 @@ HEALTH_NOTICES = {
     ),
 }
 WORD_MAX_CHARS = EXTRA_WORD_MAX_CHARS
+UNSAFE_DEFAULT = (
+    "unless the chat is marked for adults, members who leave the prompt empty are refused by "
+    "the safety gate."
+)
+LOG_ANONYMOUS = (
+    "The log is sent privately, and you are posting anonymously: send /log as yourself "
+    "(turn off Remain anonymous for a moment)."
+)
+LOG_SENT = "I sent you this chat's log in our private chat."
+LOG_NOT_SENT = (
+    "The log is sent privately, and I can't write to you: open a chat with me, press Start, "
+    "then send /log here again."
+)
 
 
 def editor_of(user: User) -> PolicyEditor:
@@ -111,7 +125,9 @@ class AdminCommands:
     async def handle(self, bot: Bot, message: Message, name: str, args: str) -> None:
         user = message.from_user
         assert user is not None
-        if not await administers(bot, message.chat.id, message.chat.type, user.id):
+        if not anonymous_admin(message) and not await administers(
+            bot, message.chat.id, message.chat.type, user.id
+        ):
             await self._say(bot, message, refusal(NOT_ADMIN.format(name=name)))
             return
         if name == "stats":
@@ -169,12 +185,24 @@ class AdminCommands:
                 return
             changes, done = {"blocked_words": tuple(words)}, f"{head.capitalize()}ed: “{word}”."
         elif head == "default_prompt":
+            if len(rest) > PROMPT_MAX_CHARS:
+                too_long = (
+                    f"A default prompt holds at most {PROMPT_MAX_CHARS} characters "
+                    f"(this one has {len(rest)})."
+                )
+                await self._say(bot, message, refusal(too_long))
+                return
             changes = {"default_prompt": rest or None}
             done = f"Default prompt: “{rest}”." if rest else "No default prompt any more."
         else:
             await self._say(bot, message, refusal(SUBCOMMANDS))
             return
         refused = await _update(self._services, scope, changes, user)
+        if refused is None and head == "default_prompt" and rest:
+            policies = self._services.policies
+            word = policies.screened_word(await policies.effective(scope), rest)
+            if word is not None:
+                done += f" Note: it contains “{word}”, so {UNSAFE_DEFAULT}"
         await self._say(bot, message, refusal(refused) if refused else fit_html(["✅ ", done]))
 
     async def _stats(self, bot: Bot, message: Message) -> None:
@@ -196,8 +224,26 @@ class AdminCommands:
             log.info("Cannot send the chart in chat %s: %s", message.chat.id, error)
 
     async def _log(self, bot: Bot, message: Message) -> None:
+        """The log goes to the administrator privately: in a group, members' prompts and
+        refusals are not for everyone to read."""
         entries = await self._services.audit.recent(scope_of(message.chat.id), limit=LOG_LENGTH)
-        await self._say(bot, message, log_text(entries))
+        user = message.from_user
+        if message.chat.type == "private" or user is None:
+            await self._say(bot, message, log_text(entries))
+            return
+        if anonymous_admin(message):  # no one to write to
+            await self._say(bot, message, refusal(LOG_ANONYMOUS))
+            return
+        text = log_text(entries, chat=chat_title(message))
+        try:
+            await self._pacer.send(
+                user.id, lambda: bot.send_message(user.id, text, parse_mode="HTML"), group=False
+            )
+        except TelegramAPIError as error:
+            log.info("Cannot send the log of chat %s privately: %s", message.chat.id, error)
+            await self._say(bot, message, refusal(LOG_NOT_SENT))
+            return
+        await self._say(bot, message, fit_html([LOG_SENT]))
 
 
 async def _update(

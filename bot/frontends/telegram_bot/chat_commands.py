@@ -32,7 +32,7 @@ from bot.services import Services
 
 from .address import TelegramAddress, address_of, requester, thread_of
 from .chat_admin import ADMIN_COMMANDS, AdminCommands
-from .command import PORTRAIT, parse_command, parse_portrait
+from .command import PORTRAIT, gives_private_inputs, parse_command, parse_portrait
 from .gate import Gate
 from .kept import kept_keyboard
 from .messages import HISTORY_LENGTH, HistoryEntry, help_text, history_text, refusal, styles_pages
@@ -169,7 +169,7 @@ class _Commands:
             return
         address = address_of(message)
         gate = await Gate.open(services, bot, address, _name(message))
-        refused = await gate.refuse_use()
+        refused = await gate.refuse_use(private_inputs=gives_private_inputs(args, services.catalog))
         if refused is not None:
             await answer(bot, self._pacer, message, refusal(refused))
             return

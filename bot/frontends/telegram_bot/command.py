@@ -118,6 +118,17 @@ def parse_portrait(
     return PortraitRequest(options=options)
 
 
+def gives_private_inputs(args: str, catalog: Catalog) -> bool:
+    """Whether ``/portrait`` arguments give a private model, a private LoRA or a LoRA URL
+    (checked against the chat's policy before they are parsed); False when the arguments
+    can't be read (`parse_portrait` then says why)."""
+    try:
+        _, values = split_arguments(args, catalog)
+    except OptionError:
+        return False
+    return any(values.get(keyword) for keyword in ("private_model", "private_lora", "lora_url"))
+
+
 def with_chat_defaults(
     policy: EffectivePolicy, prompt: str, values: dict[str, str], catalog: Catalog
 ) -> str:

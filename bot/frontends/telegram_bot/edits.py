@@ -24,8 +24,9 @@ from bot.core.request.options import OptionError
 
 from .address import PLATFORM, TelegramAddress, address_of, requester
 from .callbacks import RestylePage, RestylePick, offered, resolve_pick
-from .command import check_names, split_arguments
+from .command import check_names, gives_private_inputs, split_arguments
 from .delivery import Where
+from .gate import Gate
 from .keyboards import restyle_keyboard, result_keyboard
 from .messages import BOLD, BOLD_, ask_new_prompt, not_yours, refusal
 from .presses import (
@@ -176,6 +177,13 @@ async def _new_prompt(
         await tell(tools, where, refusal(NOT_YOUR_PROMPT))
         return
     catalog = tools.services.catalog
+    if gives_private_inputs(message.text or "", catalog):  # as /portrait: before parsing
+        name = str(job.params.get("member_name") or "") or "a member"
+        gate = await Gate.open(tools.services, tools.bot, address, name)
+        refused_use = await gate.refuse_use(private_inputs=True)
+        if refused_use is not None:
+            await tell(tools, where, refusal(refused_use))
+            return
     try:
         prompt, values = split_arguments(message.text or "", catalog)
         check_names(values, catalog)

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError
+from aiogram.types import Message
 
 from bot.core.catalog import Catalog
 from bot.core.insight.audit import place_of, style_of
@@ -57,6 +58,14 @@ async def administers(bot: Bot, chat_id: int, chat_type: str, user_id: int) -> b
         log.info("Could not check whether %s administers chat %s: %s", user_id, chat_id, error)
         return False
     return member.status in ADMIN_STATUSES
+
+
+def anonymous_admin(message: Message) -> bool:
+    """Sent by an anonymous administrator of its group: Telegram then puts the group itself
+    in ``sender_chat`` (and a placeholder bot in ``from_user``, whom ``getChatMember`` does
+    not know as an administrator). Only Telegram sets ``sender_chat``."""
+    sender = message.sender_chat
+    return sender is not None and sender.id == message.chat.id and message.chat.type != PRIVATE
 
 
 def scope_of(chat_id: int) -> str:
@@ -99,9 +108,12 @@ class Gate:
     def spoiler(self) -> bool:
         return spoiler_results(self.effective)
 
-    async def refuse_use(self, options: PortraitOptions | None = None) -> str | None:
-        """The refusal (plain text) when the member may not use the bot in this chat."""
-        refused = self.effective.may_use(self.place)
+    async def refuse_use(
+        self, options: PortraitOptions | None = None, *, private_inputs: bool = False
+    ) -> str | None:
+        """The refusal (plain text) when the member may not use the bot in this chat (or,
+        with `private_inputs`, the private styles they gave)."""
+        refused = self.effective.may_use(self.place, private_inputs=private_inputs)
         if refused is None:
             return None
         return await self._refused(refused, options)
@@ -160,6 +172,9 @@ def refusal_text(refusal: PolicyRefusal, catalog: Catalog, effective: EffectiveP
     if kind is RefusalKind.PRIVATE_STYLES:
         return PRIVATE_STYLES
     if kind is RefusalKind.LORA_URL_HOST:
+        # The core's reason: what is wrong with this URL (its port, a password, the host...).
+        if detail:
+            return f"That LoRA URL can't be used. {detail[0]}"
         hosts = ", ".join(effective.caps.lora_url_hosts) or "none"
         return (
             "That LoRA URL can't be used: it must start with https:// and point at one of "

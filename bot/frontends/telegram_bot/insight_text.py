@@ -45,11 +45,14 @@ def _seconds(value: float | None) -> str:
     return "—" if value is None else f"{value:.0f} s"
 
 
-def log_text(entries: Sequence[AuditEntry]) -> str:
-    """The recent entries, newest first: when, who, what happened (and the prompt)."""
+def log_text(entries: Sequence[AuditEntry], chat: str | None = None) -> str:
+    """The recent entries, newest first: when, who, what happened (and the prompt).
+    ``chat``: the chat's title when the log is read elsewhere (an administrator's private
+    chat); None: "here"."""
     if not entries:
-        return fit_html([NO_ENTRIES])
-    parts: list[Part] = [BOLD, "📜 Recent requests and changes here", BOLD_]
+        return fit_html([NO_ENTRIES if chat is None else f"Nothing recorded in {chat} yet."])
+    where: Part = "here" if chat is None else Cut(f"in {chat}")
+    parts: list[Part] = [BOLD, "📜 Recent requests and changes ", where, BOLD_]
     for entry in entries[:LOG_LENGTH]:
         parts += ["\n\n", entry.at.strftime("%Y-%m-%d %H:%M UTC"), " · "]
         parts += [BOLD, Cut(entry.member_name or entry.requester), BOLD_, " · "]

@@ -105,7 +105,10 @@ def address_of_press(job: Job, query: CallbackQuery) -> TelegramAddress:
     """Where a new version asked by a press answers: the pressed message's chat and topic, as a
     reply to the pressed message."""
     where = pressed_where(job, query)
-    chat_type = query.message.chat.type if query.message is not None else "private"
+    # Without the pressed message the chat is the job's, and so is its type (never taken for
+    # a private chat, where the member would administer it).
+    message = query.message
+    chat_type = message.chat.type if message is not None else TelegramAddress.of(job).chat_type
     return TelegramAddress(
         user_id=query.from_user.id,
         chat_id=where.chat_id,

@@ -15,12 +15,12 @@ says the member administers it. The longest payload, ``"cs:s:t:123.ffff:99"``, i
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot.core.catalog import Catalog
+from bot.core.catalog import Catalog, StyleOption
 from bot.core.policy.model import EffectivePolicy, PrivateStyles
 
 from .callbacks import StyleChoice, restyle_listing, style_check
@@ -95,6 +95,15 @@ def _back() -> list[InlineKeyboardButton]:
 # ------------------------------------------------------------------ overview
 
 
+def _default(style: StyleOption | None, offered: Callable[[str], bool]) -> str:
+    """A default style as enforced: one turned off since is not used, and shown so."""
+    if style is None:
+        return "—"
+    if not offered(style.id):
+        return f"— ({style.readable_name} is turned off, so it isn't used)"
+    return style.readable_name
+
+
 def main_text(
     policy: EffectivePolicy, catalog: Catalog, *, chat_title: str, notice: str | None = None
 ) -> str:
@@ -109,8 +118,8 @@ def main_text(
     parts += [f"\nStyles: {len(models)} models, {len(loras)} LoRAs offered"]
     default_model = catalog.model(scope.default_model) if scope.default_model else None
     default_lora = catalog.lora(scope.default_lora) if scope.default_lora else None
-    parts += ["\nDefault model: ", Cut(default_model.readable_name if default_model else "—")]
-    parts += [", LoRA: ", Cut(default_lora.readable_name if default_lora else "—")]
+    parts += ["\nDefault model: ", Cut(_default(default_model, policy.offers_model))]
+    parts += [", LoRA: ", Cut(_default(default_lora, policy.offers_lora))]
     parts += ["\nDefault prompt: ", Cut(scope.default_prompt or "—")]
     parts += [
         f"\nLimits: wait {wait_text(fair.member_cooldown).removeprefix('in ')}, "
