@@ -55,6 +55,7 @@ class Settings:
     disabled_models: tuple[str, ...] = ()
     disabled_loras: tuple[str, ...] = ()
     safety_filter: bool = True
+    allow_adult_chats: bool = False
     faces_key: str = field(default="", repr=False)  # "" = BOT_DATA_DIR/faces.key
     faces_per_member: int = 5
     wiro_health_minutes: float = 15.0  # between two checks of the Wiro keys (0: start-up only)
@@ -121,6 +122,7 @@ def load_settings(env: Mapping[str, str], *, need_wiro: bool = True) -> Settings
         disabled_models=reader.ids("DISABLED_MODELS"),
         disabled_loras=reader.ids("DISABLED_LORAS"),
         safety_filter=reader.flag("SAFETY_FILTER", True),
+        allow_adult_chats=reader.flag("ALLOW_ADULT_CHATS", False),
         faces_key=reader.secret("FACES_KEY", _FERNET_KEY, required=False),
         faces_per_member=reader.whole("FACES_PER_MEMBER", 5, minimum=0, maximum=50),
         wiro_health_minutes=reader.number("WIRO_HEALTH_MINUTES", 15, minimum=0, maximum=24 * 60),
@@ -144,6 +146,7 @@ def owner_caps(settings: Settings) -> OwnerCaps:
         allow_private_styles=settings.allow_lora_urls,
         lora_url_hosts=settings.lora_url_hosts,
         safety_filter=settings.safety_filter,
+        allow_adult_chats=settings.allow_adult_chats,
     )
 
 

@@ -119,8 +119,35 @@ async def owner_allows_private_styles(telegram, fake_wiro, tmp_path):
         tmp_path / "data",
         ALLOW_LORA_URLS="true",
         LORA_URL_HOSTS="huggingface.co",
+        ALLOW_ADULT_CHATS="true",
     ) as app:
         yield app
+
+
+@pytest.fixture
+async def owner_allows_adult_chats(telegram, fake_wiro, tmp_path):
+    """The bot, its owner letting chats be marked for adults (`ALLOW_ADULT_CHATS`)."""
+    async with telegram_bot(
+        telegram, fake_wiro, tmp_path / "data", ALLOW_ADULT_CHATS="true"
+    ) as app:
+        yield app
+
+
+async def test_a_chat_for_adults_needs_the_owners_consent(app, telegram, fake_wiro):
+    dave = telegram.dave  # an administrator
+    menu = await open_menu(telegram, dave)
+    await press(telegram, menu, data(Menu.SAFETY), dave)
+    assert "doesn't allow chats for adults" in menu.text, menu.text
+    answer = await telegram.wait_answer(
+        telegram.press_button(menu, data(Menu.SAFETY, Do.ADULT, "1"), user=dave)
+    )
+    assert answer.show_alert and "doesn't allow chats for adults" in answer.text
+    assert not (await app.services.policies.get(scope(telegram.group))).adult_allowed
+    # Any member administers their own private chat: the gate holds there too.
+    asked = telegram.send_photo(
+        selfie_jpeg(), caption="/portrait a nude portrait", chat=telegram.private
+    )
+    await refused(telegram, fake_wiro, asked, "isn't allowed in this chat")
 
 
 async def test_an_admin_changes_each_kind_of_setting_in_place(
@@ -358,7 +385,10 @@ async def test_private_styles_and_the_lora_url_allowlist(
 
 
 @pytest.mark.parametrize("adult", [False, True])
-async def test_the_safety_gate_in_a_normal_and_an_adult_chat(app, telegram, fake_wiro, adult):
+async def test_the_safety_gate_in_a_normal_and_an_adult_chat(
+    owner_allows_adult_chats, telegram, fake_wiro, adult
+):
+    app = owner_allows_adult_chats
     await set_policy(app, telegram.group, adult_allowed=adult, blocked_words=("dragon",))
     for prompt, user in (("a nude portrait", telegram.alice), ("a DRAGON rider", telegram.bob)):
         asked = telegram.send_photo(
@@ -377,7 +407,8 @@ async def test_the_safety_gate_in_a_normal_and_an_adult_chat(app, telegram, fake
 
 
 @pytest.mark.parametrize("adult", [False, True])
-async def test_spoilers_on_the_result(app, telegram, fake_wiro, adult):
+async def test_spoilers_on_the_result(owner_allows_adult_chats, telegram, fake_wiro, adult):
+    app = owner_allows_adult_chats
     await set_policy(app, telegram.group, spoiler_results=True, adult_allowed=adult)
     asked = telegram.send_photo(selfie_jpeg(), caption="/portrait oil", chat=telegram.group)
     result = await result_of(telegram, asked)

@@ -263,8 +263,25 @@ async def test_the_safety_gate_outside_adult_places(policies):
         ("nude",),
     )
     assert await refusal(policies, Place(age_restricted=True), prompt="a nude portrait") is None
-    await policies.update(GUILD, {"adult_allowed": True}, by=EDITOR)
-    assert await refusal(policies, prompt="a nude portrait") is None
+
+
+async def test_a_chat_for_adults_needs_the_owners_consent(ledger):
+    """Telegram checks no ages and every member administers their own private chat, so a
+    chat's "for adults" flag opens the gate only with `ALLOW_ADULT_CHATS`."""
+    strict = Policies(SqlitePolicyStore(ledger), CAPS)
+    with pytest.raises(CapExceeded) as capped:
+        await strict.update(GUILD, {"adult_allowed": True}, by=EDITOR)
+    assert capped.value.field == "adult_allowed"
+    allowing = Policies(
+        SqlitePolicyStore(ledger), dataclasses.replace(CAPS, allow_adult_chats=True)
+    )
+    await allowing.update(GUILD, {"adult_allowed": True}, by=EDITOR)
+    nude = options(prompt="a nude portrait")
+    await allowing.check_request(GUILD, Place(), nude)
+    # Stored while the owner allowed it, then the owner turned adult chats off: not trusted.
+    strict.forget()
+    with pytest.raises(PolicyRefusal):
+        await strict.check_request(GUILD, Place(), nude)
 
 
 async def test_the_scopes_own_words_are_screened(policies):

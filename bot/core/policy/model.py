@@ -151,13 +151,17 @@ class OwnerCaps:
     disabled_models / disabled_loras: catalog ids no scope may offer (`DISABLED_MODELS`,
     `DISABLED_LORAS`). allow_private_styles: `ALLOW_LORA_URLS` (private models, private LoRAs
     and LoRA URLs; off by default). lora_url_hosts: hosts a LoRA URL may point at
-    (`LORA_URL_HOSTS`). safety_filter: the prompt screening is on (`SAFETY_FILTER`)."""
+    (`LORA_URL_HOSTS`). safety_filter: the prompt screening is on (`SAFETY_FILTER`).
+    allow_adult_chats: a Telegram chat's administrators may mark it for adults
+    (`ALLOW_ADULT_CHATS`, off by default: Telegram checks no ages, and every member
+    administers their own private chat)."""
 
     fair_use: FairUse = field(default_factory=FairUse)
     disabled_models: frozenset[str] = frozenset()
     disabled_loras: frozenset[str] = frozenset()
     allow_private_styles: bool = False
     lora_url_hosts: tuple[str, ...] = ()
+    allow_adult_chats: bool = False
     safety_filter: bool = True
 
 
@@ -282,10 +286,17 @@ class EffectivePolicy:
             prompt = self.scope.default_prompt or None
         return model, lora, prompt
 
+    @property
+    def adult_chat(self) -> bool:
+        """The chat is for adults: its policy says so and the owner allows adult chats
+        (`OwnerCaps.allow_adult_chats`); a flag stored before the owner turned them off is
+        not trusted."""
+        return self.scope.adult_allowed and self.caps.allow_adult_chats
+
     def adult_place(self, place: Place) -> bool:
         """Adult prompts are allowed here: a Discord age-restricted channel, or a Telegram
-        chat whose policy says it is for adults."""
-        return place.age_restricted or self.scope.adult_allowed
+        chat for adults (`adult_chat`)."""
+        return place.age_restricted or self.adult_chat
 
 
 def effective_policy(policy: ScopePolicy, caps: OwnerCaps) -> EffectivePolicy:

@@ -215,6 +215,9 @@ class Policies:
         elif name == "private_styles":
             if value is not PrivateStyles.OFF and not self.caps.allow_private_styles:
                 raise CapExceeded(name, PrivateStyles.OFF.value)
+        elif name == "adult_allowed":
+            if value and not self.caps.allow_adult_chats:
+                raise CapExceeded(name, "off")
         elif name == "default_prompt" and value is not None and len(value) > PROMPT_MAX_CHARS:
             raise ValueError(f"default_prompt is longer than {PROMPT_MAX_CHARS} characters")
         elif name == "blocked_words":

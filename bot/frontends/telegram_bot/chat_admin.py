@@ -274,6 +274,8 @@ def capped_text(capped: CapExceeded) -> str:
         return f"The bot's owner allows at most {cap} portraits per chat a day."
     if field == "private_styles":
         return "The bot's owner doesn't allow private models and LoRA URLs."
+    if field == "adult_allowed":
+        return "The bot's owner doesn't allow chats for adults (the prompt screening stays on)."
     if field in ("models", "loras", "default_model", "default_lora"):
         return "The bot's owner turned that style off."
     return f"The bot's owner doesn't allow that ({field})."

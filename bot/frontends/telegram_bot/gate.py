@@ -99,7 +99,7 @@ class Gate:
         )
         place = Place(
             channel=str(address.chat_id),
-            age_restricted=policy.adult_allowed,
+            age_restricted=False,  # Telegram has no age-restricted chats: `adult_chat`
             is_admin=is_admin,
         )
         return cls(services, address, effective, place, member_name)
@@ -155,7 +155,7 @@ class Gate:
 
 def spoiler_results(effective: EffectivePolicy) -> bool:
     """Results are posted as spoilers: the chat asks for it and is not for adults."""
-    return effective.scope.spoiler_results and not effective.scope.adult_allowed
+    return effective.scope.spoiler_results and not effective.adult_chat
 
 
 def refusal_text(refusal: PolicyRefusal, catalog: Catalog, effective: EffectivePolicy) -> str:

@@ -127,7 +127,7 @@ def main_text(
         f"{_quota(fair.member_daily_quota)} per member and "
         f"{_quota(fair.guild_daily_quota)} per chat a day"
     ]
-    parts += [f"\nAdult chat: {_onoff(scope.adult_allowed)}"]
+    parts += [f"\nAdult chat: {_adult(policy)}"]
     parts += [f", results as spoilers: {_onoff(scope.spoiler_results)}"]
     parts += ["\nBlocked words: ", Cut(", ".join(scope.blocked_words) or "—")]
     private = PRIVATE_LABELS.get(scope.private_styles, scope.private_styles.value)
@@ -280,10 +280,15 @@ def limit_label(code: str) -> str:
 def safety_text(policy: EffectivePolicy) -> str:
     scope = policy.scope
     filter_state = "on" if policy.caps.safety_filter else "off (turned off by the bot's owner)"
+    adults = (
+        "In a chat for adults sexual and violent prompts are not refused."
+        if policy.caps.allow_adult_chats
+        else "The bot's owner doesn't allow chats for adults, so it stays on here."
+    )
     return fit_html(
         [
-            BOLD, "🔞 Safety", BOLD_, f"\nPrompt screening: {filter_state}. In a chat for adults ",
-            "sexual and violent prompts are not refused. Results as spoilers: photos are blurred ",
+            BOLD, "🔞 Safety", BOLD_, f"\nPrompt screening: {filter_state}. {adults} ",
+            "Results as spoilers: photos are blurred ",
             "until tapped (not in a chat for adults).\nBlocked words here: ",
             Cut(", ".join(scope.blocked_words) or "—"), "\n", CODE,
             "/settings block <word>", CODE_, " and ", CODE, "/settings unblock <word>", CODE_,
@@ -292,12 +297,18 @@ def safety_text(policy: EffectivePolicy) -> str:
     )  # fmt: skip
 
 
+def _adult(policy: EffectivePolicy) -> str:
+    if not policy.caps.allow_adult_chats:
+        return "off (the bot's owner doesn't allow chats for adults)"
+    return _onoff(policy.scope.adult_allowed)
+
+
 def safety_keyboard(policy: EffectivePolicy) -> InlineKeyboardMarkup:
     scope = policy.scope
     adult = "1" if not scope.adult_allowed else "0"
     spoil = "1" if not scope.spoiler_results else "0"
     rows = [
-        [button(f"Adult chat: {_onoff(scope.adult_allowed)}", data(Menu.SAFETY, Do.ADULT, adult))],
+        [button(f"Adult chat: {_adult(policy)}", data(Menu.SAFETY, Do.ADULT, adult))],
         [
             button(
                 f"Results as spoilers: {_onoff(scope.spoiler_results)}",
