@@ -460,13 +460,17 @@ async def test_log_and_stats_for_administrators(app, telegram, fake_wiro):
     assert "Recent requests and changes in Portrait Group" in log.text
     assert "refused (unsafe_prompt)" in log.text and "<b>dragon</b> & co" in log.text
     assert "&lt;b&gt;dragon" in log.raw and log.parse_mode == "HTML"
+    # The figures name the most active members and the spend: sent privately too.
+    private = telegram.private_chat(telegram.carol)
+    photos_in_group = [m for m in telegram.sent(telegram.group) if m.photo is not None]
     asked = telegram.send_text("/stats", chat=telegram.group, user=telegram.carol)
-    figures = await reply_to(telegram, asked)
-    assert "Portraits in this chat" in figures.text and "Delivered: 1" in figures.text
-    chart = await telegram.wait_message(
-        lambda m: m.reply_to_message_id == asked.message_id and m.photo is not None
-    )
+    note = await reply_to(telegram, asked)
+    assert "sent you this chat's figures" in note.text
+    figures = await telegram.wait_message(lambda m: "Portraits in" in (m.text or ""), chat=private)
+    assert "Portraits in Portrait Group" in figures.text and "Delivered: 1" in figures.text
+    chart = await telegram.wait_message(lambda m: m.photo is not None, chat=private)
     assert chart.files[0].open_image().format == "PNG"
+    assert [m for m in telegram.sent(telegram.group) if m.photo is not None] == photos_in_group
     for command in ("/log", "/stats"):  # a member gets neither
         asked = telegram.send_text(command, chat=telegram.group, user=telegram.bob)
         assert "administrators" in (await reply_to(telegram, asked)).text

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from aiogram import Bot, Router
@@ -76,14 +76,15 @@ UNSAFE_DEFAULT = (
     "unless the chat is marked for adults, members who leave the prompt empty are refused by "
     "the safety gate."
 )
-LOG_ANONYMOUS = (
-    "The log is sent privately, and you are posting anonymously: send /log as yourself "
-    "(turn off Remain anonymous for a moment)."
-)
 LOG_SENT = "I sent you this chat's log in our private chat."
-LOG_NOT_SENT = (
-    "The log is sent privately, and I can't write to you: open a chat with me, press Start, "
-    "then send /log here again."
+STATS_SENT = "I sent you this chat's figures in our private chat."
+NOT_SENT = (
+    "{what} is sent privately, and I can't write to you: open a chat with me, press Start, "
+    "then send {command} here again."
+)
+ANONYMOUS = (
+    "{what} is sent privately, and you are posting anonymously: send {command} as yourself "
+    "(turn off Remain anonymous for a moment)."
 )
 
 
@@ -206,44 +207,73 @@ class AdminCommands:
         await self._say(bot, message, refusal(refused) if refused else fit_html(["✅ ", done]))
 
     async def _stats(self, bot: Bot, message: Message) -> None:
+        """The figures and their chart; in a group they go to the administrator privately
+        (they name the most active members and what the bot spends)."""
         figures = await self._services.insight.stats(scope_of(message.chat.id))
-        await self._say(bot, message, stats_text(figures))
-        title = f"Portraits in {chat_title(message)}"
-        png = await asyncio.to_thread(render_chart, figures, title=title)  # CPU: a thread
+        title = chat_title(message)
+        png = await asyncio.to_thread(render_chart, figures, title=f"Portraits in {title}")
         chart = BufferedInputFile(png, filename="portraits-30-days.png")
-        where = Where.of(address_of(message))
-        try:
+        in_group = message.chat.type != "private"
+        text = stats_text(figures, chat=title if in_group else None)
+
+        async def send(chat_id: int, kwargs: dict[str, Any], group: bool) -> None:
             await self._pacer.send(
-                where.chat_id,
-                lambda: bot.send_photo(
-                    where.chat_id, chart, caption=chart_caption(), **where.kwargs()
-                ),
-                group=where.group,
+                chat_id,
+                lambda: bot.send_message(chat_id, text, parse_mode="HTML", **kwargs),
+                group=group,
             )
-        except TelegramAPIError as error:
-            log.info("Cannot send the chart in chat %s: %s", message.chat.id, error)
+            await self._pacer.send(
+                chat_id,
+                lambda: bot.send_photo(chat_id, chart, caption=chart_caption(), **kwargs),
+                group=group,
+            )
+
+        await self._to_administrator(bot, message, send, ("The chat's figures", "/stats"))
 
     async def _log(self, bot: Bot, message: Message) -> None:
         """The log goes to the administrator privately: in a group, members' prompts and
         refusals are not for everyone to read."""
         entries = await self._services.audit.recent(scope_of(message.chat.id), limit=LOG_LENGTH)
+        in_group = message.chat.type != "private"
+        text = log_text(entries, chat=chat_title(message) if in_group else None)
+
+        async def send(chat_id: int, kwargs: dict[str, Any], group: bool) -> None:
+            await self._pacer.send(
+                chat_id,
+                lambda: bot.send_message(chat_id, text, parse_mode="HTML", **kwargs),
+                group=group,
+            )
+
+        await self._to_administrator(bot, message, send, ("The log", "/log"))
+
+    async def _to_administrator(
+        self,
+        bot: Bot,
+        message: Message,
+        send: Callable[[int, dict[str, Any], bool], Awaitable[None]],
+        named: tuple[str, str],
+    ) -> None:
+        """`send` here in a private chat, or to the administrator's private chat from a group
+        (the group is told; `named`: what is sent and its command, for that note)."""
+        what, command = named
         user = message.from_user
         if message.chat.type == "private" or user is None:
-            await self._say(bot, message, log_text(entries))
+            where = Where.of(address_of(message))
+            try:
+                await send(where.chat_id, where.kwargs(), where.group)
+            except TelegramAPIError as error:
+                log.info("Cannot answer %s in chat %s: %s", command, message.chat.id, error)
             return
         if anonymous_admin(message):  # no one to write to
-            await self._say(bot, message, refusal(LOG_ANONYMOUS))
+            await self._say(bot, message, refusal(ANONYMOUS.format(what=what, command=command)))
             return
-        text = log_text(entries, chat=chat_title(message))
         try:
-            await self._pacer.send(
-                user.id, lambda: bot.send_message(user.id, text, parse_mode="HTML"), group=False
-            )
+            await send(user.id, {}, False)
         except TelegramAPIError as error:
-            log.info("Cannot send the log of chat %s privately: %s", message.chat.id, error)
-            await self._say(bot, message, refusal(LOG_NOT_SENT))
+            log.info("Cannot send %s of chat %s privately: %s", command, message.chat.id, error)
+            await self._say(bot, message, refusal(NOT_SENT.format(what=what, command=command)))
             return
-        await self._say(bot, message, fit_html([LOG_SENT]))
+        await self._say(bot, message, fit_html([LOG_SENT if command == "/log" else STATS_SENT]))
 
 
 async def _update(

@@ -18,9 +18,11 @@ NO_ENTRIES = "Nothing recorded in this chat yet."
 CHART_CAPTION = "📈 Portraits per day in this chat, the last 30 days"
 
 
-def stats_text(stats: ScopeStats) -> str:
-    """The figures of one chat (or every scope) over the last 30 days."""
-    parts: list[Part] = [BOLD, "📊 Portraits in this chat, the last 30 days", BOLD_, "\n\n"]
+def stats_text(stats: ScopeStats, chat: str | None = None) -> str:
+    """The figures of one chat over the last 30 days. ``chat``: the chat's title when they
+    are read elsewhere (an administrator's private chat); None: "this chat"."""
+    where: Part = "this chat" if chat is None else Cut(chat)
+    parts: list[Part] = [BOLD, "📊 Portraits in ", where, ", the last 30 days", BOLD_, "\n\n"]
     parts += [
         f"Delivered: {stats.delivered} · failed: {stats.failed} · cancelled: "
         f"{stats.cancelled} · refused: {stats.refused}"
