@@ -174,3 +174,18 @@ def owner_only(path: Path) -> None:
     with contextlib.suppress(FileNotFoundError, PermissionError):
         if path.stat().st_uid == os.getuid():
             path.chmod(FILE_MODE)
+
+
+def write_owner_only(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (a ``.tmp`` beside it, then a rename), readable by
+    the bot's user only (``0600``): people's faces. Raises OSError (a full disk, no
+    permission); the temporary file is then gone."""
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        tmp.replace(path)
+    except OSError:
+        tmp.unlink(missing_ok=True)
+        raise

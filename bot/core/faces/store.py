@@ -22,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import builtins
 import logging
-import os
 import sqlite3
 import uuid
 from dataclasses import dataclass, replace
@@ -32,6 +31,7 @@ from pathlib import Path
 from bot.core.faces.keys import FaceCipher, FaceUnreadable
 from bot.core.jobs.ledger import Clock, Job, LedgerError, utc_now
 from bot.core.jobs.sqlite_ledger import SqliteLedger
+from bot.storage import write_owner_only
 
 __all__ = [
     "FACE_PARAM",
@@ -265,16 +265,7 @@ class SavedFaces:
     def _write(self, token: bytes) -> str:
         self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         file = f"face-{uuid.uuid4().hex}.bin"
-        path = self.folder / file
-        tmp = path.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(token)
-            tmp.replace(path)
-        except OSError:
-            tmp.unlink(missing_ok=True)
-            raise
+        write_owner_only(self.folder / file, token)
         return file
 
     def _read(self, file: str) -> bytes:

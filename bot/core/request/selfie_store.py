@@ -8,9 +8,10 @@ SELFIE_KEEP_HOURS=0), when the job is pruned, or when the member deletes the res
 from __future__ import annotations
 
 import logging
-import os
 import uuid
 from pathlib import Path
+
+from bot.storage import write_owner_only
 
 log = logging.getLogger(__name__)
 
@@ -24,16 +25,7 @@ class SelfieStore:
         disk, no permission): the caller refuses the request, nothing is queued without it."""
         self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         path = self.folder / f"selfie-{uuid.uuid4().hex}.jpg"
-        tmp = path.with_suffix(".tmp")
-        # Owner-only: these are people's faces.
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        try:
-            with os.fdopen(fd, "wb") as file:
-                file.write(data)
-            tmp.replace(path)
-        except OSError:
-            tmp.unlink(missing_ok=True)
-            raise
+        write_owner_only(path, data)
         return str(path)
 
     def load(self, path: str | None) -> bytes | None:
