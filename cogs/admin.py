@@ -374,7 +374,7 @@ class AdminCog(
         await interaction.response.defer(ephemeral=True, thinking=True)
         figures = await self.services.insight.stats(self._scope(interaction))
         name = interaction.guild.name if interaction.guild else "this server"
-        chart = await asyncio.to_thread(render_chart, figures, title=f"Portraits on {name}")
+        chart = await asyncio.to_thread(render_chart, figures, title=name)
         await interaction.edit_original_response(
             embed=stats_embed(figures, server_name=name, with_chart=True),
             attachments=[discord.File(io.BytesIO(chart), filename=CHART_FILE)],

@@ -211,7 +211,7 @@ class AdminCommands:
         (they name the most active members and what the bot spends)."""
         figures = await self._services.insight.stats(scope_of(message.chat.id))
         title = chat_title(message)
-        png = await asyncio.to_thread(render_chart, figures, title=f"Portraits in {title}")
+        png = await asyncio.to_thread(render_chart, figures, title=title)
         chart = BufferedInputFile(png, filename="portraits-30-days.png")
         in_group = message.chat.type != "private"
         text = stats_text(figures, chat=title if in_group else None)
