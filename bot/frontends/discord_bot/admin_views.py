@@ -58,8 +58,8 @@ def stats_embed(stats: ScopeStats, *, server_name: str, with_chart: bool) -> dis
     embed.add_field(
         name="Spend (Wiro)",
         value=(
-            f"Day ${stats.spend_day:.2f} · Week ${stats.spend_week:.2f} · "
-            f"Month ${stats.spend_month:.2f}"
+            f"Last 24 h ${stats.spend_day:.2f} · 7 days ${stats.spend_week:.2f} · "
+            f"30 days ${stats.spend_month:.2f}"
         ),
         inline=False,
     )

@@ -33,8 +33,8 @@ def stats_text(stats: ScopeStats, chat: str | None = None) -> str:
     parts += [
         f"\nMedian wait: {_seconds(stats.median_wait_seconds)} · generation: "
         f"{_seconds(stats.median_generation_seconds)}",
-        f"\nSpend at Wiro: ${stats.spend_day:.2f} today · ${stats.spend_week:.2f} this week · "
-        f"${stats.spend_month:.2f} this month",
+        f"\nSpend at Wiro: ${stats.spend_day:.2f} in the last 24 h · ${stats.spend_week:.2f} "
+        f"in 7 days · ${stats.spend_month:.2f} in 30 days",
     ]
     if stats.top_members:
         parts += ["\n\n", BOLD, "Top members", BOLD_]
