@@ -21,6 +21,7 @@ from discord.gateway import DiscordWebSocket
 
 from bot.core.jobs.ledger import LedgerError
 from bot.core.jobs.sqlite_ledger import SqliteLedger
+from bot.core.request.face_check import warm_up
 from bot.core.wiro import OutputHosts, PollSchedule, WiroClient, WiroSocket
 from bot.frontends.discord_bot.app import PortraitBot
 from bot.frontends.discord_bot.settings import DiscordSettings
@@ -157,6 +158,7 @@ async def _run_front_ends(settings: Settings, services: Services, fronts: _Front
             if fronts.sync_only:
                 return
         _freeze_startup_objects()
+        await warm_up()  # the face check's model, before the first member's photo
         await services.dispatcher.start()
         await services.health.start()  # checks Wiro's keys now (in the background), then often
         runs: list[asyncio.Task[None]] = []

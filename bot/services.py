@@ -27,6 +27,7 @@ from bot.core.jobs.sqlite_ledger import SqliteLedger
 from bot.core.policy.service import Policies
 from bot.core.policy.store import SqlitePolicyStore
 from bot.core.privacy import Forgetting, QuotaMarks
+from bot.core.request.held import HeldRequests
 from bot.core.request.selfie import SelfieLimits
 from bot.core.request.selfie_store import SelfieStore
 from bot.core.result.store import ResultStore
@@ -52,6 +53,7 @@ class Services:
     admission: Admission
     policies: Policies
     faces: SavedFaces
+    held: HeldRequests
     forgetting: Forgetting
     audit: AuditLog
     insight: Insight
@@ -114,10 +116,12 @@ def build_services(
         fair_use_for=policies.fair_use,
         quota_mark=marks.key_for,
     )
+    held = HeldRequests(ledger, selfies)
     forgetting = Forgetting(
-        ledger, wiro, dispatcher, marks, faces=faces, selfies=selfies, results=results
+        ledger, wiro, dispatcher, marks, faces=faces, selfies=selfies, results=results, held=held
     )
     dispatcher.add_housekeeping(forgetting.prune_marks)
+    dispatcher.add_housekeeping(held.prune)
     audit, insight, health = _insight(settings, wiro, ledger, frontends, dispatcher, admission)
     policies.on_change = audit.change  # every policy change is kept, with who made it
     return Services(
@@ -135,6 +139,7 @@ def build_services(
         admission=admission,
         policies=policies,
         faces=faces,
+        held=held,
         forgetting=forgetting,
         audit=audit,
         insight=insight,

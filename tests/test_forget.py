@@ -23,6 +23,7 @@ from bot.core.jobs.limits import FairUse, LimitKind, LimitReached
 from bot.core.jobs.sqlite_ledger import LEDGER_FILENAME, SqliteLedger
 from bot.core.privacy import Forgetting, QuotaMarks
 from bot.core.privacy.marks import MARK_PREFIX
+from bot.core.request.held import HeldRequests
 from bot.core.request.options import resolve_options
 from bot.core.request.selfie import prepare_selfie
 from bot.core.request.selfie_store import SelfieStore
@@ -125,6 +126,14 @@ async def test_forget_me_leaves_no_trace_in_the_data_folder(wiro, tmp_path) -> N
         )
         prepared = prepare_selfie(selfie_jpeg()).data
         face = await faces.save(MEMBER, "Quasar me", prepared)
+        held = HeldRequests(ledger, selfies, clock=h.clock)  # a photo the face check held back
+        await held.hold(
+            platform="discord",
+            requester=MEMBER,
+            scope=GUILD,
+            params={"options": {"prompt": PROMPT + " held"}},
+            prepared=prepared,
+        )
 
         # Two finished portraits (one from a photo, one from the saved face), one running.
         done = await admit(admission, MEMBER, PROMPT, prepared, 11)
@@ -146,7 +155,7 @@ async def test_forget_me_leaves_no_trace_in_the_data_folder(wiro, tmp_path) -> N
 
         forgetting = Forgetting(
             ledger, h.client, dispatcher, marks,
-            faces=faces, selfies=selfies, results=results, settle=5.0, clock=h.clock,
+            faces=faces, selfies=selfies, results=results, held=held, settle=5.0, clock=h.clock,
         )  # fmt: skip
         cleaned: list[int] = []
 
@@ -162,7 +171,7 @@ async def test_forget_me_leaves_no_trace_in_the_data_folder(wiro, tmp_path) -> N
 
         assert report.stopped == 1 and report.unsettled == 0
         assert report.faces == 1 and report.audit_entries == 1 and report.inbox_updates == 1
-        assert report.policies == 1 and report.results == 1
+        assert report.policies == 1 and report.results == 1 and report.held_requests == 1
         # All three ran at Wiro today (the cancelled one too): they stay as quota marks.
         assert report.quota_marks == 3 and report.jobs_deleted == 0
         member_tasks = [h.task_of(job) for job in (done, with_face, running)]
