@@ -24,6 +24,7 @@ from bot.core.jobs.events import FrontEnd, FrontEnds
 from bot.core.jobs.ledger import JobLedger
 from bot.core.jobs.limits import FairUse
 from bot.core.jobs.sqlite_ledger import SqliteLedger
+from bot.core.metrics import Metrics
 from bot.core.policy.service import Policies
 from bot.core.policy.store import SqlitePolicyStore
 from bot.core.privacy import Forgetting, QuotaMarks
@@ -58,6 +59,7 @@ class Services:
     audit: AuditLog
     insight: Insight
     health: WiroHealth
+    metrics: Metrics
     socket: WiroSocket | None = None
 
     @property
@@ -124,6 +126,9 @@ def build_services(
     dispatcher.add_housekeeping(held.prune)
     audit, insight, health = _insight(settings, wiro, ledger, frontends, dispatcher, admission)
     policies.on_change = audit.change  # every policy change is kept, with who made it
+    metrics = Metrics()
+    wiro.call_observer = metrics.wiro_call
+    dispatcher.metrics = metrics
     return Services(
         settings=settings,
         wiro=wiro,
@@ -144,6 +149,7 @@ def build_services(
         audit=audit,
         insight=insight,
         health=health,
+        metrics=metrics,
         socket=socket,
     )
 

@@ -59,6 +59,8 @@ class Settings:
     faces_key: str = field(default="", repr=False)  # "" = BOT_DATA_DIR/faces.key
     faces_per_member: int = 5
     wiro_health_minutes: float = 15.0  # between two checks of the Wiro keys (0: start-up only)
+    metrics_port: int | None = None  # /metrics and /healthz over HTTP; None = off
+    metrics_host: str = "127.0.0.1"
 
     @property
     def signed(self) -> bool:
@@ -126,6 +128,8 @@ def load_settings(env: Mapping[str, str], *, need_wiro: bool = True) -> Settings
         faces_key=reader.secret("FACES_KEY", _FERNET_KEY, required=False),
         faces_per_member=reader.whole("FACES_PER_MEMBER", 5, minimum=0, maximum=50),
         wiro_health_minutes=reader.number("WIRO_HEALTH_MINUTES", 15, minimum=0, maximum=24 * 60),
+        metrics_port=reader.optional_whole("METRICS_PORT", minimum=1, maximum=65535),
+        metrics_host=reader.text("METRICS_HOST", "127.0.0.1"),
     )
 
 
@@ -226,6 +230,12 @@ class SettingsReader:
         if not minimum <= value <= maximum:
             raise SettingsError(f"{name} must be between {minimum:g} and {maximum:g}.")
         return value
+
+    def optional_whole(self, name: str, *, minimum: int, maximum: int) -> int | None:
+        """A whole number, or None when unset or empty."""
+        if not self._env.get(name, "").strip():
+            return None
+        return self.whole(name, minimum, minimum=minimum, maximum=maximum)
 
     def whole(self, name: str, default: int, *, minimum: int, maximum: int) -> int:
         raw = self._env.get(name, "").strip()

@@ -8,6 +8,7 @@ import logging
 import discord
 from discord.ext import commands
 
+from bot.frontends.discord_bot.api_watch import api_trace, gateway_problem
 from bot.frontends.discord_bot.buttons import CancelButton
 from bot.frontends.discord_bot.commandsync import sync_commands
 from bot.frontends.discord_bot.errors import on_app_command_error
@@ -46,6 +47,7 @@ class PortraitBot(commands.Bot):
             # A longer 429 is raised to us (discord.RateLimited) instead of holding the request,
             # so a result post waits durably in the ledger and other messages keep moving.
             max_ratelimit_timeout=RATE_LIMIT_WAIT,
+            http_trace=api_trace(services.metrics),
         )
         self.services = services
         self.discord_settings = settings
@@ -64,6 +66,7 @@ class PortraitBot(commands.Bot):
         add_owner_contact = getattr(services.frontends, "add_owner_contact", None)
         if add_owner_contact is not None:  # the insight service's alerts to the bot's owner
             add_owner_contact(self.owners)
+        services.frontends.add_health_probe("discord", lambda: gateway_problem(self))
         self._force_sync = force_sync
         self._sync_only = sync_only
 

@@ -36,6 +36,7 @@ from aiogram.types import (
 
 from bot.services import Services
 
+from .api_watch import ApiWatch
 from .buttons import buttons_router
 from .chat_commands import commands_router
 from .inbox import ALLOWED_UPDATES, UpdateInbox
@@ -81,6 +82,9 @@ class TelegramApp:
         self.poll_seconds = poll_seconds
         self.drain_seconds = DRAIN_SECONDS
         session = AiohttpSession(api=TelegramAPIServer.from_base(settings.api_base))
+        self.api_watch = ApiWatch(services.metrics)
+        session.middleware(self.api_watch)
+        services.frontends.add_health_probe("telegram", self.api_watch.problem)
         self.bot = Bot(
             settings.bot_token,
             session=session,
