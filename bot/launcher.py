@@ -23,7 +23,7 @@ from bot.core.jobs.ledger import LedgerError
 from bot.core.jobs.sqlite_ledger import SqliteLedger
 from bot.core.request.face_check import warm_up
 from bot.core.wiro import OutputHosts, PollSchedule, WiroClient, WiroSocket
-from bot.frontends.discord_bot.app import PortraitBot
+from bot.frontends.discord_bot.app import PortraitBot, portrait_bot
 from bot.frontends.discord_bot.settings import DiscordSettings
 from bot.frontends.telegram_bot.settings import TelegramSettings
 from bot.ops import OpsServer
@@ -145,7 +145,7 @@ async def _run_front_ends(settings: Settings, services: Services, fronts: _Front
         discord_bot: PortraitBot | None = None
         if fronts.discord.enabled:
             discord_bot = await stack.enter_async_context(
-                PortraitBot(
+                portrait_bot(
                     services,
                     fronts.discord,
                     force_sync=fronts.sync_only,

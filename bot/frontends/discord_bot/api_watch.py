@@ -47,6 +47,11 @@ def gateway_problem(client: discord.Client) -> str | None:
     """None while ``client`` is connected to Discord's gateway, else why not."""
     if client.is_closed():
         return "the Discord client is closed"
+    if isinstance(client, discord.AutoShardedClient):
+        down = [shard.id for shard in client.shards.values() if shard.is_closed()]
+        if not client.is_ready() or not client.shards:
+            return "not connected to Discord's gateway"
+        return f"gateway shard(s) {', '.join(map(str, down))} not connected" if down else None
     socket = client.ws
     if not client.is_ready() or socket is None or not socket.open:
         return "not connected to Discord's gateway"

@@ -48,6 +48,7 @@ class PortraitBot(commands.Bot):
             # so a result post waits durably in the ledger and other messages keep moving.
             max_ratelimit_timeout=RATE_LIMIT_WAIT,
             http_trace=api_trace(services.metrics),
+            **self._shard_options(settings),
         )
         self.services = services
         self.discord_settings = settings
@@ -69,6 +70,9 @@ class PortraitBot(commands.Bot):
         services.frontends.add_health_probe("discord", lambda: gateway_problem(self))
         self._force_sync = force_sync
         self._sync_only = sync_only
+
+    def _shard_options(self, settings: DiscordSettings) -> dict[str, object]:
+        return {}  # one gateway connection; `ShardedPortraitBot` passes its shards
 
     async def setup_hook(self) -> None:
         settings = self.services.settings
@@ -92,3 +96,25 @@ class PortraitBot(commands.Bot):
         await self.dispatcher.stop()  # the launcher's stop too: stopping twice is harmless
         await self.job_messages.close()
         await super().close()
+
+
+class ShardedPortraitBot(PortraitBot, commands.AutoShardedBot):
+    """`PortraitBot` on discord.py's ``AutoShardedBot``: the shards ``shard_ids`` of
+    ``shard_count`` (``DISCORD_SHARD_COUNT`` / ``DISCORD_SHARD_IDS``), each its own gateway
+    connection, in this process."""
+
+    def _shard_options(self, settings: DiscordSettings) -> dict[str, object]:
+        ids = list(settings.shard_ids) if settings.shard_ids is not None else None
+        return {"shard_count": settings.shard_count, "shard_ids": ids}
+
+
+def portrait_bot(
+    services: Services,
+    settings: DiscordSettings,
+    *,
+    force_sync: bool = False,
+    sync_only: bool = False,
+) -> PortraitBot:
+    """The Discord bot for ``settings``: sharded when ``DISCORD_SHARD_COUNT`` is set."""
+    kind = ShardedPortraitBot if settings.shard_count is not None else PortraitBot
+    return kind(services, settings, force_sync=force_sync, sync_only=sync_only)
