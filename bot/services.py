@@ -21,6 +21,7 @@ from bot.core.jobs import JobLimits
 from bot.core.jobs.admission import Admission
 from bot.core.jobs.dispatcher import Dispatcher, DispatchRules
 from bot.core.jobs.events import FrontEnd, FrontEnds
+from bot.core.jobs.leases import Leases
 from bot.core.jobs.ledger import JobLedger
 from bot.core.jobs.limits import FairUse
 from bot.core.jobs.sqlite_ledger import SqliteLedger
@@ -60,6 +61,7 @@ class Services:
     insight: Insight
     health: WiroHealth
     metrics: Metrics
+    leases: Leases
     socket: WiroSocket | None = None
 
     @property
@@ -150,6 +152,7 @@ def build_services(
         insight=insight,
         health=health,
         metrics=metrics,
+        leases=Leases(ledger),
         socket=socket,
     )
 
