@@ -19,6 +19,7 @@ from bot.core.insight.health import WiroHealth
 from bot.core.insight.stats import Insight
 from bot.core.jobs import JobLimits
 from bot.core.jobs.admission import Admission
+from bot.core.jobs.claims import JobClaims
 from bot.core.jobs.dispatcher import Dispatcher, DispatchRules
 from bot.core.jobs.events import FrontEnd, FrontEnds
 from bot.core.jobs.leases import Leases
@@ -129,6 +130,8 @@ def build_services(
     audit, insight, health = _insight(settings, wiro, ledger, frontends, dispatcher, admission)
     policies.on_change = audit.change  # every policy change is kept, with who made it
     metrics = Metrics()
+    leases = Leases(ledger)
+    dispatcher.claims = JobClaims(ledger, leases)
     wiro.call_observer = metrics.wiro_call
     dispatcher.metrics = metrics
     return Services(
@@ -152,7 +155,7 @@ def build_services(
         insight=insight,
         health=health,
         metrics=metrics,
-        leases=Leases(ledger),
+        leases=leases,
         socket=socket,
     )
 

@@ -10,7 +10,7 @@ one another through `self`.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -26,6 +26,22 @@ from bot.core.jobs.runner import JobLimits
 from bot.core.request.selfie_store import SelfieStore
 from bot.core.result.store import ResultStore
 from bot.core.wiro import WiroClient, WiroSocket
+
+
+class JobClaims(Protocol):
+    """What the queue asks of `bot.core.jobs.claims.JobClaims`."""
+
+    ttl: timedelta
+
+    async def heartbeat(self) -> bool: ...
+
+    async def reserve(self, candidates: Sequence[int], max_running: int) -> list[int]: ...
+
+    async def adopt_orphans(self) -> list[int]: ...
+
+    async def release_queued(self) -> None: ...
+
+    async def release(self) -> None: ...
 
 
 class JobMetrics(Protocol):
@@ -119,6 +135,11 @@ class DispatcherBase:
         # the jobs' retention (the audit log): each gets the cutoff, returns rows deleted.
         self.wiro_watch: WiroWatch | None = None
         self.metrics: JobMetrics | None = None  # `bot.core.metrics.Metrics`
+        # Several processes on one database: which jobs are this process's (None: this
+        # process has the ledger to itself, as the dispatcher's own tests do).
+        self.claims: JobClaims | None = None
+        self._heartbeat: asyncio.Task[None] | None = None
+        self._next_adoption = 0.0  # time.monotonic() of the next look for orphaned jobs
         self.also_prune: list[Callable[[datetime], Awaitable[int]]] = []
 
     def add_housekeeping(self, chore: Callable[[], Awaitable[object]]) -> None:

@@ -29,7 +29,14 @@ from bot.core.jobs.dispatch_base import DispatchRules
 from bot.core.jobs.endings import JobEndings
 from bot.core.jobs.events import JobEvents
 from bot.core.jobs.failures import FailureReason, PortraitFailed
-from bot.core.jobs.ledger import JobState, LedgerUnavailable, QueueEntry, StaleTransition
+from bot.core.jobs.ledger import (
+    Job,
+    JobState,
+    LedgerError,
+    LedgerUnavailable,
+    QueueEntry,
+    StaleTransition,
+)
 from bot.core.jobs.pickup import STORAGE_TROUBLE, UNCONFIRMED, JobPickUp
 from bot.core.jobs.runner import abort_quietly
 from bot.core.jobs.submission import SELFIE_MISSING, JobSubmission, task_ref
@@ -70,7 +77,12 @@ class Dispatcher(JobSubmission, JobEndings, JobPickUp):
         """Pick up every unfinished job, then keep the queue moving."""
         finished = await self.ledger.recent_task_lengths(self.lengths.recent_limit)
         self.lengths.load(finished)
-        await self._resume()
+        if self.claims is None:
+            await self._resume()
+        else:
+            await self.claims.heartbeat()
+            await self._adopt_orphans()  # this process's own jobs of before a restart too
+            self._heartbeat = asyncio.create_task(self._beat_forever(), name="heartbeat")
         self.accepting = True
         self._loop = asyncio.create_task(self._schedule_forever(), name="dispatcher")
 
@@ -83,6 +95,13 @@ class Dispatcher(JobSubmission, JobEndings, JobPickUp):
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         self._workers.clear()
+        heartbeat, self._heartbeat = self._heartbeat, None
+        if heartbeat is not None and self.claims is not None:
+            heartbeat.cancel()
+            await asyncio.gather(heartbeat, return_exceptions=True)
+            with contextlib.suppress(LedgerError):  # else the lease simply runs out
+                await self.claims.release_queued()
+                await self.claims.release()
 
     async def drain(self) -> None:
         """Wait until no job is being worked on (the one-shot pipeline of `generate`)."""
@@ -123,6 +142,8 @@ class Dispatcher(JobSubmission, JobEndings, JobPickUp):
             try:
                 if not self._storage.seconds_left:
                     await self._pick_up_stalled()
+                    if self.claims is not None and time.monotonic() >= self._next_adoption:
+                        await self._adopt_orphans()
                     await self._schedule()
                     await self._prune_if_due()
             except LedgerUnavailable as error:
@@ -164,8 +185,8 @@ class Dispatcher(JobSubmission, JobEndings, JobPickUp):
         # A job of a platform not running in this process (its token was removed) waits.
         queued = [job for job in queued if self._serves(job.platform)]
         if time.monotonic() >= self._busy_until:
-            free = max(0, self.rules.max_running - len(self._at_wiro))
-            starting, queued = queued[:free], queued[free:]
+            starting = await self._may_start(queued)
+            queued = [job for job in queued if job not in starting]
             for job in starting:
                 del self._in_line[job.id]  # its submission reads the row afresh
                 self._positions.pop(job.id, None)
@@ -175,6 +196,36 @@ class Dispatcher(JobSubmission, JobEndings, JobPickUp):
             if self._positions.get(job.id) != position:
                 self._positions[job.id] = position
                 await self._events.waiting(job, position)
+
+    async def _may_start(self, queued: list[Job]) -> list[Job]:
+        """The jobs of ``queued`` (in order) to start now: as many as `max_running` leaves
+        room for, across every process sharing the ledger when there are claims."""
+        if self.claims is None:
+            return queued[: max(0, self.rules.max_running - len(self._at_wiro))]
+        mine = set(await self.claims.reserve([job.id for job in queued], self.rules.max_running))
+        return [job for job in queued if job.id in mine]
+
+    async def _adopt_orphans(self) -> None:
+        """Pick up the started jobs no live process works on (another process died)."""
+        assert self.claims is not None
+        self._next_adoption = time.monotonic() + self.claims.ttl.total_seconds() / 3
+        adopted = [
+            job_id for job_id in await self.claims.adopt_orphans() if job_id not in self._workers
+        ]
+        for job in await self.ledger.jobs(adopted):
+            if job.is_active:
+                await self._pick_up(job)
+
+    async def _beat_forever(self) -> None:
+        assert self.claims is not None
+        every = self.claims.ttl.total_seconds() / 3
+        while True:
+            await asyncio.sleep(every)
+            try:
+                if not await self.claims.heartbeat():
+                    log.warning("This process's lease had run out: others may have its jobs")
+            except LedgerError as error:
+                log.warning("Could not renew this process's lease: %s", error)
 
     async def _prune_if_due(self) -> None:
         now = self._clock()

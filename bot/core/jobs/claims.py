@@ -1,0 +1,175 @@
+"""Which bot process works on which job, when several share one database (issue 14).
+
+Every process holds the lease ``process:<holder>`` (`bot.core.jobs.leases`) and renews it
+while it lives (`heartbeat`). A job's ``claimed_by`` (migration ``0014_job_claims.sql``) names
+the process working on it:
+
+* **Starting queued jobs** (`reserve`): in one write transaction, the jobs at Wiro across all
+  processes (``submitting`` and ``running``, plus queued jobs a live process has reserved and
+  is about to start) are counted against ``MAX_RUNNING_TASKS``, and as many of the candidates
+  as there is room for are claimed, in queue order. On PostgreSQL the transaction first takes
+  an advisory lock (so two processes never count at once: the limit holds exactly) and the
+  candidates are read ``FOR UPDATE SKIP LOCKED``; SQLite's write lock serializes the whole
+  transaction anyway.
+* On SQLite the data folder's lock (`bot.storage.exclusive_use`) already makes this the only
+  process, so claims of any other holder are dead at once: a restart after a crash picks its
+  jobs up immediately, not after the lease's time.
+* **Orphans** (`adopt_orphans`): an unfinished job claimed by nobody, or by a process whose
+  lease has expired (it crashed, was killed or lost its database), is claimed by a compare-
+  and-set on ``claimed_by`` (one process wins) and picked up where the ledger has it: its task
+  followed, its result delivered, exactly once (the job's own state transitions are
+  compare-and-sets too). At start-up this is how a process resumes its own earlier jobs.
+
+Errors: `LedgerError` from the database.
+"""
+
+from __future__ import annotations
+
+import logging
+import zlib
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+
+from bot.core.jobs.leases import Leases
+from bot.core.jobs.ledger import ACTIVE_STATES, Clock, JobState, utc_now
+from bot.core.jobs.sqlite_ledger import SqliteLedger
+
+__all__ = ["PROCESS_LEASE_TTL", "JobClaims", "process_lease"]
+
+log = logging.getLogger(__name__)
+
+# How long a process that stopped renewing keeps its claims (renewed every third of it).
+PROCESS_LEASE_TTL = timedelta(seconds=30)
+# The advisory lock that serializes `reserve` across processes on PostgreSQL.
+_RESERVE_LOCK = zlib.crc32(b"portrait-bot:reserve")
+_AT_WIRO = (JobState.SUBMITTING.value, JobState.RUNNING.value)
+_PICKED_UP = tuple(sorted(state.value for state in ACTIVE_STATES - {JobState.QUEUED}))
+# Claimed by a process whose lease is alive (the leases' holder is the process's name).
+_LIVE = "SELECT holder FROM leases WHERE name = 'process:' || holder AND expires_at > ?"
+# SQLite: one process has the data folder (its file lock), so every other holder is gone.
+_ONLY_ME = "SELECT holder FROM leases WHERE name = 'process:' || holder AND holder = ?"
+
+
+def process_lease(holder: str) -> str:
+    """The lease that says the process ``holder`` is alive."""
+    return f"process:{holder}"
+
+
+class JobClaims:
+    """The claims of this process (``leases.holder``) on ``ledger``'s jobs."""
+
+    def __init__(
+        self,
+        ledger: SqliteLedger,
+        leases: Leases,
+        *,
+        ttl: timedelta = PROCESS_LEASE_TTL,
+        clock: Clock = utc_now,
+    ) -> None:
+        self._ledger = ledger
+        self._leases = leases
+        self.ttl = ttl
+        self._clock = clock
+        self._postgres = getattr(ledger, "dialect", "sqlite") == "postgresql"
+        self._live = _LIVE if self._postgres else _ONLY_ME
+
+    def _live_args(self) -> str:
+        return _text(self._clock()) if self._postgres else self.holder
+
+    @property
+    def holder(self) -> str:
+        return self._leases.holder
+
+    async def heartbeat(self) -> bool:
+        """Renew this process's lease; False if it had expired and another process may have
+        picked up its jobs (it is taken again all the same). Raises `LedgerError`."""
+        return await self._leases.acquire(process_lease(self.holder), self.ttl)
+
+    async def reserve(self, candidates: Sequence[int], max_running: int) -> list[int]:
+        """Claim, in the order given, the queued jobs of ``candidates`` this process may start
+        now without more than ``max_running`` jobs at Wiro across every process. A job another
+        live process reserved, or that is no longer queued, is skipped. Returns the claimed
+        ids (their state is still ``queued``: the caller starts them)."""
+        if not candidates or max_running <= 0:
+            return []
+        now = self._live_args()
+        postgres = self._postgres
+        async with self._ledger.transaction() as db:
+            if postgres:
+                await db.execute("SELECT pg_advisory_xact_lock(?)", (_RESERVE_LOCK,))
+            rows = await db.execute_fetchall(
+                "SELECT COUNT(*) FROM jobs WHERE state IN (?, ?) OR (state = ? AND "
+                f"claimed_by <> ? AND claimed_by IN ({self._live}))",
+                (*_AT_WIRO, JobState.QUEUED.value, self.holder, now),
+            )
+            busy = int(next(iter(rows))[0])
+            mine = await db.execute_fetchall(
+                "SELECT COUNT(*) FROM jobs WHERE state = ? AND claimed_by = ?",
+                (JobState.QUEUED.value, self.holder),
+            )
+            room = max_running - busy - int(next(iter(mine))[0])
+            claimed: list[int] = []
+            lock = " FOR UPDATE SKIP LOCKED" if postgres else ""
+            for job_id in candidates:
+                free = await db.execute_fetchall(
+                    "SELECT claimed_by FROM jobs WHERE id = ? AND state = ? AND (claimed_by "
+                    f"IS NULL OR claimed_by = ? OR claimed_by NOT IN ({self._live})){lock}",
+                    (job_id, JobState.QUEUED.value, self.holder, now),
+                )
+                found = list(free)
+                if not found:
+                    continue  # another live process has it, or it is no longer queued
+                if found[0][0] != self.holder:  # ours already: counted in `mine`
+                    if room <= 0:
+                        continue
+                    room -= 1
+                    await db.execute(
+                        "UPDATE jobs SET claimed_by = ? WHERE id = ?", (self.holder, job_id)
+                    )
+                claimed.append(job_id)
+        return claimed
+
+    async def adopt_orphans(self) -> list[int]:
+        """Claim the unfinished, started jobs (``submitting``, ``running``, ``delivering``)
+        that no live process has claimed; returns their ids for the caller to pick up."""
+        now = self._live_args()
+        marks = ", ".join("?" * len(_PICKED_UP))
+        async with self._ledger.reading() as db:
+            rows = await db.execute_fetchall(
+                f"SELECT id, claimed_by FROM jobs WHERE state IN ({marks}) AND "
+                f"(claimed_by IS NULL OR claimed_by NOT IN ({self._live}))",
+                (*_PICKED_UP, now),
+            )
+            orphans = [(int(row[0]), row[1]) for row in rows]
+        adopted: list[int] = []
+        for job_id, was in orphans:
+            async with self._ledger.transaction() as db:
+                # Compare-and-set: of several processes adopting at once, one wins.
+                won = await db.execute_fetchall(
+                    "UPDATE jobs SET claimed_by = ? WHERE id = ? AND "
+                    "COALESCE(claimed_by, '') = ? RETURNING id",
+                    (self.holder, job_id, was or ""),
+                )
+            if list(won):
+                adopted.append(job_id)
+        if adopted:
+            log.info("Picking up %d job(s) no live process works on", len(adopted))
+        return adopted
+
+    async def release_queued(self) -> None:
+        """Give back the queued jobs this process reserved but did not start (stopping)."""
+        async with self._ledger.transaction() as db:
+            await db.execute(
+                "UPDATE jobs SET claimed_by = NULL WHERE state = ? AND claimed_by = ?",
+                (JobState.QUEUED.value, self.holder),
+            )
+
+    async def release(self) -> None:
+        """Stopping: give up this process's lease, so the other processes pick up its
+        unfinished jobs at once instead of after the lease's time (a deploy)."""
+        await self._leases.release(process_lease(self.holder))
+
+
+def _text(value: datetime) -> str:
+    plain = value.astimezone(UTC).replace(tzinfo=None)
+    return plain.isoformat(timespec="microseconds") + "Z"  # the ledger's time format
