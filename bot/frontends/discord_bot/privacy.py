@@ -144,7 +144,9 @@ class ForgetYesButton(
             content=forget_summary(
                 stopped=report.stopped,
                 faces=report.faces,
-                jobs_deleted=report.jobs_deleted,
+                # A recent job kept as a nameless quota mark is deleted as far as the member
+                # is concerned: nothing of it names them any more.
+                jobs_deleted=report.jobs_deleted + report.quota_marks,
                 wiro_files_deleted=report.wiro_files_deleted,
             )
         )
