@@ -9,12 +9,14 @@ import pytest
 from cryptography.fernet import Fernet
 
 from bot.core.faces.keys import KEY_FILENAME
+from bot.core.policy.service import PolicyEditor
 from bot.core.request.face_check import NO_FACE, SEVERAL_FACES
-from bot.frontends.discord_bot.address import requester
+from bot.frontends.discord_bot.address import quota_scope, requester
 from bot.frontends.discord_bot.faces import FACES_OFF, FACES_UNREADABLE
-from bot.frontends.discord_bot.held import HOLD_NOT_YOURS
+from bot.frontends.discord_bot.held import HOLD_NOT_YOURS, NOT_QUEUED
 from bot.frontends.discord_bot.portrait_intake import NO_PHOTO, NO_PHOTO_FACES_OFF, PICK_ONE
 from bot.frontends.discord_bot.rerun import FACE_GONE
+from bot.frontends.discord_bot.result_buttons import DELETED_SAVED_FACE_KEPT
 from tests.fakewiro import RUN_PATH as RUN
 from tests.support.face_corpus import cases
 from tests.support.images import drawn_face_jpeg, selfie_jpeg
@@ -136,6 +138,9 @@ async def test_the_face_option_and_result_buttons_while_the_face_exists(
     gone = await answer(rec)
     assert gone.content == FACE_GONE
     assert fake_wiro.calls[RUN] == 2  # nothing more was started
+    delete = next(c for c in message.custom_ids() if c.startswith("portrait:delete:"))
+    deleted = await answer(await server.click(message, delete, user=server.member))
+    assert deleted.content == DELETED_SAVED_FACE_KEPT
 
 
 # ====================================================================== refusals
@@ -277,6 +282,21 @@ async def test_the_go_ahead_checks_the_limits_again(discord_server, fake_wiro, t
         assert hold_button(again)  # held again: the photo is not lost
         assert fake_wiro.calls[RUN] == 1
         assert await bot.services.ledger.unfinished() == []
+
+
+async def test_the_go_ahead_checks_the_servers_policy_again(bot, discord_server, fake_wiro):
+    rec = await discord_server.slash(
+        "portrait", {"prompt": "a lighthouse"}, attachments=photo(drawn_face_jpeg())
+    )
+    held = await answer(rec)
+    editor = PolicyEditor(platform="discord", requester="discord:1", member_name="admin")
+    scope = quota_scope(discord_server.guild.id)
+    await bot.services.policies.update(scope, {"blocked_words": ("lighthouse",)}, by=editor)
+    press = await discord_server.click(held, hold_button(held), user=discord_server.member)
+    await press.wait_original(lambda m: m.content == NOT_QUEUED, timeout=15)
+    (why,) = await press.wait_followups(1)
+    assert why.ephemeral and "lighthouse" in why.content
+    assert nothing_at_wiro(fake_wiro) and await bot.services.ledger.unfinished() == []
 
 
 async def test_several_faces_are_noted_and_the_job_goes_ahead(bot, discord_server, fake_wiro):
