@@ -138,8 +138,8 @@ async def save_face(services: Services, user_id: int, name: str, prepared: bytes
     if face.is_default:
         text += " It is your default: `/portrait` uses it when you attach no photo."
     else:
-        text += f" Use it with `/portrait face:{literal(face.name)}`, or make it your default "
-        text += "with `/face default`."
+        text += " Pick it in `/portrait`'s `face` option, or make it your default with "
+        text += "`/face default`."
     return text + "\n-# Kept encrypted until you delete it (`/face delete`) or use Forget me."
 
 
