@@ -13,7 +13,7 @@ from bot.core.policy.service import PolicyEditor
 from bot.core.request.face_check import NO_FACE, SEVERAL_FACES
 from bot.frontends.discord_bot.address import quota_scope, requester
 from bot.frontends.discord_bot.faces import FACES_OFF, FACES_UNREADABLE
-from bot.frontends.discord_bot.held import HOLD_NOT_YOURS, NOT_QUEUED
+from bot.frontends.discord_bot.held import HOLD_GONE, HOLD_NOT_YOURS, NOT_QUEUED
 from bot.frontends.discord_bot.portrait_intake import NO_PHOTO, NO_PHOTO_FACES_OFF, PICK_ONE
 from bot.frontends.discord_bot.rerun import FACE_GONE
 from bot.frontends.discord_bot.result_buttons import DELETED_SAVED_FACE_KEPT
@@ -137,7 +137,7 @@ async def test_the_face_option_and_result_buttons_while_the_face_exists(
     rec = await server.click(message, reroll, user=server.member)
     gone = await answer(rec)
     assert gone.content == FACE_GONE
-    assert fake_wiro.calls[RUN] == 2  # nothing more was started
+    assert fake_wiro.calls[RUN] == 2 and fake_wiro.calls["/File/Upload"] == 2  # nothing more
     delete = next(c for c in message.custom_ids() if c.startswith("portrait:delete:"))
     deleted = await answer(await server.click(message, delete, user=server.member))
     assert deleted.content == DELETED_SAVED_FACE_KEPT
@@ -269,6 +269,17 @@ async def test_the_go_ahead_button_works_after_a_restart(discord_server, fake_wi
         await discord_server.click(held, custom_id, user=discord_server.member)
         await discord_server.wait_for(results, timeout=15)
         assert fake_wiro.calls[RUN] == 1
+
+
+async def test_a_photo_no_longer_kept_is_asked_for_again(bot, discord_server, fake_wiro):
+    held = await answer(
+        await discord_server.slash("portrait", attachments=photo(drawn_face_jpeg()))
+    )
+    await bot.services.held.forget(requester(discord_server.member.id))  # as if expired
+    press = await discord_server.click(held, hold_button(held), user=discord_server.member)
+    gone = await press.wait_original(lambda m: m.content == HOLD_GONE)
+    assert gone.custom_ids() == []
+    assert nothing_at_wiro(fake_wiro)
 
 
 async def test_the_go_ahead_checks_the_limits_again(discord_server, fake_wiro, tmp_path):
