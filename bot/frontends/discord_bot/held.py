@@ -23,7 +23,7 @@ import discord
 
 from bot.core.insight.audit import style_of
 from bot.core.jobs.ledger import LedgerError
-from bot.core.request.held import HeldRequest, HoldGone, HoldNotYours
+from bot.core.request.held import HOLD_TIME, HeldRequest, HoldGone, HoldNotYours
 from bot.core.request.options import PortraitOptions
 from bot.frontends.discord_bot.address import requester
 from bot.frontends.discord_bot.answers import always_answers
@@ -67,6 +67,10 @@ NOT_KEPT = (
 GOING_AHEAD = "⏳ Going ahead with your photo…"
 NOT_QUEUED = "❌ Not queued: see the reason below. The photo is no longer kept."
 RESTARTING = "I'm restarting right now. Press the button again in a minute."
+KEPT_AGAIN = (
+    f"I keep your photo for another {int(HOLD_TIME.total_seconds() // 60)} minutes: press the "
+    "button again once you can."
+)
 
 
 class HoldButton(
@@ -176,15 +180,13 @@ async def _portrait_anyway(
     ) or await refused_request(interaction, services, here, options):
         await interaction.edit_original_response(content=NOT_QUEUED)
         return
-    again = {"text": "", "label": USE_ANYWAY}
-    if not bot.dispatcher.accepting:
-        again["text"] = RESTARTING
-    else:
+    wait = RESTARTING if not bot.dispatcher.accepting else None
+    if wait is None:
         refusal = await bot.job_starter.over_limit(interaction)
         if refusal is not None:
-            again["text"] = f"{refusal}\nYour photo is kept: press the button again then."
-    if again["text"]:
-        await hold_back(interaction, services, held.params, data, **again)
+            wait = f"{refusal}\n{KEPT_AGAIN}"
+    if wait is not None:  # held again, with a new button: the photo is not lost
+        await hold_back(interaction, services, held.params, data, text=wait, label=USE_ANYWAY)
         return
     await bot.job_starter.start(
         interaction,
