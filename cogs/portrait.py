@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 import discord
@@ -22,21 +21,25 @@ from bot.core.request.options import (
     OptionError,
     resolve_options,
 )
-from bot.core.request.selfie import PreparedSelfie, SelfieRejected, prepare_selfie
 from bot.frontends.discord_bot.address import requester
 from bot.frontends.discord_bot.app import PortraitBot
+from bot.frontends.discord_bot.faces import face_choices
 from bot.frontends.discord_bot.history import HISTORY_LENGTH, history_embed
 from bot.frontends.discord_bot.kept import history_view
 from bot.frontends.discord_bot.policy_checks import policy_here, refused_request, refused_use
+from bot.frontends.discord_bot.portrait_intake import (
+    PICK_ONE,
+    portrait_from_face,
+    portrait_from_photo,
+)
 from bot.frontends.discord_bot.text import CHOICES, choices, fit_content
 
 log = logging.getLogger(__name__)
 
-ATTACHMENT_TIMEOUT = 30.0  # seconds to fetch the selfie from Discord's CDN
-
 RESTARTING = "I'm restarting right now. Please try again in a minute."
 PRIVATE_ID_MAX_CHARS = 100  # a Wiro model or LoRA id
 LORA_URL_MAX_CHARS = 500
+FACE_NAME_MAX_CHARS = 100  # longer than any face's name (32): a clear "no such face" instead
 
 
 def _scheduler_choices() -> list[app_commands.Choice[str]]:
@@ -52,7 +55,8 @@ class PortraitCog(commands.Cog):
     @app_commands.command(name="portrait", description="Turn your selfie into an AI portrait")
     @app_commands.guild_only()
     @app_commands.describe(
-        selfie="A clear photo of your face (JPEG, PNG, WebP, HEIC or AVIF)",
+        selfie="A clear photo of your face (JPEG, PNG, WebP, HEIC or AVIF); "
+        "empty: your default saved face",
         prompt="What the portrait should show, e.g. 'astronaut on the moon, cinematic'",
         model="The base style model (start typing to search)",
         lora="An extra style to mix in (start typing to search)",
@@ -67,12 +71,13 @@ class PortraitCog(commands.Cog):
         private_model="A private model of the bot's Wiro account (if this server allows it)",
         private_lora="A private LoRA of the bot's Wiro account (if this server allows it)",
         lora_url="An https:// link to a LoRA .safetensors file (if this server allows it)",
+        face="One of your saved faces instead of a photo (see /face list)",
     )
     @app_commands.choices(scheduler=_scheduler_choices())
     async def portrait(
         self,
         interaction: discord.Interaction,
-        selfie: discord.Attachment,
+        selfie: discord.Attachment | None = None,
         prompt: app_commands.Range[str, 1, PROMPT_MAX_CHARS] | None = None,
         model: str | None = None,
         lora: str | None = None,
@@ -88,10 +93,14 @@ class PortraitCog(commands.Cog):
         private_model: app_commands.Range[str, 1, PRIVATE_ID_MAX_CHARS] | None = None,
         private_lora: app_commands.Range[str, 1, PRIVATE_ID_MAX_CHARS] | None = None,
         lora_url: app_commands.Range[str, 1, LORA_URL_MAX_CHARS] | None = None,
+        face: app_commands.Range[str, 1, FACE_NAME_MAX_CHARS] | None = None,
     ) -> None:
         services = self.services
         if not self.bot.dispatcher.accepting:
             await interaction.response.send_message(RESTARTING, ephemeral=True)
+            return
+        if selfie is not None and face is not None:
+            await interaction.response.send_message(PICK_ONE, ephemeral=True)
             return
         # What can be checked without any I/O is answered at once, before acknowledging; the
         # server's policy is a cached lookup.
@@ -137,43 +146,10 @@ class PortraitCog(commands.Cog):
             return
         if await refused_request(interaction, services, here, options):
             return
-        max_bytes = services.selfie_limits.max_bytes
-        if selfie.size > max_bytes:
-            await interaction.response.send_message(
-                f"That file is {selfie.size / 1_048_576:.1f} MB; the limit is "
-                f"{max_bytes / 1_048_576:.0f} MB. Please attach a smaller photo.",
-                ephemeral=True,
-            )
-            return
-
-        # Acknowledge within Discord's 3 seconds, privately: whatever is refused from here on,
-        # only the member sees why.
-        await interaction.response.defer(ephemeral=True, thinking=True)
-        refusal = await self.bot.job_starter.over_limit(interaction)
-        if refusal is not None:
-            await interaction.edit_original_response(content=fit_content(refusal))
-            return
-        prepared = await self._intake(interaction, selfie)
-        if prepared is not None:
-            await self.bot.job_starter.start(interaction, options, prepared, spoiler=here.spoiler)
-
-    async def _intake(
-        self, interaction: discord.Interaction, selfie: discord.Attachment
-    ) -> PreparedSelfie | None:
-        """Fetch the selfie now (Discord's URLs expire) and check it; None if rejected."""
-        try:
-            data = await asyncio.wait_for(selfie.read(), ATTACHMENT_TIMEOUT)
-        except (discord.HTTPException, TimeoutError) as error:
-            log.info("Could not fetch attachment %s: %s", selfie.id, error)
-            await interaction.edit_original_response(
-                content="I couldn't download your photo from Discord. Please try again."
-            )
-            return None
-        try:
-            return await asyncio.to_thread(prepare_selfie, data, self.services.selfie_limits)
-        except SelfieRejected as rejection:
-            await interaction.edit_original_response(content=fit_content(rejection.message))
-            return None
+        if selfie is not None:
+            await portrait_from_photo(interaction, self.bot, options, selfie, here.spoiler)
+        else:
+            await portrait_from_face(interaction, self.bot, options, face, here.spoiler)
 
     @app_commands.command(
         name="portrait-history", description="Your last 10 portraits, with their settings"
@@ -186,6 +162,12 @@ class PortraitCog(commands.Cog):
         await interaction.edit_original_response(
             embed=history_embed(jobs, self.services.catalog), view=history_view(jobs)
         )
+
+    @portrait.autocomplete("face")
+    async def face_autocomplete(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        return await face_choices(self.services, interaction, current)
 
     @portrait.autocomplete("model")
     async def model_autocomplete(

@@ -64,9 +64,11 @@ async def test_a_development_guild_gets_the_commands_instead(servers, tmp_path):
     async with portrait_bot(discord_server, wiro, tmp_path, DISCORD_GUILD_ID=guild_id):
         await discord_server.wait_for(lambda s: s.synced_guild.get(discord_server.guild.id))
     assert sorted(c["name"] for c in discord_server.synced_guild[discord_server.guild.id]) == [
+        "face",
         "portrait",
         "portrait-admin",
         "portrait-history",
+        "portrait-privacy",
     ]
 
 

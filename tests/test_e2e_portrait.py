@@ -133,7 +133,8 @@ async def test_unexpected_errors_reach_the_member_as_a_friendly_word(
     def broken_intake(data, limits):
         raise RuntimeError("bug in intake")
 
-    monkeypatch.setattr(sys.modules["cogs.portrait"], "prepare_selfie", broken_intake)
+    intake = sys.modules["bot.frontends.discord_bot.intake"]
+    monkeypatch.setattr(intake, "prepare_selfie", broken_intake)
     rec = await discord_server.slash("portrait", attachments=selfie())
     notice = await rec.wait_for(
         lambda r: next((m for m in r.followups if "went wrong" in m.content), None)

@@ -12,9 +12,11 @@ from bot.frontends.discord_bot.api_watch import api_trace, gateway_problem
 from bot.frontends.discord_bot.buttons import CancelButton
 from bot.frontends.discord_bot.commandsync import sync_commands
 from bot.frontends.discord_bot.errors import on_app_command_error
+from bot.frontends.discord_bot.held import HoldButton
 from bot.frontends.discord_bot.job_messages import JobMessages
 from bot.frontends.discord_bot.kept import SendAgainButton
 from bot.frontends.discord_bot.owner import DiscordOwners
+from bot.frontends.discord_bot.privacy import PRIVACY_ITEMS
 from bot.frontends.discord_bot.requests import JobStarter
 from bot.frontends.discord_bot.result_buttons import DYNAMIC_ITEMS as RESULT_ITEMS
 from bot.frontends.discord_bot.settings import DiscordSettings
@@ -22,7 +24,7 @@ from bot.services import Services
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("cogs.portrait", "cogs.admin")
+EXTENSIONS = ("cogs.portrait", "cogs.admin", "cogs.faces", "cogs.privacy")
 # Seconds discord.py may wait out a 429 inside one request before raising it (its minimum is 30).
 RATE_LIMIT_WAIT = 30.0
 
@@ -76,7 +78,9 @@ class PortraitBot(commands.Bot):
 
     async def setup_hook(self) -> None:
         settings = self.services.settings
-        self.add_dynamic_items(CancelButton, SendAgainButton, *RESULT_ITEMS)
+        self.add_dynamic_items(
+            CancelButton, SendAgainButton, HoldButton, *RESULT_ITEMS, *PRIVACY_ITEMS
+        )
         for extension in EXTENSIONS:
             await self.load_extension(extension)
         self.tree.on_error = on_app_command_error

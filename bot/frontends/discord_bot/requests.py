@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import discord
 
+from bot.core.faces import SavedFace
 from bot.core.jobs.admission import LimitReached, NotSaved, Requester
 from bot.core.jobs.ledger import Job
 from bot.core.request.options import PortraitOptions
@@ -66,7 +67,7 @@ class JobStarter:
         self,
         interaction: discord.Interaction,
         options: PortraitOptions,
-        selfie: PreparedSelfie,
+        selfie: PreparedSelfie | SavedFace,
         *,
         selfie_expires_at: datetime | None = None,
         accepted: str = ACCEPTED,
@@ -74,7 +75,8 @@ class JobStarter:
     ) -> Job | None:
         """Queue the job (`Admission.admit`) and post its status message; None if refused.
         `spoiler`: post the result's images as spoilers (the server's policy, outside
-        age-restricted channels).
+        age-restricted channels). `selfie` may be one of the member's saved faces: the job
+        then names it, and it is decrypted only when the job starts.
 
         `interaction` must already be deferred (ephemerally)."""
         target = ReplyTarget.of(interaction)
@@ -91,7 +93,7 @@ class JobStarter:
                     "member_name": target.member_name,
                     **({"spoiler": True} if spoiler else {}),
                 },
-                selfie.data,
+                selfie if isinstance(selfie, SavedFace) else selfie.data,
                 selfie_expires_at=selfie_expires_at,
                 post_status=post_status,
             )

@@ -1,5 +1,6 @@
 """What the buttons under a result share: finding the job behind a click, checking that the
-member is the one who asked, and queueing a new version with the kept selfie."""
+member is the one who asked, and queueing a new version with the kept selfie, or with the
+saved face the job was made with (as long as the member keeps that face: no keep window)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import TYPE_CHECKING
 import discord
 from PIL import Image
 
+from bot.core.faces import FACE_PARAM, SavedFace
 from bot.core.jobs.actions import job_options, kept_selfie, revalidated
 from bot.core.jobs.ledger import Job, utc_now
 from bot.core.request.options import PortraitOptions
@@ -21,12 +23,16 @@ from bot.frontends.discord_bot.text import fit_content
 if TYPE_CHECKING:
     from bot.frontends.discord_bot.app import PortraitBot
 
-__all__ = ["find_job", "job_options", "own_job", "rerun", "revalidated"]
+__all__ = ["find_job", "job_options", "own_job", "prepared_of", "rerun", "revalidated"]
 
 ON_ITS_WAY = "✅ On its way: watch its progress below."
 NO_SELFIE = (
     "I no longer have the selfie for this portrait (selfies are kept for a limited time). "
     "Please use `/portrait` and attach it again."
+)
+FACE_GONE = (
+    "This portrait was made with a saved face that has since been deleted, so I can't make "
+    "new versions of it. Use `/portrait` with a photo or another saved face."
 )
 
 
@@ -74,11 +80,19 @@ async def rerun(
         await interaction.edit_original_response(content=fit_content(refusal))
         return
     expires_at = job.selfie_expires_at
-    data = kept_selfie(job, bot.selfies, utc_now())
-    if data is None:
-        await interaction.edit_original_response(content=NO_SELFIE)
-        return
-    selfie = await asyncio.to_thread(_prepared, data)
+    selfie: PreparedSelfie | SavedFace
+    if FACE_PARAM in job.params:
+        face = await bot.services.faces.of_job(job)
+        if face is None:
+            await interaction.edit_original_response(content=FACE_GONE)
+            return
+        selfie, expires_at = face, None
+    else:
+        data = kept_selfie(job, bot.selfies, utc_now())
+        if data is None:
+            await interaction.edit_original_response(content=NO_SELFIE)
+            return
+        selfie = await asyncio.to_thread(prepared_of, data)
     await bot.job_starter.start(
         interaction,
         options,
@@ -89,7 +103,9 @@ async def rerun(
     )
 
 
-def _prepared(data: bytes) -> PreparedSelfie:
+def prepared_of(data: bytes) -> PreparedSelfie:
+    """Bytes that were a `PreparedSelfie` (kept or held) as one again. Blocking (decodes the
+    image's header)."""
     with Image.open(io.BytesIO(data)) as image:
         width, height = image.size
     return PreparedSelfie(data=data, width=width, height=height)

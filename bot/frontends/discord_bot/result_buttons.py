@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import discord
 
 from bot.core.catalog import Catalog
+from bot.core.faces import FACE_PARAM
 from bot.core.jobs.actions import LIKENESS_STEP, ActionRefused, likeness_step, rerolled
 from bot.core.policy.model import EffectivePolicy
 from bot.frontends.discord_bot.address import member_id
@@ -183,11 +184,17 @@ class DeleteButton(
             bot.selfies.delete(job.selfie_path)
             await bot.services.ledger.update(job.id, selfie_path=None, selfie_expires_at=None)
         log.info("Result of job %s deleted by %s", self.job_id, interaction.user.id)
+        made_with_face = job is not None and FACE_PARAM in job.params
         await interaction.edit_original_response(
-            content="Deleted. The kept copy of the selfie is gone too."
+            content=DELETED_SAVED_FACE_KEPT if made_with_face else DELETED
         )
 
 
+DELETED = "Deleted. The kept copy of the selfie is gone too."
+DELETED_SAVED_FACE_KEPT = (
+    "Deleted. The saved face it was made with is not affected (`/face delete` deletes a saved "
+    "face)."
+)
 ARCHIVED = (
     "That thread is archived, so I can't delete the message; a moderator can unarchive the "
     "thread, then press Delete again."
