@@ -25,7 +25,7 @@ from bot.core.jobs.ledger import JobLedger
 from bot.core.jobs.limits import FairUse
 from bot.core.jobs.sqlite_ledger import SqliteLedger
 from bot.core.policy.service import Policies
-from bot.core.policy.store import SqlitePolicyStore
+from bot.core.policy.store import SqlPolicyStore
 from bot.core.privacy import Forgetting, QuotaMarks
 from bot.core.request.selfie import SelfieLimits
 from bot.core.request.selfie_store import SelfieStore
@@ -83,7 +83,7 @@ def build_services(
     marks = QuotaMarks(settings.data_dir)
     caps = owner_caps(settings)
     fair_use = caps.fair_use
-    policies = Policies(SqlitePolicyStore(ledger), caps)
+    policies = Policies(SqlPolicyStore(ledger), caps)
     rules = DispatchRules(
         max_running=settings.max_running_tasks,
         busy_retry=settings.busy_retry_seconds,

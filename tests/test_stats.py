@@ -19,6 +19,7 @@ from bot.core.insight.chart import render_chart
 from bot.core.insight.stats import DayCount, Insight, MemberUse, scope_stats
 from bot.core.jobs.admission import Requester
 from bot.core.jobs.ledger import JobState
+from bot.core.jobs.sql_ledger import SqlLedger
 from bot.core.jobs.sqlite_ledger import LEDGER_FILENAME, SqliteLedger
 from tests.support.insight import (
     CHAT,
@@ -30,6 +31,7 @@ from tests.support.insight import (
     end_job,
     telegram_member,
 )
+from tests.support.ledgers import OpenLedger
 
 ROOT = Path(__file__).resolve().parents[1]
 NOW = START + timedelta(days=10)  # 2026-03-20 12:00:00.25 UTC
@@ -38,7 +40,7 @@ CID = telegram_member(3)
 
 
 async def job_at(
-    ledger: SqliteLedger,
+    ledger: SqlLedger,
     clock: Clock,
     at: datetime,
     who: Requester,
@@ -52,10 +54,11 @@ async def job_at(
 
 
 @pytest.fixture
-async def ledger(tmp_path) -> AsyncIterator[SqliteLedger]:
-    """Known jobs in a server and a chat over the last 40 days (see each line)."""
+async def ledger(open_ledger: OpenLedger) -> AsyncIterator[SqlLedger]:
+    """Known jobs in a server and a chat over the last 40 days (see each line), on each
+    database in turn (tests/support/ledgers.py)."""
     clock = Clock()
-    async with await SqliteLedger.open(tmp_path / LEDGER_FILENAME, clock=clock) as opened:
+    async with await open_ledger(clock=clock) as opened:
         day = timedelta(days=1)
         d, f, c, k = JobState.DELIVERED, JobState.FAILED, JobState.CANCELLED, JobState.KEPT
         await job_at(opened, clock, NOW - 40 * day, OLD, "Old", d, cost=1.0)  # outside

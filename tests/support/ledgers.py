@@ -152,3 +152,12 @@ async def open_ledger(
     yield open_one
     for ledger in opened:
         await ledger.close()
+
+
+@pytest.fixture
+def disposable_schema(backend: str, request: pytest.FixtureRequest) -> Iterator[None]:
+    """For a test that breaks the schema on purpose (drops a table): on PostgreSQL the
+    session's database is emptied of every table afterwards, so the next test migrates anew."""
+    yield
+    if backend == "postgresql":
+        run_apart(reset_schema(request.getfixturevalue("postgres_url")))

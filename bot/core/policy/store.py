@@ -18,7 +18,7 @@ from bot.core.jobs.ledger import Clock, LedgerError, utc_now
 from bot.core.jobs.sql_ledger import SqlLedger
 from bot.core.policy.model import ScopePolicy
 
-__all__ = ["PolicyStore", "SqlitePolicyStore"]
+__all__ = ["PolicyStore", "SqlPolicyStore", "SqlitePolicyStore"]
 
 
 class PolicyStore(Protocol):
@@ -34,8 +34,9 @@ class PolicyStore(Protocol):
         ...
 
 
-class SqlitePolicyStore:
-    """`PolicyStore` in the ledger's database (its ``scope_policy`` table)."""
+class SqlPolicyStore:
+    """`PolicyStore` in the ledger's database (its ``scope_policy`` table), SQLite or
+    PostgreSQL."""
 
     def __init__(self, ledger: SqlLedger, *, clock: Clock = utc_now) -> None:
         self._ledger = ledger
@@ -65,3 +66,7 @@ def _scope(scope: str) -> str:
     if not isinstance(scope, str) or not scope.strip():
         raise LedgerError("a policy's scope must be non-empty text")
     return scope
+
+
+SqlitePolicyStore = SqlPolicyStore
+"""The name `SqlPolicyStore` had while the ledger was SQLite only."""
