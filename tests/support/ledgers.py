@@ -30,8 +30,9 @@ from typing import Any, TypeVar
 import asyncpg
 import pytest
 
+from bot.core.jobs.database_url import describe_url
 from bot.core.jobs.ledger import Clock, utc_now
-from bot.core.jobs.postgres_ledger import SCHEMA_TABLE, PostgresLedger, describe_url
+from bot.core.jobs.postgres_ledger import SCHEMA_TABLE, PostgresLedger
 from bot.core.jobs.sql_ledger import SqlLedger
 from bot.core.jobs.sqlite_ledger import LEDGER_FILENAME, SqliteLedger
 

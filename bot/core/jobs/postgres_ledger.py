@@ -22,8 +22,8 @@ Storage choices:
 * Schema versions are rows of the table ``ledger_schema`` (number, file name, when applied);
   each migration runs in one transaction with its row, under a session advisory lock, so two
   processes starting together apply each file once. A database newer than this code is refused.
-* The URL may hold a password: it is never logged nor put in a message; :func:`describe_url`
-  gives the user, host, port and database only.
+* The URL may hold a password: it is never logged nor put in a message
+  (:func:`~bot.core.jobs.database_url.describe_url` gives the user, host, port and database).
 
 Errors: `LedgerUnavailable` when the server cannot be reached, is shutting down, has no room or
 the connection broke; `ConstraintViolated` for a unique or foreign key refused; `LedgerError`
@@ -37,10 +37,10 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
 import asyncpg
 
+from bot.core.jobs.database_url import describe_url, is_postgres_url, redacted
 from bot.core.jobs.ledger import (
     Clock,
     ConstraintViolated,
@@ -52,7 +52,7 @@ from bot.core.jobs.schema import POSTGRES_MIGRATIONS_PACKAGE, Migration, load_mi
 from bot.core.jobs.sql import PostgresConnection, SqlConnection
 from bot.core.jobs.sql_ledger import SqlLedger
 
-__all__ = ["SCHEMA_TABLE", "PostgresLedger", "describe_url", "is_postgres_url", "migrate"]
+__all__ = ["SCHEMA_TABLE", "PostgresLedger", "migrate"]
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +61,6 @@ SCHEMA_TABLE = "ledger_schema"
 WRITE_LOCK = 0x504F_5254_5241_4954  # "PORTRAIT"
 MIGRATION_LOCK = WRITE_LOCK + 1
 CLOSE_WAIT = 10.0  # seconds close() waits for borrowed connections before cutting them
-_SCHEMES = ("postgresql", "postgres")
 # Errors after which the same call may succeed later (the server, the network, room, a
 # conflict with another transaction).
 _PASSING = (
@@ -77,24 +76,6 @@ _PASSING = (
 )
 
 
-def is_postgres_url(url: str) -> bool:
-    """Whether ``url`` names a PostgreSQL database (``postgresql://`` or ``postgres://``)."""
-    return urlsplit(url.strip()).scheme.lower() in _SCHEMES
-
-
-def describe_url(url: str) -> str:
-    """``url`` without its password or options: ``postgresql://user@host:port/database``."""
-    try:
-        parts = urlsplit(url.strip())
-        user = f"{unquote(parts.username)}@" if parts.username else ""
-        host = parts.hostname or "local socket"
-        port = f":{parts.port}" if parts.port else ""
-    except ValueError:  # a malformed port
-        return "postgresql://(malformed URL)"
-    database = unquote(parts.path.lstrip("/")) or (unquote(parts.username or "") or "(default)")
-    return f"postgresql://{user}{host}{port}/{database}"
-
-
 def _database_error(error: BaseException) -> LedgerError:
     if isinstance(error, asyncpg.IntegrityConstraintViolationError):
         return ConstraintViolated(f"job database error: {error}")
@@ -103,13 +84,7 @@ def _database_error(error: BaseException) -> LedgerError:
 
 
 def _redacted(error: BaseException, url: str) -> str:
-    """The error's text, with the URL's password (if any) blanked should a driver quote it."""
-    text = f"{type(error).__name__}: {error}"
-    try:
-        password = urlsplit(url.strip()).password
-    except ValueError:
-        password = None
-    return text.replace(password, "***") if password else text
+    return redacted(f"{type(error).__name__}: {error}", url)
 
 
 # ====================================================================== migrations
