@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from urllib.parse import unquote, urlsplit
 
-__all__ = ["POSTGRES_SCHEMES", "describe_url", "is_postgres_url", "redacted"]
+__all__ = ["POSTGRES_SCHEMES", "describe_url", "is_postgres_url", "passwords_in", "redacted"]
 
 POSTGRES_SCHEMES = ("postgresql", "postgres")
 
@@ -32,17 +32,20 @@ def describe_url(url: str) -> str:
     return f"postgresql://{user}{host}{port}/{database}"
 
 
-def redacted(text: str, url: str) -> str:
-    """``text`` with the URL's password (if any) blanked, should a driver's error quote it."""
-    try:
-        parts = urlsplit(url.strip())
-        secrets = [parts.password or ""]
-    except ValueError:  # a malformed port: the password is still there to find
-        parts, secrets = urlsplit(url.strip()), []
+def passwords_in(url: str) -> list[str]:
+    """The password(s) ``url`` holds (after ``user:`` or as ``password=`` in its query), as
+    written and decoded: what logs and messages must never show."""
+    parts = urlsplit(url.strip())
+    found = [parts.password or ""]
     for item in parts.query.split("&"):
         key, _, value = item.partition("=")
         if key.lower() == "password":
-            secrets.append(value)
-    for secret in filter(None, secrets):
-        text = text.replace(secret, "***").replace(unquote(secret), "***")
+            found.append(value)
+    return sorted({text for secret in found if secret for text in (secret, unquote(secret))})
+
+
+def redacted(text: str, url: str) -> str:
+    """``text`` with the URL's password (if any) blanked, should a driver's error quote it."""
+    for secret in sorted(passwords_in(url), key=len, reverse=True):
+        text = text.replace(secret, "***")
     return text
