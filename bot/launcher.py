@@ -21,10 +21,12 @@ from discord.gateway import DiscordWebSocket
 
 from bot.core.jobs.database import open_ledger
 from bot.core.jobs.ledger import LedgerError
+from bot.core.request.face_check import warm_up
 from bot.core.wiro import OutputHosts, PollSchedule, WiroClient, WiroSocket
-from bot.frontends.discord_bot.app import PortraitBot
+from bot.frontends.discord_bot.app import PortraitBot, portrait_bot
 from bot.frontends.discord_bot.settings import DiscordSettings
 from bot.frontends.telegram_bot.settings import TelegramSettings
+from bot.ops import OpsServer
 from bot.services import Services, build_services
 from bot.settings import Settings
 from bot.storage import DataDirError, exclusive_use, prepare_data_dir
@@ -143,7 +145,7 @@ async def _run_front_ends(settings: Settings, services: Services, fronts: _Front
         discord_bot: PortraitBot | None = None
         if fronts.discord.enabled:
             discord_bot = await stack.enter_async_context(
-                PortraitBot(
+                portrait_bot(
                     services,
                     fronts.discord,
                     force_sync=fronts.sync_only,
@@ -157,6 +159,16 @@ async def _run_front_ends(settings: Settings, services: Services, fronts: _Front
             if fronts.sync_only:
                 return
         _freeze_startup_objects()
+        await warm_up()  # the face check's model, before the first member's photo
+        if settings.metrics_port is not None:
+            ops = OpsServer(services, settings.metrics_host, settings.metrics_port)
+            try:
+                await ops.start()
+            except OSError as error:
+                raise StartupError(
+                    f"METRICS_PORT {settings.metrics_port} cannot be used: {error.strerror}"
+                ) from None
+            stack.push_async_callback(ops.close)
         await services.dispatcher.start()
         await services.health.start()  # checks Wiro's keys now (in the background), then often
         runs: list[asyncio.Task[None]] = []

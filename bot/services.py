@@ -20,12 +20,15 @@ from bot.core.jobs import JobLimits
 from bot.core.jobs.admission import Admission
 from bot.core.jobs.dispatcher import Dispatcher, DispatchRules
 from bot.core.jobs.events import FrontEnd, FrontEnds
+from bot.core.jobs.leases import Leases
 from bot.core.jobs.ledger import JobLedger
 from bot.core.jobs.limits import FairUse
 from bot.core.jobs.sql_ledger import SqlLedger
+from bot.core.metrics import Metrics
 from bot.core.policy.service import Policies
 from bot.core.policy.store import SqlPolicyStore
 from bot.core.privacy import Forgetting, QuotaMarks
+from bot.core.request.held import HeldRequests
 from bot.core.request.selfie import SelfieLimits
 from bot.core.request.selfie_store import SelfieStore
 from bot.core.result.store import ResultStore
@@ -51,10 +54,13 @@ class Services:
     admission: Admission
     policies: Policies
     faces: SavedFaces
+    held: HeldRequests
     forgetting: Forgetting
     audit: AuditLog
     insight: Insight
     health: WiroHealth
+    metrics: Metrics
+    leases: Leases
     socket: WiroSocket | None = None
 
     @property
@@ -114,12 +120,17 @@ def build_services(
         fair_use_for=policies.fair_use,
         quota_mark=marks.key_for,
     )
+    held = HeldRequests(ledger, selfies)
     forgetting = Forgetting(
-        ledger, wiro, dispatcher, marks, faces=faces, selfies=selfies, results=results
+        ledger, wiro, dispatcher, marks, faces=faces, selfies=selfies, results=results, held=held
     )
     dispatcher.add_housekeeping(forgetting.prune_marks)
+    dispatcher.add_housekeeping(held.prune)
     audit, insight, health = _insight(settings, wiro, ledger, frontends, dispatcher, admission)
     policies.on_change = audit.change  # every policy change is kept, with who made it
+    metrics = Metrics()
+    wiro.call_observer = metrics.wiro_call
+    dispatcher.metrics = metrics
     return Services(
         settings=settings,
         wiro=wiro,
@@ -135,10 +146,13 @@ def build_services(
         admission=admission,
         policies=policies,
         faces=faces,
+        held=held,
         forgetting=forgetting,
         audit=audit,
         insight=insight,
         health=health,
+        metrics=metrics,
+        leases=Leases(ledger),
         socket=socket,
     )
 

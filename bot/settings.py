@@ -63,6 +63,8 @@ class Settings:
     # The job ledger's database: "" = the SQLite file in data_dir; else a PostgreSQL URL (it
     # may hold a password: never in repr or logs; `describe_database` shows it without).
     database_url: str = field(default="", repr=False)
+    metrics_port: int | None = None  # /metrics and /healthz over HTTP; None = off
+    metrics_host: str = "127.0.0.1"
 
     @property
     def signed(self) -> bool:
@@ -131,6 +133,8 @@ def load_settings(env: Mapping[str, str], *, need_wiro: bool = True) -> Settings
         faces_per_member=reader.whole("FACES_PER_MEMBER", 5, minimum=0, maximum=50),
         wiro_health_minutes=reader.number("WIRO_HEALTH_MINUTES", 15, minimum=0, maximum=24 * 60),
         database_url=reader.database_url("DATABASE_URL"),
+        metrics_port=reader.optional_whole("METRICS_PORT", minimum=1, maximum=65535),
+        metrics_host=reader.text("METRICS_HOST", "127.0.0.1"),
     )
 
 
@@ -249,6 +253,12 @@ class SettingsReader:
         if not minimum <= value <= maximum:
             raise SettingsError(f"{name} must be between {minimum:g} and {maximum:g}.")
         return value
+
+    def optional_whole(self, name: str, *, minimum: int, maximum: int) -> int | None:
+        """A whole number, or None when unset or empty."""
+        if not self._env.get(name, "").strip():
+            return None
+        return self.whole(name, minimum, minimum=minimum, maximum=maximum)
 
     def whole(self, name: str, default: int, *, minimum: int, maximum: int) -> int:
         raw = self._env.get(name, "").strip()

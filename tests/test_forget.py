@@ -25,6 +25,7 @@ from bot.core.jobs.sql_ledger import SqlLedger
 from bot.core.jobs.sqlite_ledger import LEDGER_FILENAME
 from bot.core.privacy import Forgetting, QuotaMarks
 from bot.core.privacy.marks import MARK_PREFIX
+from bot.core.request.held import HeldRequests
 from bot.core.request.options import resolve_options
 from bot.core.request.selfie import prepare_selfie
 from bot.core.request.selfie_store import SelfieStore
@@ -148,6 +149,14 @@ async def test_forget_me_leaves_no_trace_in_the_data_folder_or_database(
         )
         prepared = prepare_selfie(selfie_jpeg()).data
         face = await faces.save(MEMBER, "Quasar me", prepared)
+        held = HeldRequests(ledger, selfies, clock=h.clock)  # a photo the face check held back
+        await held.hold(
+            platform="discord",
+            requester=MEMBER,
+            scope=GUILD,
+            params={"options": {"prompt": PROMPT + " held"}},
+            prepared=prepared,
+        )
 
         # Two finished portraits (one from a photo, one from the saved face), one running.
         done = await admit(admission, MEMBER, PROMPT, prepared, 11)
@@ -173,7 +182,7 @@ async def test_forget_me_leaves_no_trace_in_the_data_folder_or_database(
 
         forgetting = Forgetting(
             ledger, h.client, dispatcher, marks,
-            faces=faces, selfies=selfies, results=results, settle=5.0, clock=h.clock,
+            faces=faces, selfies=selfies, results=results, held=held, settle=5.0, clock=h.clock,
         )  # fmt: skip
         cleaned: list[int] = []
 
@@ -192,7 +201,7 @@ async def test_forget_me_leaves_no_trace_in_the_data_folder_or_database(
 
         assert report.stopped == 1 and report.unsettled == 0
         assert report.faces == 1 and report.audit_entries == 1 and report.inbox_updates == 1
-        assert report.policies == 1 and report.results == 1
+        assert report.policies == 1 and report.results == 1 and report.held_requests == 1
         # All three ran at Wiro today (the cancelled one too): they stay as quota marks.
         assert report.quota_marks == 3 and report.jobs_deleted == 0
         member_tasks = [h.task_of(job) for job in (done, with_face, running)]

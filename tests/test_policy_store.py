@@ -96,3 +96,13 @@ async def test_the_ledgers_transaction_rolls_back_on_error(ledger):
     with pytest.raises(LedgerError):  # SQL errors come out as the ledger's errors
         async with ledger.reading() as db:
             await db.execute("SELECT nothing FROM nowhere")
+
+
+async def test_a_blocks_own_error_comes_out_as_it_is_and_rolls_back(ledger):
+    with pytest.raises(PermissionError):  # an OSError, yet not the database's
+        async with ledger.transaction() as db:
+            await db.execute(
+                "INSERT INTO scope_policy (scope, policy) VALUES (?, ?)", (GUILD, "{}")
+            )
+            raise PermissionError("the block's own")
+    assert await rows(ledger) == []

@@ -98,9 +98,21 @@ class Session:
     presence: dict[str, Any] | None = None
     heartbeats: int = 0
     last_heartbeat_at: float | None = None
+    shard: tuple[int, int] = (0, 1)  # (shard id, shard count) from IDENTIFY
 
     def has(self, intent: Intent) -> bool:
         return bool(self.intents & intent)
+
+    def serves(self, guild_id: int | None) -> bool:
+        """Discord's rule: a guild is on shard ``(guild_id >> 22) % shard_count``; direct
+        messages are on shard 0."""
+        shard_id, count = self.shard
+        return shard_of(guild_id, count) == shard_id
+
+
+def shard_of(guild_id: int | None, count: int) -> int:
+    """The shard a guild's events go to (Discord: ``(guild_id >> 22) % num_shards``)."""
+    return 0 if guild_id is None else (guild_id >> 22) % max(1, count)
 
 
 class Gateway:
@@ -123,8 +135,9 @@ class Gateway:
     async def dispatch(
         self, event: str, data: dict[str, Any], session: Session | None = None
     ) -> None:
-        """Send a DISPATCH to the bot's session (buffered for RESUME if disconnected)."""
-        session = session or self.current
+        """Send a DISPATCH to the bot's session (buffered for RESUME if disconnected); without
+        a session, to the newest session of the shard that serves the event's guild."""
+        session = session or self.session_for(data.get("guild_id"))
         if session is None:
             raise RuntimeError("no bot has identified on the gateway yet")
         session.seq += 1
@@ -133,6 +146,14 @@ class Gateway:
         self.log.append((time.monotonic(), "out", event))
         if session.connection is not None:
             await session.connection.send(frame)
+
+    def session_for(self, guild_id: Any) -> Session | None:
+        """The newest session whose shard serves ``guild_id`` (None: a direct message)."""
+        gid = int(guild_id) if guild_id else None
+        for session in reversed(list(self.sessions.values())):
+            if session.serves(gid):
+                return session
+        return self.current
 
     async def request_reconnect(self) -> None:
         """Send op 7 RECONNECT; discord.py then reconnects and RESUMEs."""
@@ -224,19 +245,35 @@ class Gateway:
         if intents & PRIVILEGED_INTENTS & ~server.allowed_privileged_intents:
             await conn.ws.close(code=4014, message=b"Disallowed intent(s).")
             return None
-        session = Session(id=secrets.token_hex(16), intents=intents, identify=d, connection=conn)
+        shard = d.get("shard", [0, 1])
+        if (
+            not isinstance(shard, list)
+            or len(shard) != 2
+            or not all(isinstance(n, int) for n in shard)
+            or not 0 <= shard[0] < shard[1]
+        ):
+            await conn.ws.close(code=4010, message=b"Invalid shard.")
+            return None
+        session = Session(
+            id=secrets.token_hex(16),
+            intents=intents,
+            identify=d,
+            connection=conn,
+            shard=(shard[0], shard[1]),
+        )
         session.presence = d.get("presence")
         self.sessions[session.id] = session
         self.current = session
         world = server.world
+        guilds = [g for g in world.guilds if session.serves(g.id)]
         ready = {
             "v": 10,
             "user": payloads.user(world.bot_user) | {"verified": True, "mfa_enabled": False},
-            "guilds": [{"id": str(g.id), "unavailable": True} for g in world.guilds],
+            "guilds": [{"id": str(g.id), "unavailable": True} for g in guilds],
             "session_id": session.id,
             "resume_gateway_url": server.gateway_url,
             "session_type": "normal",
-            "shard": d.get("shard", [0, 1]),
+            "shard": shard,
             "application": {"id": str(world.application_id), "flags": server.application_flags},
             "private_channels": [],
             "presences": [],
@@ -248,7 +285,7 @@ class Gateway:
             "_trace": ["discord-standin"],
         }
         await self.dispatch("READY", ready, session)
-        for guild in world.guilds:
+        for guild in guilds:
             await self.dispatch("GUILD_CREATE", self._guild_payload(guild, session), session)
         server.ready_at = time.monotonic()
         server.notifier.notify()

@@ -364,3 +364,44 @@ def build_default_world(new_id: SnowflakeFactory) -> DefaultFixtures:
         moderator=mod_member,
         bot_member=bot_member,
     )
+
+
+def add_guild(
+    fixtures: DefaultFixtures,
+    new_id: SnowflakeFactory,
+    name: str,
+    *,
+    shard: tuple[int, int] | None = None,
+) -> Guild:
+    """Another guild like the default one (#general; the default member and the bot in it),
+    owned by the same owner; with ``shard=(id, count)`` its id is drawn until Discord's rule
+    puts it on that shard (``(guild_id >> 22) % count``)."""
+    world = fixtures.world
+    guild_id = new_id()
+    while shard is not None and (guild_id >> 22) % shard[1] != shard[0]:
+        time.sleep(0.001)  # the next millisecond gives the next shard
+        guild_id = new_id()
+    everyone = Role(id=guild_id, name="@everyone", permissions=int(EVERYONE_DEFAULT))
+    bot_role = Role(
+        id=new_id(),
+        name="Portrait Bot",
+        permissions=int(BOT_ROLE_DEFAULT),
+        position=1,
+        managed=True,
+        bot_id=world.bot_user.id,
+    )
+    general = Channel(id=new_id(), name="general", guild_id=guild_id, topic="portraits here")
+    guild = Guild(
+        id=guild_id,
+        name=name,
+        owner_id=world.owner.id,
+        roles=[everyone, bot_role],
+        channels=[general],
+        members=[
+            Member(user=world.owner, guild_id=guild_id),
+            Member(user=fixtures.user.user, guild_id=guild_id),
+            Member(user=world.bot_user, guild_id=guild_id, role_ids=[bot_role.id]),
+        ],
+    )
+    world.guilds.append(guild)
+    return guild

@@ -80,7 +80,11 @@ async def gateway(ctx: Ctx) -> web.Response:
 async def gateway_bot(ctx: Ctx) -> web.Response:
     limit = {"total": 1000, "remaining": 999, "reset_after": 14400000, "max_concurrency": 1}
     return errors.json_response(
-        {"url": ctx.server.gateway_url, "shards": 1, "session_start_limit": limit}
+        {
+            "url": ctx.server.gateway_url,
+            "shards": ctx.server.recommended_shards,
+            "session_start_limit": limit,
+        }
     )
 
 

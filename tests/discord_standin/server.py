@@ -22,6 +22,7 @@ from .models import (
     Channel,
     Intent,
     SnowflakeFactory,
+    add_guild,
     build_default_world,
 )
 from .records import (
@@ -69,6 +70,9 @@ class DiscordStandIn:
         self.upload_limit = upload_limit
         self.new_id = SnowflakeFactory()
         fixtures = build_default_world(self.new_id)
+        self._fixtures = fixtures
+        # What GET /gateway/bot recommends (an AutoShardedClient without a count asks).
+        self.recommended_shards = 1
         self.world = fixtures.world
         self.guild = fixtures.guild
         self.channel = fixtures.channel
@@ -246,6 +250,11 @@ class DiscordStandIn:
         await self.gateway.dispatch("INTERACTION_CREATE", rec.payload)
         return rec
 
+    def add_guild(self, name: str, *, shard: tuple[int, int] | None = None) -> Any:
+        """Another guild with #general, the default member and the bot (before the bot
+        connects); ``shard=(id, count)`` puts it on that shard. Returns the `Guild`."""
+        return add_guild(self._fixtures, self.new_id, name, shard=shard)
+
     async def slash(
         self,
         name: str,
@@ -421,7 +430,7 @@ class DiscordStandIn:
     async def _dispatch_if_subscribed(
         self, event: str, data: dict[str, Any], msg: StoredMessage
     ) -> None:
-        session = self.gateway.current
+        session = self.gateway.session_for(msg.guild_id)
         if session is None:
             return
         needed = Intent.GUILD_MESSAGES if msg.guild_id else Intent.DIRECT_MESSAGES

@@ -15,6 +15,7 @@ from bot.frontends.discord_bot.settings import load_discord_settings
 from bot.launcher import run_bot
 from bot.settings import load_settings
 from tests.discord_standin import DiscordStandIn
+from tests.discord_standin.gateway import shard_of
 from tests.fakewiro import FakeWiro
 
 T = TypeVar("T")
@@ -79,7 +80,13 @@ async def first_created(created: asyncio.Future[T], runner: asyncio.Task[None]) 
 async def guilds_ready(
     bot: PortraitBot, discord_server: DiscordStandIn, runner: asyncio.Task[None]
 ) -> None:
-    wanted = {guild.id for guild in discord_server.world.guilds}
+    count = getattr(bot, "shard_count", None) or 1
+    shard_ids = getattr(bot, "shard_ids", None) or range(count)
+    wanted = {
+        guild.id
+        for guild in discord_server.world.guilds
+        if shard_of(guild.id, count) in shard_ids  # a sharded bot sees its shards' guilds
+    }
     while not all(bot.get_guild(gid) is not None for gid in wanted):
         if runner.done():
             runner.result()

@@ -28,6 +28,14 @@ from bot.core.result.store import ResultStore
 from bot.core.wiro import WiroClient, WiroSocket
 
 
+class JobMetrics(Protocol):
+    """What the queue reports for the metrics: `bot.core.metrics.Metrics`."""
+
+    def task_ended(self, seconds: float | None, cost: float | None) -> None: ...
+
+    def delivered(self, seconds: float) -> None: ...
+
+
 class WiroWatch(Protocol):
     """Told what the queue learns of the bot's Wiro account (`bot.core.insight.health`)."""
 
@@ -110,6 +118,7 @@ class DispatcherBase:
         # Set by `build_services`: Wiro's health (`WiroHealth`), and what else is pruned with
         # the jobs' retention (the audit log): each gets the cutoff, returns rows deleted.
         self.wiro_watch: WiroWatch | None = None
+        self.metrics: JobMetrics | None = None  # `bot.core.metrics.Metrics`
         self.also_prune: list[Callable[[datetime], Awaitable[int]]] = []
 
     def add_housekeeping(self, chore: Callable[[], Awaitable[object]]) -> None:

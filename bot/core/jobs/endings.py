@@ -79,6 +79,8 @@ class JobEndings(DispatcherBase):
         except PortraitFailed as failure:
             await self._keep(job, images, failure)
             return
+        if self.metrics is not None:
+            self.metrics.delivered((self._clock() - entered).total_seconds())
         await self._delivered(job, message_ref)
 
     async def _entered_delivering(self, job: Job) -> datetime:

@@ -6,6 +6,7 @@ knows Discord or Telegram. `bot.frontends.discord_bot.job_messages` and
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -86,11 +87,22 @@ class FrontEnds:
     started (`serves`), and a finished one waits: its delivery is deferred until the deferral
     window ends, then kept like any result no way took.
 
-    It also holds the ways to the bot's owner (`add_owner_contact`, `tell_owners`)."""
+    It also holds the ways to the bot's owner (`add_owner_contact`, `tell_owners`) and the
+    front ends' health probes (`add_health_probe`, for ``/healthz``)."""
 
     def __init__(self) -> None:
         self._by_platform: dict[str, FrontEnd] = {}
         self._owner_contacts: list[OwnerContact] = []
+        self._probes: dict[str, Callable[[], str | None]] = {}
+
+    def add_health_probe(self, name: str, probe: Callable[[], str | None]) -> None:
+        """Register ``probe()``: None while the front end ``name`` ("discord", "telegram")
+        reaches its platform, else why not (one line, no secret)."""
+        self._probes[name] = probe
+
+    @property
+    def health_probes(self) -> dict[str, Callable[[], str | None]]:
+        return dict(self._probes)
 
     def add_owner_contact(self, contact: OwnerContact) -> None:
         """Register a way to the bot's owner (each front end adds its own at start-up)."""

@@ -76,6 +76,12 @@ _PASSING = (
 )
 
 
+# What the driver raises during a call on a borrowed connection: the server's errors, a broken
+# connection, a command past its timeout. (Not any OSError: a block's own code may raise one,
+# such as a PermissionError, and it must come out as it is.)
+_DRIVER_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, ConnectionError, TimeoutError)
+
+
 def _database_error(error: BaseException) -> LedgerError:
     if isinstance(error, asyncpg.IntegrityConstraintViolationError):
         return ConstraintViolated(f"job database error: {error}")
@@ -236,7 +242,7 @@ class PostgresLedger(SqlLedger):
                 async with conn.transaction():
                     await conn.execute("SELECT pg_advisory_xact_lock($1)", WRITE_LOCK)
                     yield PostgresConnection(conn)
-            except (asyncpg.PostgresError, *_PASSING) as error:
+            except _DRIVER_ERRORS as error:
                 raise _database_error(error) from error
 
     @asynccontextmanager
@@ -245,5 +251,5 @@ class PostgresLedger(SqlLedger):
         async with self._connection() as conn:
             try:
                 yield PostgresConnection(conn)
-            except (asyncpg.PostgresError, *_PASSING) as error:
+            except _DRIVER_ERRORS as error:
                 raise _database_error(error) from error

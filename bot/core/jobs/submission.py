@@ -209,6 +209,8 @@ class JobSubmission(DispatcherBase):
         if ran_at is not None:
             task_seconds = (timing.ended_at or time.monotonic()) - ran_at
             self.lengths.add(options, task_seconds)
+        if self.metrics is not None:
+            self.metrics.task_ended(task_seconds, task.total_cost)
         await self._events.progress(job, Phase.DOWNLOADING)
         outputs = requested_outputs(task.outputs, options.samples)
         try:

@@ -27,7 +27,15 @@ from bot.core.privacy.marks import MARK_PREFIX
 
 _CHUNK = 500  # ids per statement, well under either database's parameter limit
 # What forgetting changes (VACUUMed on PostgreSQL after it).
-TOUCHED_TABLES = ("jobs", "job_events", "audit_log", "scope_policy", "inbox", "saved_faces")
+TOUCHED_TABLES = (
+    "jobs",
+    "job_events",
+    "audit_log",
+    "scope_policy",
+    "inbox",
+    "saved_faces",
+    "held_requests",
+)
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,7 @@ from bot.core.jobs.sql_ledger import SqlLedger
 from bot.core.privacy import erase_sql
 from bot.core.privacy.erase_sql import MemberJob
 from bot.core.privacy.marks import QuotaMarks
+from bot.core.request.held import HeldRequests
 from bot.core.request.selfie_store import SelfieStore
 from bot.core.result.store import ResultStore
 from bot.core.wiro import WiroClient, WiroError
@@ -65,7 +66,8 @@ class ForgetReport:
     end; ``wiro_files_deleted`` / ``wiro_files_refused``: Wiro tasks whose files were deleted
     / whose deletion Wiro refused or could not be reached for (already gone, usually);
     ``faces``, ``selfies``, ``results``: files deleted; ``audit_entries``, ``inbox_updates``,
-    ``policies``: rows deleted or cleared."""
+    ``policies``: rows deleted or cleared; ``held_requests``: requests the face check held back,
+    deleted with their selfies."""
 
     stopped: int = 0
     unsettled: int = 0
@@ -79,6 +81,7 @@ class ForgetReport:
     audit_entries: int = 0
     inbox_updates: int = 0
     policies: int = 0
+    held_requests: int = 0
 
 
 class Forgetting:
@@ -95,6 +98,7 @@ class Forgetting:
         faces: SavedFaces | None = None,
         selfies: SelfieStore | None = None,
         results: ResultStore | None = None,
+        held: HeldRequests | None = None,
         settle: float = 20.0,
         clock: Clock = utc_now,
     ) -> None:
@@ -105,6 +109,7 @@ class Forgetting:
         self._faces = faces
         self._selfies = selfies
         self._results = results
+        self._held = held
         self._settle = settle
         self._clock = clock
         self._job_cleanups: list[Callable[[int], Awaitable[object]]] = []
@@ -126,6 +131,7 @@ class Forgetting:
         selfies, results = await asyncio.to_thread(self._delete_files, jobs)
         await self._front_end_files(jobs)
         faces = await self._faces.delete_all(requester) if self._faces is not None else 0
+        held = await self._held.forget(requester) if self._held is not None else 0
         now = self._clock()
         window_start = _time(now - DAY)
         mark = self._marks.key_for(requester)
@@ -169,6 +175,7 @@ class Forgetting:
             audit_entries=audit,
             inbox_updates=inbox,
             policies=policies,
+            held_requests=held,
         )
         log.info("A member was forgotten: %s", report)  # counts only, never who
         return report

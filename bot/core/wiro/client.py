@@ -110,6 +110,8 @@ class WiroClient:
         self.output_hosts = output_hosts or OutputHosts.from_settings(self.base_url)
         self._output_resolver = output_resolver
         self._download_session: aiohttp.ClientSession | None = None
+        # Told of every API call's path and error (None: it succeeded): the metrics.
+        self.call_observer: Callable[[str, WiroError | None], None] | None = None
 
     def __repr__(self) -> str:
         mode = "signature" if self.__api_secret else "api-key-only"
@@ -408,9 +410,21 @@ class WiroClient:
         except (aiohttp.ClientError, TimeoutError) as exc:
             elapsed = (time.perf_counter() - started) * 1000
             log.debug("%s failed after %.0f ms: %s", what, elapsed, type(exc).__name__)
-            raise WiroConnectionError(f"{what}: {_describe(exc)}") from exc
+            error = WiroConnectionError(f"{what}: {_describe(exc)}")
+            self._observe(path, error)
+            raise error from exc
         log.debug("%s -> %d in %.0f ms", what, status, (time.perf_counter() - started) * 1000)
-        return parse_response(status, raw, response_headers, what=what)
+        try:
+            answer = parse_response(status, raw, response_headers, what=what)
+        except WiroError as error:
+            self._observe(path, error)
+            raise
+        self._observe(path, None)
+        return answer
+
+    def _observe(self, path: str, error: WiroError | None) -> None:
+        if self.call_observer is not None:
+            self.call_observer(path, error)
 
 
 def _describe(exc: BaseException) -> str:

@@ -8,6 +8,7 @@ import logging
 import discord
 from discord.ext import commands
 
+from bot.frontends.discord_bot.api_watch import api_trace, gateway_problem
 from bot.frontends.discord_bot.buttons import CancelButton
 from bot.frontends.discord_bot.commandsync import sync_commands
 from bot.frontends.discord_bot.errors import on_app_command_error
@@ -46,6 +47,8 @@ class PortraitBot(commands.Bot):
             # A longer 429 is raised to us (discord.RateLimited) instead of holding the request,
             # so a result post waits durably in the ledger and other messages keep moving.
             max_ratelimit_timeout=RATE_LIMIT_WAIT,
+            http_trace=api_trace(services.metrics),
+            **self._shard_options(settings),
         )
         self.services = services
         self.discord_settings = settings
@@ -64,8 +67,12 @@ class PortraitBot(commands.Bot):
         add_owner_contact = getattr(services.frontends, "add_owner_contact", None)
         if add_owner_contact is not None:  # the insight service's alerts to the bot's owner
             add_owner_contact(self.owners)
+        services.frontends.add_health_probe("discord", lambda: gateway_problem(self))
         self._force_sync = force_sync
         self._sync_only = sync_only
+
+    def _shard_options(self, settings: DiscordSettings) -> dict[str, object]:
+        return {}  # one gateway connection; `ShardedPortraitBot` passes its shards
 
     async def setup_hook(self) -> None:
         settings = self.services.settings
@@ -89,3 +96,25 @@ class PortraitBot(commands.Bot):
         await self.dispatcher.stop()  # the launcher's stop too: stopping twice is harmless
         await self.job_messages.close()
         await super().close()
+
+
+class ShardedPortraitBot(PortraitBot, commands.AutoShardedBot):
+    """`PortraitBot` on discord.py's ``AutoShardedBot``: the shards ``shard_ids`` of
+    ``shard_count`` (``DISCORD_SHARD_COUNT`` / ``DISCORD_SHARD_IDS``), each its own gateway
+    connection, in this process."""
+
+    def _shard_options(self, settings: DiscordSettings) -> dict[str, object]:
+        ids = list(settings.shard_ids) if settings.shard_ids is not None else None
+        return {"shard_count": settings.shard_count, "shard_ids": ids}
+
+
+def portrait_bot(
+    services: Services,
+    settings: DiscordSettings,
+    *,
+    force_sync: bool = False,
+    sync_only: bool = False,
+) -> PortraitBot:
+    """The Discord bot for ``settings``: sharded when ``DISCORD_SHARD_COUNT`` is set."""
+    kind = ShardedPortraitBot if settings.shard_count is not None else PortraitBot
+    return kind(services, settings, force_sync=force_sync, sync_only=sync_only)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import timedelta
 
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
@@ -36,6 +37,7 @@ from aiogram.types import (
 
 from bot.services import Services
 
+from .api_watch import ApiWatch
 from .buttons import buttons_router
 from .chat_commands import commands_router
 from .inbox import ALLOWED_UPDATES, UpdateInbox
@@ -63,6 +65,14 @@ ADMIN_COMMANDS = (
     BotCommand(command="log", description="Recent requests and changes (administrators)"),
 )
 DRAIN_SECONDS = 10.0  # updates being handled may finish this long at shutdown
+# How long the process taking a bot's updates holds that right without renewing it (renewed
+# every third of it): after a crash, another process polls within this time.
+POLLING_LEASE = timedelta(seconds=30)
+
+
+def polling_lease(bot_id: int) -> str:
+    """The lease of long polling one Telegram bot (`bot.core.jobs.leases`)."""
+    return f"telegram-polling:{bot_id}"
 
 
 class TelegramStartupError(Exception):
@@ -81,6 +91,9 @@ class TelegramApp:
         self.poll_seconds = poll_seconds
         self.drain_seconds = DRAIN_SECONDS
         session = AiohttpSession(api=TelegramAPIServer.from_base(settings.api_base))
+        self.api_watch = ApiWatch(services.metrics)
+        session.middleware(self.api_watch)
+        services.frontends.add_health_probe("telegram", self.api_watch.problem)
         self.bot = Bot(
             settings.bot_token,
             session=session,
@@ -165,15 +178,23 @@ class TelegramApp:
         updates being handled then get `drain_seconds` to finish (the rest are handled again at
         the next start)."""
         try:
-            await self.inbox.resume()
             if self._webhook is not None:
+                await self.inbox.resume()
                 await self._stop.wait()
             else:
-                await self.inbox.poll(self._stop, poll_seconds=self.poll_seconds)
+                # One process at a time takes this bot's updates (Telegram answers a second
+                # getUpdates with 409 Conflict); the others wait to take over if it stops.
+                await self.services.leases.hold_while(
+                    polling_lease(self.bot.id), self._poll, self._stop, ttl=POLLING_LEASE
+                )
         finally:
             if self._webhook is not None:
                 await self._webhook.stop()  # Telegram keeps later updates until we are back
             await self.inbox.drain(self.drain_seconds)
+
+    async def _poll(self, lost: asyncio.Event) -> None:
+        await self.inbox.resume()  # updates the last holder recorded but had not handled
+        await self.inbox.poll(lost, poll_seconds=self.poll_seconds)
 
     def stop(self) -> None:
         """Make `run` return (soon: a long poll in flight is abandoned, not confirmed)."""
