@@ -11,6 +11,7 @@ import sys
 from dotenv import find_dotenv, load_dotenv
 
 from bot.cli import add_generate_arguments, generate
+from bot.core.jobs.database_url import passwords_in
 from bot.frontends.discord_bot.settings import load_discord_settings
 from bot.frontends.telegram_bot.settings import load_telegram_settings
 from bot.logs import setup_logging
@@ -50,6 +51,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Configuration error: {error}", file=sys.stderr)
         return 2
     secrets = [discord.token, settings.wiro_api_key, settings.wiro_api_secret]
+    secrets += passwords_in(settings.database_url)  # DATABASE_URL's, if it holds one
     if telegram is not None:
         secrets += [telegram.bot_token, telegram.webhook_secret]
     setup_logging(settings.log_level, secrets)

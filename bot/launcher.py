@@ -19,8 +19,8 @@ import discord
 import yarl
 from discord.gateway import DiscordWebSocket
 
+from bot.core.jobs.database import open_ledger
 from bot.core.jobs.ledger import LedgerError
-from bot.core.jobs.sqlite_ledger import SqliteLedger
 from bot.core.request.face_check import warm_up
 from bot.core.wiro import OutputHosts, PollSchedule, WiroClient, WiroSocket
 from bot.frontends.discord_bot.app import PortraitBot, portrait_bot
@@ -92,7 +92,7 @@ class _FrontEnds:
 
 
 async def _run(settings: Settings, poll_schedule: PollSchedule | None, fronts: _FrontEnds) -> None:
-    ledger = await SqliteLedger.open(SqliteLedger.default_path(settings.data_dir))
+    ledger = await open_ledger(settings.database_url, settings.data_dir)  # SQLite or PostgreSQL
     async with (
         ledger,
         WiroClient(

@@ -31,6 +31,7 @@ OWN_LOGGERS = ("bot", "cogs", "__main__")
 THIRD_PARTY_LOGGERS = (
     "aiogram",
     "aiosqlite",
+    "asyncpg",
     "aiohttp",
     "asyncio",
     "discord",

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import cast
 
 from bot.core.catalog import Catalog
 from bot.core.catalog.refresh import CatalogProvider
@@ -25,10 +24,10 @@ from bot.core.jobs.events import FrontEnd, FrontEnds
 from bot.core.jobs.leases import Leases
 from bot.core.jobs.ledger import JobLedger
 from bot.core.jobs.limits import FairUse
-from bot.core.jobs.sqlite_ledger import SqliteLedger
+from bot.core.jobs.sql_ledger import SqlLedger
 from bot.core.metrics import Metrics
 from bot.core.policy.service import Policies
-from bot.core.policy.store import SqlitePolicyStore
+from bot.core.policy.store import SqlPolicyStore
 from bot.core.privacy import Forgetting, QuotaMarks
 from bot.core.request.held import HeldRequests
 from bot.core.request.selfie import SelfieLimits
@@ -76,8 +75,9 @@ class Services:
 
 
 def build_services(
-    settings: Settings, wiro: WiroClient, ledger: SqliteLedger, socket: WiroSocket | None = None
+    settings: Settings, wiro: WiroClient, ledger: SqlLedger, socket: WiroSocket | None = None
 ) -> Services:
+    """Every service on one ledger: SQLite's or PostgreSQL's (`bot.core.jobs.database`)."""
     catalogs = CatalogProvider()
     selfies = SelfieStore(settings.data_dir / "selfies")
     results = ResultStore(settings.data_dir / "results")
@@ -90,7 +90,7 @@ def build_services(
     marks = QuotaMarks(settings.data_dir)
     caps = owner_caps(settings)
     fair_use = caps.fair_use
-    policies = Policies(SqlitePolicyStore(ledger), caps)
+    policies = Policies(SqlPolicyStore(ledger), caps)
     rules = DispatchRules(
         max_running=settings.max_running_tasks,
         busy_retry=settings.busy_retry_seconds,
@@ -163,21 +163,20 @@ def build_services(
 def _insight(
     settings: Settings,
     wiro: WiroClient,
-    ledger: JobLedger,
+    ledger: SqlLedger,
     frontends: FrontEnds,
     dispatcher: Dispatcher,
     admission: Admission,
 ) -> tuple[AuditLog, Insight, WiroHealth]:
     """The audit log (fed by admission, pruned with the jobs), the figures, and Wiro's
     health (fed by the queue, alerting the owner through the front ends)."""
-    database = cast(SqliteLedger, ledger)  # they keep their tables in the ledger's file
-    audit = AuditLog(database)
+    audit = AuditLog(ledger)  # it keeps its table in the ledger's database
     admission.audit = audit
     dispatcher.also_prune.append(audit.prune)
     health = WiroHealth(
         wiro,
-        OwnerAlerts(database, frontends),
+        OwnerAlerts(ledger, frontends),
         every=timedelta(minutes=settings.wiro_health_minutes),
     )
     dispatcher.wiro_watch = health
-    return audit, Insight(database), health
+    return audit, Insight(ledger), health

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
 
+from bot.core.jobs.database_url import is_postgres_url
 from bot.core.jobs.limits import FairUse
 from bot.core.policy.model import OwnerCaps
 
@@ -59,6 +60,9 @@ class Settings:
     faces_key: str = field(default="", repr=False)  # "" = BOT_DATA_DIR/faces.key
     faces_per_member: int = 5
     wiro_health_minutes: float = 15.0  # between two checks of the Wiro keys (0: start-up only)
+    # The job ledger's database: "" = the SQLite file in data_dir; else a PostgreSQL URL (it
+    # may hold a password: never in repr or logs; `describe_database` shows it without).
+    database_url: str = field(default="", repr=False)
     metrics_port: int | None = None  # /metrics and /healthz over HTTP; None = off
     metrics_host: str = "127.0.0.1"
 
@@ -128,6 +132,7 @@ def load_settings(env: Mapping[str, str], *, need_wiro: bool = True) -> Settings
         faces_key=reader.secret("FACES_KEY", _FERNET_KEY, required=False),
         faces_per_member=reader.whole("FACES_PER_MEMBER", 5, minimum=0, maximum=50),
         wiro_health_minutes=reader.number("WIRO_HEALTH_MINUTES", 15, minimum=0, maximum=24 * 60),
+        database_url=reader.database_url("DATABASE_URL"),
         metrics_port=reader.optional_whole("METRICS_PORT", minimum=1, maximum=65535),
         metrics_host=reader.text("METRICS_HOST", "127.0.0.1"),
     )
@@ -212,6 +217,24 @@ class SettingsReader:
         if not value.isdigit() or not 15 <= len(value) <= 20:
             raise SettingsError(f"{name} must be a server ID (a long number), or left empty.")
         return int(value)
+
+    def database_url(self, name: str) -> str:
+        """Empty, or a PostgreSQL URL (``postgresql://`` or ``postgres://``) naming a host or
+        a database; the message never shows it (it may hold a password)."""
+        value = self._env.get(name, "").strip()
+        if not value:
+            return ""
+        try:
+            parsed = urlparse(value)
+            parsed.port  # noqa: B018 - raises ValueError for a malformed port
+        except ValueError:
+            raise SettingsError(f"{name} is not a valid URL.") from None
+        if not is_postgres_url(value) or not (parsed.netloc or parsed.path.strip("/")):
+            raise SettingsError(
+                f"{name} must be empty (the SQLite file in BOT_DATA_DIR) or a PostgreSQL URL "
+                "such as postgresql://user:password@host:5432/database."
+            )
+        return value
 
     def choice(self, name: str, default: str, choices: set[str]) -> str:
         value = self.text(name, default).upper()

@@ -1,6 +1,7 @@
 """`python -m bot stats [--scope SCOPE] [--chart FILE]`: the figures of the last 30 days for the
-bot's owner, over every server and chat and then per scope, read from the job ledger in
-`BOT_DATA_DIR` (no Wiro key needed; the bot may be running)."""
+bot's owner, over every server and chat and then per scope, read from the job ledger
+(`DATABASE_URL`, or the SQLite file in `BOT_DATA_DIR`; no Wiro key needed; the bot may be
+running)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.core.insight.stats import ScopeStats, scope_stats, stats_scopes
+from bot.core.jobs.database import open_ledger
 from bot.core.jobs.ledger import LedgerError, utc_now
 from bot.core.jobs.sqlite_ledger import SqliteLedger
 from bot.settings import Settings
@@ -35,12 +37,12 @@ async def print_stats(
     """Print the figures; exit codes: 0 printed, 1 no ledger or it cannot be read, or the
     chart cannot be saved."""
     path = SqliteLedger.default_path(settings.data_dir)
-    if not path.is_file():
+    if not settings.database_url and not path.is_file():
         print(f"Error: no job database at {path} (BOT_DATA_DIR): no jobs yet.", file=sys.stderr)
         return 1
     now = now or utc_now()
     try:
-        async with await SqliteLedger.open(path) as ledger:
+        async with await open_ledger(settings.database_url, settings.data_dir) as ledger:
             scopes = [args.scope] if args.scope else [None, *await stats_scopes(ledger, now=now)]
             figures = [await scope_stats(ledger, scope, now=now) for scope in scopes]
     except LedgerError as error:

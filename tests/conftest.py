@@ -11,8 +11,9 @@ from tests.discord_standin import DiscordStandIn
 from tests.fakewiro import FakeWiro
 from tests.support.portrait_bot import portrait_bot
 
-# The Telegram stand-in and the Telegram bot as fixtures (`telegram`, `app`).
-pytest_plugins = ["tests.support.telegram_e2e"]
+# The Telegram stand-in and the Telegram bot as fixtures (`telegram`, `app`); the ledger on
+# both databases (`backend`, `open_ledger`, `postgres_url`).
+pytest_plugins = ["tests.support.telegram_e2e", "tests.support.ledgers"]
 
 
 @pytest.fixture

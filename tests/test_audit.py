@@ -5,7 +5,6 @@ old entries go with the jobs' retention."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -16,7 +15,7 @@ from bot.core.insight.audit import AuditLog, place_of, style_of
 from bot.core.jobs.admission import Admission
 from bot.core.jobs.ledger import JobState
 from bot.core.jobs.limits import FairUse, LimitKind, LimitReached
-from bot.core.jobs.sqlite_ledger import LEDGER_FILENAME, SqliteLedger
+from bot.core.jobs.sql_ledger import SqlLedger
 from bot.core.request.selfie_store import SelfieStore
 from tests.support.insight import (
     CHAT,
@@ -27,6 +26,7 @@ from tests.support.insight import (
     params,
     telegram_member,
 )
+from tests.support.ledgers import OpenLedger
 
 ROOMY = FairUse(member_max_active=100, member_cooldown=0, member_daily_quota=0, guild_daily_quota=0)
 
@@ -37,9 +37,9 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-async def ledger(tmp_path, clock) -> AsyncIterator[SqliteLedger]:
-    async with await SqliteLedger.open(tmp_path / LEDGER_FILENAME, clock=clock) as opened:
-        yield opened
+async def ledger(open_ledger: OpenLedger, clock) -> SqlLedger:
+    """The ledger on each database in turn (tests/support/ledgers.py)."""
+    return await open_ledger(clock=clock)
 
 
 @pytest.fixture
@@ -186,7 +186,9 @@ async def test_prune_drops_entries_older_than_the_cutoff(audit, clock):
     assert [e.member_name for e in await audit.recent(None)] == ["new"]
 
 
-async def test_a_failing_database_never_stops_the_request(ledger, audit, clock, tmp_path, caplog):
+async def test_a_failing_database_never_stops_the_request(
+    ledger, audit, clock, tmp_path, caplog, disposable_schema
+):
     door = admission(ledger, audit, clock, tmp_path)
     async with ledger.transaction() as db:
         await db.execute("DROP TABLE audit_log")  # as a broken file would fail the insert

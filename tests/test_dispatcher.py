@@ -21,6 +21,7 @@ from bot.core.jobs.delivery import DeliveryDeferred
 from bot.core.jobs.dispatcher import CancelOutcome, Dispatcher, DispatchRules
 from bot.core.jobs.ledger import Job, JobState, QueueEntry
 from bot.core.jobs.lengths import TaskLengthModel
+from bot.core.jobs.sql_ledger import SqlLedger
 from bot.core.jobs.sqlite_ledger import LEDGER_FILENAME, SqliteLedger
 from bot.core.request.options import PortraitOptions, resolve_options, run_fields
 from bot.core.request.selfie_store import SelfieStore
@@ -28,6 +29,7 @@ from bot.core.result.store import ResultStore
 from bot.core.wiro import PollSchedule, WiroClient
 from tests.fakewiro import FakeTask, FakeWiro
 from tests.support.images import selfie_jpeg
+from tests.support.ledgers import OpenLedger
 
 RUN = "/Run/wiro/instant-id-lora"
 IO_DELETE = "/Task/InputOutputDelete"
@@ -118,7 +120,7 @@ class CountingLedger:
     """The real ledger, counting the dispatcher's looks at the queue (one per scheduling pass),
     its reads of whole queued rows, and the rows it reads by id."""
 
-    def __init__(self, inner: SqliteLedger) -> None:
+    def __init__(self, inner: SqlLedger) -> None:
         self._inner = inner
         self.passes = 0
         self.whole_queue_reads = 0
@@ -245,10 +247,18 @@ async def wiro() -> AsyncIterator[FakeWiro]:
 
 
 @contextlib.asynccontextmanager
-async def open_harness(wiro: FakeWiro, ledger_path: Path) -> AsyncIterator[Harness]:
-    """A client of ``wiro`` (fast polls and retries) and a counting ledger at ``ledger_path``;
-    every dispatcher the harness made is stopped at the end."""
+async def open_harness(
+    wiro: FakeWiro, ledger_path: Path, *, open_ledger: OpenLedger | None = None
+) -> AsyncIterator[Harness]:
+    """A client of ``wiro`` (fast polls and retries) and a counting ledger at ``ledger_path``
+    (or the one ``open_ledger`` opens: tests/support/ledgers.py); every dispatcher the harness
+    made is stopped at the end."""
     clock = Clock()
+    opening = (
+        open_ledger(clock=clock)
+        if open_ledger is not None
+        else SqliteLedger.open(ledger_path, clock=clock)
+    )
     async with (
         WiroClient(
             api_key=wiro.api_key,
@@ -257,7 +267,7 @@ async def open_harness(wiro: FakeWiro, ledger_path: Path) -> AsyncIterator[Harne
             poll_schedule=PollSchedule.constant(0.02),
             retry_base_delay=0.01,
         ) as client,
-        await SqliteLedger.open(ledger_path, clock=clock) as ledger,
+        await opening as ledger,
     ):
         h = Harness(wiro, client, CountingLedger(ledger), clock)
         try:

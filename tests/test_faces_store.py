@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import stat
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -20,10 +19,11 @@ from bot.core.faces import (
 )
 from bot.core.faces.keys import KEY_FILENAME
 from bot.core.jobs.ledger import Job
-from bot.core.jobs.sqlite_ledger import SqliteLedger
+from bot.core.jobs.sql_ledger import SqlLedger
 from bot.core.request.selfie import prepare_selfie
 from bot.settings import SettingsError, load_settings
 from tests.support.images import selfie_jpeg
+from tests.support.ledgers import OpenLedger
 
 ALICE = "discord:111111111111111111"
 BOB = "telegram:222222222"
@@ -35,12 +35,12 @@ def prepared() -> bytes:
 
 
 @pytest.fixture
-async def ledger(tmp_path: Path) -> AsyncIterator[SqliteLedger]:
-    async with await SqliteLedger.open(tmp_path / "jobs.sqlite3") as ledger:
-        yield ledger
+async def ledger(open_ledger: OpenLedger) -> SqlLedger:
+    """The ledger on each database in turn (tests/support/ledgers.py)."""
+    return await open_ledger()
 
 
-def faces_of(ledger: SqliteLedger, data_dir: Path, key: str = "", per: int = 5) -> SavedFaces:
+def faces_of(ledger: SqlLedger, data_dir: Path, key: str = "", per: int = 5) -> SavedFaces:
     return SavedFaces(ledger, data_dir / "faces", FaceCipher(data_dir, key), per_member=per)
 
 

@@ -1,7 +1,8 @@
-"""Forget me: after `Forgetting.forget_member`, no file in the data folder (the database and
-its write-ahead log included) holds the member's id, name or prompt; their running job is
-stopped, Wiro's files of their tasks are deleted, other members keep everything, and the
-jobs that still count against a daily quota stay as marks that name no one.
+"""Forget me: after `Forgetting.forget_member`, no file in the data folder (the SQLite database
+and its write-ahead log included) and no row of the PostgreSQL database holds the member's id,
+name or prompt; their running job is stopped, Wiro's files of their tasks are deleted, other
+members keep everything, and the jobs that still count against a daily quota stay as marks that
+name no one. Every test runs on both databases.
 
 The dispatcher is the real one on a real ledger, with the strict fake Wiro (as in
 tests/test_dispatcher.py); jobs are queued through `Admission`, one of them with a saved face.
@@ -20,7 +21,8 @@ from bot.core.jobs import PortraitImage
 from bot.core.jobs.admission import Admission, Requester
 from bot.core.jobs.ledger import Job, JobState
 from bot.core.jobs.limits import FairUse, LimitKind, LimitReached
-from bot.core.jobs.sqlite_ledger import LEDGER_FILENAME, SqliteLedger
+from bot.core.jobs.sql_ledger import SqlLedger
+from bot.core.jobs.sqlite_ledger import LEDGER_FILENAME
 from bot.core.privacy import Forgetting, QuotaMarks
 from bot.core.privacy.marks import MARK_PREFIX
 from bot.core.request.held import HeldRequests
@@ -85,7 +87,25 @@ def files_naming(folder: Path, *needles: str) -> dict[str, list[str]]:
     return found
 
 
-async def add_audit_and_inbox(ledger: SqliteLedger, job: Job) -> None:
+async def rows_naming(ledger: SqlLedger, *needles: str) -> dict[str, list[str]]:
+    """Every table of the ledger's database with a row holding any of ``needles`` (in any
+    column, as text)."""
+    found: dict[str, list[str]] = {}
+    async with ledger.reading() as db:
+        tables = await db.execute_fetchall(
+            "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
+        )
+        for (table,) in tables:
+            text = repr(
+                [tuple(row) for row in await db.execute_fetchall(f'SELECT * FROM "{table}"')]
+            )
+            hits = [needle for needle in needles if needle in text]
+            if hits:
+                found[table] = hits
+    return found
+
+
+async def add_audit_and_inbox(ledger: SqlLedger, job: Job) -> None:
     async with ledger.transaction() as db:
         for requester, name, prompt in ((MEMBER, MEMBER_NAME, PROMPT), (OTHER, "Olga", None)):
             await db.execute(
@@ -105,11 +125,14 @@ async def add_audit_and_inbox(ledger: SqliteLedger, job: Job) -> None:
     await ledger.inbox_add("telegram:1", [(77, update), (78, other)])
 
 
-async def test_forget_me_leaves_no_trace_in_the_data_folder(wiro, tmp_path) -> None:
+async def test_forget_me_leaves_no_trace_in_the_data_folder_or_database(
+    wiro, tmp_path, backend, open_ledger
+) -> None:
     data = tmp_path / "data"
     data.mkdir(mode=0o700)
-    async with open_harness(wiro, data / LEDGER_FILENAME) as h:
-        ledger: SqliteLedger = h.ledger._inner  # type: ignore[attr-defined]
+    postgres = backend == "postgresql"
+    async with open_harness(wiro, data / LEDGER_FILENAME, open_ledger=open_ledger) as h:
+        ledger: SqlLedger = h.ledger._inner  # type: ignore[attr-defined]
         selfies, results = SelfieStore(data / "selfies"), ResultStore(data / "results")
         faces = SavedFaces(ledger, data / "faces", FaceCipher(data), per_member=5)
         marks = QuotaMarks(data)
@@ -151,7 +174,11 @@ async def test_forget_me_leaves_no_trace_in_the_data_folder(wiro, tmp_path) -> N
         await add_audit_and_inbox(ledger, done)
 
         needles = (MEMBER_ID, MEMBER_NAME, PROMPT, "Quasar")
-        assert files_naming(data, *needles)  # the search finds them before
+        # The search finds them before: in the database (SQLite's file, PostgreSQL's rows).
+        if postgres:
+            assert set(await rows_naming(ledger, *needles)) >= {"jobs", "audit_log", "inbox"}
+        else:
+            assert files_naming(data, *needles)
 
         forgetting = Forgetting(
             ledger, h.client, dispatcher, marks,
@@ -166,7 +193,10 @@ async def test_forget_me_leaves_no_trace_in_the_data_folder(wiro, tmp_path) -> N
         report = await forgetting.forget_member(MEMBER)
         assert sorted(cleaned) == sorted([done.id, with_face.id, running.id])
         # While the bot still runs: the database, its write-ahead log and every other file.
-        assert (data / "jobs.sqlite3-wal").exists()
+        if postgres:
+            assert await rows_naming(ledger, *needles) == {}
+        else:
+            assert (data / "jobs.sqlite3-wal").exists()
         assert files_naming(data, *needles) == {}
 
         assert report.stopped == 1 and report.unsettled == 0
@@ -201,10 +231,14 @@ async def test_forget_me_leaves_no_trace_in_the_data_folder(wiro, tmp_path) -> N
         await h.reaches(last[0], JobState.RUNNING)  # stepping is manual: leave it running
         await forgetting.forget_member(MEMBER)
         await dispatcher.stop()
+        if postgres:
+            assert await rows_naming(ledger, *needles, "one more") == {}
+            assert "jobs" in await rows_naming(ledger, OTHER_PROMPT)  # the search finds text
 
     # Everything is closed: search every file, the database, its WAL and SHM included.
     assert files_naming(data, *needles, "one more") == {}
-    assert "jobs.sqlite3" in files_naming(data, OTHER_PROMPT)  # the search does find text
+    if not postgres:
+        assert "jobs.sqlite3" in files_naming(data, OTHER_PROMPT)  # the search does find text
 
 
 async def start_dispatcher(h: Harness, events, selfies, results, faces, *, start: bool = True):
@@ -220,9 +254,9 @@ class NoJobs:
         raise AssertionError("nothing to stop")
 
 
-async def test_marks_go_when_their_window_ends(wiro, tmp_path) -> None:
-    async with open_harness(wiro, tmp_path / LEDGER_FILENAME) as h:
-        ledger: SqliteLedger = h.ledger._inner  # type: ignore[attr-defined]
+async def test_marks_go_when_their_window_ends(wiro, tmp_path, open_ledger) -> None:
+    async with open_harness(wiro, tmp_path / LEDGER_FILENAME, open_ledger=open_ledger) as h:
+        ledger: SqlLedger = h.ledger._inner  # type: ignore[attr-defined]
         marks = QuotaMarks(tmp_path)
         job = await h.job(user_id=int(MEMBER_ID))
         await ledger.transition(job.id, JobState.SUBMITTING)
@@ -239,9 +273,11 @@ async def test_marks_go_when_their_window_ends(wiro, tmp_path) -> None:
         assert await ledger.get(job.id) is None
 
 
-async def test_a_saved_face_deleted_or_unreadable_fails_the_job_unstarted(wiro, tmp_path):
-    async with open_harness(wiro, tmp_path / LEDGER_FILENAME) as h:
-        ledger: SqliteLedger = h.ledger._inner  # type: ignore[attr-defined]
+async def test_a_saved_face_deleted_or_unreadable_fails_the_job_unstarted(
+    wiro, tmp_path, open_ledger
+):
+    async with open_harness(wiro, tmp_path / LEDGER_FILENAME, open_ledger=open_ledger) as h:
+        ledger: SqlLedger = h.ledger._inner  # type: ignore[attr-defined]
         selfies = SelfieStore(tmp_path / "selfies")
         faces = SavedFaces(ledger, tmp_path / "faces", FaceCipher(tmp_path), per_member=5)
         events = Recorder()
@@ -273,9 +309,9 @@ async def test_a_saved_face_deleted_or_unreadable_fails_the_job_unstarted(wiro, 
         await dispatcher.stop()
 
 
-async def test_the_queue_prunes_marks_with_its_housekeeping(wiro, tmp_path) -> None:
-    async with open_harness(wiro, tmp_path / LEDGER_FILENAME) as h:
-        ledger: SqliteLedger = h.ledger._inner  # type: ignore[attr-defined]
+async def test_the_queue_prunes_marks_with_its_housekeeping(wiro, tmp_path, open_ledger) -> None:
+    async with open_harness(wiro, tmp_path / LEDGER_FILENAME, open_ledger=open_ledger) as h:
+        ledger: SqlLedger = h.ledger._inner  # type: ignore[attr-defined]
         job = await h.job(user_id=int(MEMBER_ID))
         await ledger.transition(job.id, JobState.SUBMITTING)
         await ledger.transition(job.id, JobState.FAILED)

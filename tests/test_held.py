@@ -3,16 +3,16 @@ only, for a limited time, across a restart, and forgotten with the member."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from bot.core.jobs.sqlite_ledger import SqliteLedger
+from bot.core.jobs.sql_ledger import SqlLedger
 from bot.core.request.held import HOLD_TIME, HeldRequests, HoldGone, HoldNotYours
 from bot.core.request.selfie_store import SelfieStore
 from tests.support.insight import Clock
+from tests.support.ledgers import OpenLedger
 
 ALICE = "discord:111"
 BOB = "discord:222"
@@ -21,12 +21,12 @@ START = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-async def ledger(tmp_path: Path) -> AsyncIterator[SqliteLedger]:
-    async with await SqliteLedger.open(tmp_path / "jobs.sqlite3") as ledger:
-        yield ledger
+async def ledger(open_ledger: OpenLedger) -> SqlLedger:
+    """The ledger on each database in turn (tests/support/ledgers.py)."""
+    return await open_ledger()
 
 
-def held_of(ledger: SqliteLedger, tmp_path: Path, clock: Clock) -> HeldRequests:
+def held_of(ledger: SqlLedger, tmp_path: Path, clock: Clock) -> HeldRequests:
     return HeldRequests(ledger, SelfieStore(tmp_path / "selfies"), clock=clock)
 
 
@@ -85,11 +85,11 @@ async def test_expired_hold_is_gone_and_pruned_with_its_photo(ledger, tmp_path) 
         await held.take(fresh, ALICE)
 
 
-async def test_a_hold_survives_a_restart(tmp_path) -> None:
+async def test_a_hold_survives_a_restart(tmp_path, open_ledger: OpenLedger) -> None:
     clock = Clock(START)
-    async with await SqliteLedger.open(tmp_path / "jobs.sqlite3") as ledger:
+    async with await open_ledger() as ledger:
         hold_id = await hold(held_of(ledger, tmp_path, clock))
-    async with await SqliteLedger.open(tmp_path / "jobs.sqlite3") as ledger:
+    async with await open_ledger() as ledger:
         _, data = await held_of(ledger, tmp_path, clock).take(hold_id, ALICE)
     assert data == PHOTO
 

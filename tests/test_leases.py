@@ -4,24 +4,23 @@ it stops renewing, and `hold_while` hands the work over without overlap."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
 from bot.core.jobs.leases import Leases, process_holder
-from bot.core.jobs.sqlite_ledger import SqliteLedger
+from bot.core.jobs.sql_ledger import SqlLedger
 from tests.support.insight import Clock, until
+from tests.support.ledgers import OpenLedger
 
 START = datetime(2026, 11, 30, 6, 0, tzinfo=UTC)
 TTL = timedelta(seconds=30)
 
 
 @pytest.fixture
-async def ledger(tmp_path: Path) -> AsyncIterator[SqliteLedger]:
-    async with await SqliteLedger.open(tmp_path / "jobs.sqlite3") as ledger:
-        yield ledger
+async def ledger(open_ledger: OpenLedger) -> SqlLedger:
+    """The ledger on each database in turn (tests/support/ledgers.py)."""
+    return await open_ledger()
 
 
 async def test_one_holder_at_a_time_until_it_expires(ledger) -> None:
@@ -45,10 +44,9 @@ async def test_one_holder_at_a_time_until_it_expires(ledger) -> None:
     assert await first.acquire("telegram-polling:1", TTL)
 
 
-async def test_two_connections_race_for_one_lease(tmp_path) -> None:
-    # Two ledgers on one file, as two processes: exactly one wins each round.
-    path = tmp_path / "jobs.sqlite3"
-    async with await SqliteLedger.open(path) as one, await SqliteLedger.open(path) as two:
+async def test_two_connections_race_for_one_lease(open_ledger: OpenLedger) -> None:
+    # Two ledgers on one database (file), as two processes: exactly one wins each round.
+    async with await open_ledger() as one, await open_ledger() as two:
         for round_ in range(5):
             name = f"lease-{round_}"
             won = await asyncio.gather(

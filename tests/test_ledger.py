@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator
 from dataclasses import fields
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -18,6 +17,7 @@ from bot.core.jobs.ledger import (
     FINAL_STATES,
     TRANSITIONS,
     UPDATABLE_FIELDS,
+    ConstraintViolated,
     InvalidTransition,
     Job,
     JobLedger,
@@ -28,6 +28,7 @@ from bot.core.jobs.ledger import (
     can_transition,
     sources_of,
 )
+from bot.core.jobs.sql_ledger import SqlLedger
 from bot.core.jobs.sqlite_ledger import (
     LEDGER_FILENAME,
     Migration,
@@ -35,6 +36,7 @@ from bot.core.jobs.sqlite_ledger import (
     load_migrations,
     migrate,
 )
+from tests.support.ledgers import OpenLedger
 
 START = datetime(2025, 3, 1, 12, 0, 0, 123456, tzinfo=UTC)
 TOKEN = "aW50ZXJhY3Rpb246MTIzNDU2Nzg5MDpzZWNyZXQtdG9rZW4tZG8tbm90LWxvZw"
@@ -65,9 +67,9 @@ def db_path(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-async def ledger(db_path: Path, clock: Clock) -> AsyncIterator[SqliteLedger]:
-    async with await SqliteLedger.open(db_path, clock=clock) as opened:
-        yield opened
+async def ledger(open_ledger: OpenLedger, clock: Clock) -> SqlLedger:
+    """The ledger on each database in turn (tests/support/ledgers.py)."""
+    return await open_ledger(clock=clock)
 
 
 async def new_job(ledger: JobLedger, **overrides: Any) -> Job:
@@ -376,7 +378,7 @@ async def test_one_task_belongs_to_one_job(ledger: SqliteLedger) -> None:
     first = await run_to(ledger, await new_job(ledger), JobState.SUBMITTING)
     second = await run_to(ledger, await new_job(ledger), JobState.SUBMITTING)
     await ledger.transition(first.id, JobState.RUNNING, wiro_task_id="same")
-    with pytest.raises(LedgerError, match="UNIQUE"):
+    with pytest.raises(ConstraintViolated):
         await ledger.transition(second.id, JobState.RUNNING, wiro_task_id="same")
     after = await ledger.get(second.id)
     assert after is not None and after.state is JobState.SUBMITTING
@@ -653,13 +655,11 @@ async def test_prune_keeps_unfinished_recent_and_selfie_holding_jobs(
     # Ids are never reused after pruning (they travel in button custom_ids).
     fresh = await new_job(ledger)
     assert fresh.id > recent_done.id
-    with sqlite3.connect(ledger.path) as raw:
-        assert (
-            raw.execute(
-                "SELECT COUNT(*) FROM job_events WHERE job_id NOT IN (SELECT id FROM jobs)"
-            ).fetchone()[0]
-            == 0
+    async with ledger.reading() as db:
+        orphans = await db.fetch_value(
+            "SELECT COUNT(*) FROM job_events WHERE job_id NOT IN (SELECT id FROM jobs)"
         )
+    assert orphans == 0
 
 
 # ====================================================================== migrations

@@ -11,6 +11,7 @@ import pytest
 
 from bot.core.jobs.ledger import InboxUpdate, LedgerError
 from bot.core.jobs.sqlite_ledger import SqliteLedger, load_migrations
+from tests.support.ledgers import OpenLedger
 from tests.test_ledger import Clock, new_job
 
 SOURCE = "telegram:7000000001"
@@ -18,11 +19,12 @@ SCHEMA_OBJECTS = "SELECT type, name FROM sqlite_master WHERE name NOT LIKE 'sqli
 
 
 @pytest.fixture
-async def ledger(tmp_path: Path):
+async def ledger(open_ledger: OpenLedger):
+    """The ledger on each database in turn (tests/support/ledgers.py)."""
     clock = Clock()
-    async with await SqliteLedger.open(tmp_path / "jobs.sqlite3", clock=clock) as opened:
-        opened.test_clock = clock  # type: ignore[attr-defined]
-        yield opened
+    opened = await open_ledger(clock=clock)
+    opened.test_clock = clock  # type: ignore[attr-defined]
+    return opened
 
 
 async def test_an_update_is_recorded_once_and_redeliveries_are_not_new(ledger) -> None:

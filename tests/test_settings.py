@@ -90,3 +90,16 @@ def test_values_are_parsed():
     assert settings.wiro_api_base == "http://127.0.0.1:8080/v1"
     assert settings.refresh_catalog is False
     assert settings.selfie_max_mb == 8
+
+
+def test_database_url_picks_the_ledger_and_never_shows_its_password():
+    assert load_settings(BASE).database_url == ""  # the SQLite file in BOT_DATA_DIR
+    url = "postgresql://bot:hunter2-pw@db.example:5433/portraits?sslmode=require"
+    settings = load_settings({**BASE, "DATABASE_URL": f"  {url} "})
+    assert settings.database_url == url
+    assert "hunter2-pw" not in repr(settings)
+    assert load_settings({**BASE, "DATABASE_URL": "postgres:///portraits"}).database_url
+    for wrong in ("mysql://bot:hunter2-pw@db/x", "hunter2-pw", "postgresql://h:port/x"):
+        with pytest.raises(SettingsError, match="DATABASE_URL") as refused:
+            load_settings({**BASE, "DATABASE_URL": wrong})
+        assert "hunter2-pw" not in str(refused.value)

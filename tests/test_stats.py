@@ -19,7 +19,7 @@ from bot.core.insight.chart import render_chart
 from bot.core.insight.stats import DayCount, Insight, MemberUse, scope_stats
 from bot.core.jobs.admission import Requester
 from bot.core.jobs.ledger import JobState
-from bot.core.jobs.sqlite_ledger import LEDGER_FILENAME, SqliteLedger
+from bot.core.jobs.sql_ledger import SqlLedger
 from tests.support.insight import (
     CHAT,
     GUILD,
@@ -30,6 +30,7 @@ from tests.support.insight import (
     end_job,
     telegram_member,
 )
+from tests.support.ledgers import OpenLedger
 
 ROOT = Path(__file__).resolve().parents[1]
 NOW = START + timedelta(days=10)  # 2026-03-20 12:00:00.25 UTC
@@ -38,7 +39,7 @@ CID = telegram_member(3)
 
 
 async def job_at(
-    ledger: SqliteLedger,
+    ledger: SqlLedger,
     clock: Clock,
     at: datetime,
     who: Requester,
@@ -52,10 +53,11 @@ async def job_at(
 
 
 @pytest.fixture
-async def ledger(tmp_path) -> AsyncIterator[SqliteLedger]:
-    """Known jobs in a server and a chat over the last 40 days (see each line)."""
+async def ledger(open_ledger: OpenLedger) -> AsyncIterator[SqlLedger]:
+    """Known jobs in a server and a chat over the last 40 days (see each line), on each
+    database in turn (tests/support/ledgers.py)."""
     clock = Clock()
-    async with await SqliteLedger.open(tmp_path / LEDGER_FILENAME, clock=clock) as opened:
+    async with await open_ledger(clock=clock) as opened:
         day = timedelta(days=1)
         d, f, c, k = JobState.DELIVERED, JobState.FAILED, JobState.CANCELLED, JobState.KEPT
         await job_at(opened, clock, NOW - 40 * day, OLD, "Old", d, cost=1.0)  # outside
@@ -145,9 +147,10 @@ async def test_the_chart_is_a_png_of_the_days(ledger):
     assert (58, 165, 93) in {colour for _, colour in colours}
 
 
-async def stats_command(data_dir: Path, *args: str) -> tuple[int, str, str]:
+async def stats_command(data_dir: Path, *args: str, database_url: str = "") -> tuple[int, str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "WIRO_"))}
     env.update(PYTHONPATH=str(ROOT), BOT_DATA_DIR=str(data_dir))  # no Wiro key at all
+    env.update(DATABASE_URL=database_url)
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot", "stats", *args,
         cwd=data_dir.parent, env=env,
@@ -157,17 +160,22 @@ async def stats_command(data_dir: Path, *args: str) -> tuple[int, str, str]:
     return process.returncode or 0, stdout.decode(), stderr.decode()
 
 
-async def test_the_stats_command_prints_every_scope_then_each(tmp_path):
+async def test_the_stats_command_prints_every_scope_then_each(
+    tmp_path, backend, open_ledger, request
+):
     now = datetime.now(UTC)
     clock = Clock(now - timedelta(hours=2))
-    data = tmp_path / "data"
-    async with await SqliteLedger.open(data / LEDGER_FILENAME, clock=clock) as ledger:
+    data = tmp_path / "data"  # the SQLite file is data/jobs.sqlite3, as open_ledger makes it
+    database_url = ""
+    if backend == "postgresql":
+        database_url = request.getfixturevalue("postgres_url")
+    async with await open_ledger(clock=clock) as ledger:
         job = await create(ledger, ANN, "Ann\x1b[31m")  # a terminal escape in a name
         await end_job(ledger, clock, job, JobState.DELIVERED, wait=3, generation=7, cost=0.05)
         job = await create(ledger, CID, "Cid")
         await end_job(ledger, clock, job, JobState.FAILED, wait=1, generation=2, reason="no_face")
 
-    code, out, err = await stats_command(data, "--chart", "chart.png")
+    code, out, err = await stats_command(data, "--chart", "chart.png", database_url=database_url)
 
     assert code == 0, err
     everything, guild, chat = out.split("\n\n")[1:4]
@@ -184,7 +192,7 @@ async def test_the_stats_command_prints_every_scope_then_each(tmp_path):
     assert chat.startswith(f"{CHAT}\n  Portraits: 0 delivered, 1 failed")
     assert Image.open(tmp_path / "chart.png").format == "PNG"
 
-    code, out, err = await stats_command(data, "--scope", CHAT)
+    code, out, err = await stats_command(data, "--scope", CHAT, database_url=database_url)
     assert code == 0, err
     assert "All servers and chats" not in out and f"\n{CHAT}\n" in out
 

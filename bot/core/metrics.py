@@ -24,7 +24,7 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from bot.core.jobs.ledger import JobState
-from bot.core.jobs.sqlite_ledger import SqliteLedger
+from bot.core.jobs.sql_ledger import SqlLedger
 from bot.core.wiro.errors import (
     WiroAuthError,
     WiroConcurrencyLimit,
@@ -130,7 +130,7 @@ class Metrics:
         no answer)."""
         self.frontend_errors.labels(platform, str(status) if status else "network").inc()
 
-    async def refresh(self, ledger: SqliteLedger) -> None:
+    async def refresh(self, ledger: SqlLedger) -> None:
         """Read the jobs by state from the ledger. Raises `LedgerError`."""
         async with ledger.reading() as db:
             rows = await db.execute_fetchall("SELECT state, COUNT(*) FROM jobs GROUP BY state")

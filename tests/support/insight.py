@@ -11,7 +11,7 @@ from typing import Any
 
 from bot.core.jobs.admission import Requester
 from bot.core.jobs.ledger import Job, JobState
-from bot.core.jobs.sqlite_ledger import SqliteLedger
+from bot.core.jobs.sql_ledger import SqlLedger
 
 START = datetime(2026, 3, 10, 12, 0, 0, 250_000, tzinfo=UTC)
 GUILD = "discord:guild:2002"
@@ -58,7 +58,7 @@ def params(member_name: str, prompt: str = "a portrait", **options: Any) -> dict
     }
 
 
-async def create(ledger: SqliteLedger, who: Requester, member_name: str) -> Job:
+async def create(ledger: SqlLedger, who: Requester, member_name: str) -> Job:
     return await ledger.create(
         platform=who.platform,
         requester=who.requester,
@@ -70,7 +70,7 @@ async def create(ledger: SqliteLedger, who: Requester, member_name: str) -> Job:
 
 
 async def end_job(
-    ledger: SqliteLedger,
+    ledger: SqlLedger,
     clock: Clock,
     job: Job,
     end: JobState,

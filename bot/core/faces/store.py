@@ -5,7 +5,7 @@ downscaled JPEG), never the original upload. Its bytes are a Fernet token in
 ``BOT_DATA_DIR/faces/face-<random hex>.bin`` (``0600`` in a ``0700`` folder; see
 `bot.core.faces.keys`); its row (who, name, default, file name, when) is in the ledger's
 database, table ``saved_faces`` of migration ``0011_saved_faces.sql``, reached through
-`SqliteLedger.transaction` / `SqliteLedger.reading` so this SQL stays out of the ledger's module.
+`SqlLedger.transaction` / `SqlLedger.reading` so this SQL stays out of the ledger's module.
 
 Members are the ledger's requester keys (``"discord:<user id>"``); a member sees only their own
 faces. Names are trimmed, 1-32 characters, unique per member regardless of case. At most
@@ -22,15 +22,14 @@ from __future__ import annotations
 import asyncio
 import builtins
 import logging
-import sqlite3
 import uuid
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.core.faces.keys import FaceCipher, FaceUnreadable
-from bot.core.jobs.ledger import Clock, Job, LedgerError, utc_now
-from bot.core.jobs.sqlite_ledger import SqliteLedger
+from bot.core.jobs.ledger import Clock, ConstraintViolated, Job, LedgerError, utc_now
+from bot.core.jobs.sql_ledger import SqlLedger
 from bot.storage import write_owner_only
 
 __all__ = [
@@ -100,7 +99,7 @@ class SavedFaces:
 
     def __init__(
         self,
-        ledger: SqliteLedger,
+        ledger: SqlLedger,
         folder: Path,
         cipher: FaceCipher,
         *,
@@ -129,7 +128,8 @@ class SavedFaces:
         try:
             async with self._ledger.transaction() as db:
                 rows = await db.execute_fetchall(
-                    "SELECT COUNT(*), SUM(name_key = ?) FROM saved_faces WHERE requester = ?",
+                    "SELECT COUNT(*), SUM(CASE WHEN name_key = ? THEN 1 ELSE 0 END) "
+                    "FROM saved_faces WHERE requester = ?",
                     (name.casefold(), requester),
                 )
                 count, taken = next(iter(rows))
@@ -137,13 +137,12 @@ class SavedFaces:
                     raise FaceNameTaken(name)
                 if count >= self.per_member:
                     raise FaceLimitReached(self.per_member)
-                cursor = await db.execute(
+                face_id = await db.fetch_value(
                     "INSERT INTO saved_faces "
                     "(requester, name, name_key, is_default, file, created_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    "VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
                     (requester, name, name.casefold(), int(count == 0), file, self._now()),
                 )
-                face_id = cursor.lastrowid
         except BaseException:
             await asyncio.to_thread(self._unlink, file)
             raise
@@ -178,10 +177,8 @@ class SavedFaces:
                     "UPDATE saved_faces SET name = ?, name_key = ? WHERE id = ?",
                     (new_name, new_name.casefold(), face.id),
                 )
-        except LedgerError as error:
-            if isinstance(error.__cause__, sqlite3.IntegrityError):
-                raise FaceNameTaken(new_name) from None
-            raise
+        except ConstraintViolated:
+            raise FaceNameTaken(new_name) from None
         return _with(face, name=new_name)
 
     async def delete(self, requester: str, name: str) -> SavedFace:

@@ -18,7 +18,7 @@ from bot.core.insight.audit import from_text, to_text
 from bot.core.jobs.ledger import Clock, LedgerError, utc_now
 
 if TYPE_CHECKING:
-    from bot.core.jobs.sqlite_ledger import SqliteLedger
+    from bot.core.jobs.sql_ledger import SqlLedger
 
 __all__ = ["ALERT_EVERY", "OwnerAlerts", "OwnersReach"]
 
@@ -38,7 +38,7 @@ class OwnerAlerts:
 
     def __init__(
         self,
-        ledger: SqliteLedger,
+        ledger: SqlLedger,
         owners: OwnersReach,
         *,
         clock: Clock = utc_now,
@@ -83,9 +83,7 @@ class OwnerAlerts:
     async def last_sent(self, kind: str) -> datetime | None:
         """When the last alert of `kind` went, if one is remembered."""
         async with self._ledger.reading() as db:
-            rows = list(
-                await db.execute_fetchall(
-                    "SELECT sent_at FROM owner_alerts WHERE state = ?", (kind,)
-                )
+            rows = await db.execute_fetchall(
+                "SELECT sent_at FROM owner_alerts WHERE state = ?", (kind,)
             )
         return from_text(rows[0][0]) if rows else None

@@ -3,7 +3,7 @@ every policy change an administrator made, kept as long as the jobs (``JOB_RETEN
 misuse can be traced.
 
 Rows live in the ledger's database (table ``audit_log``, migration ``0010_audit_log.sql``),
-written through `SqliteLedger.transaction()`. `Admission` records a request as "queued" (with
+written through `SqlLedger.transaction()`. `Admission` records a request as "queued" (with
 its job id) or "refused" (the fair-use limit's kind as the reason); front ends record policy and
 safety refusals with `AuditLog.request`. A job's end ("delivered", "failed", "cancelled",
 "kept", "unconfirmed") and its cost reach its row through the migration's trigger, in the same
@@ -27,7 +27,7 @@ from bot.core.jobs.ledger import Clock, LedgerError, utc_now
 
 if TYPE_CHECKING:
     from bot.core.jobs.admission import Requester
-    from bot.core.jobs.sqlite_ledger import SqliteLedger
+    from bot.core.jobs.sql_ledger import SqlLedger
 
 __all__ = [
     "AuditEntry",
@@ -102,7 +102,7 @@ class AuditLog:
     """The audit log on the ledger's database; see the module docstring. Writes that fail
     (a full disk) are logged and dropped: the audit never stops a member's request."""
 
-    def __init__(self, ledger: SqliteLedger, *, clock: Clock = utc_now) -> None:
+    def __init__(self, ledger: SqlLedger, *, clock: Clock = utc_now) -> None:
         self._ledger = ledger
         self._clock = clock
 
@@ -178,8 +178,7 @@ class AuditLog:
     async def prune(self, older_than: datetime) -> int:
         """Delete the entries made before `older_than`; returns how many."""
         async with self._ledger.transaction() as db:
-            cursor = await db.execute("DELETE FROM audit_log WHERE at < ?", (to_text(older_than),))
-            deleted = int(cursor.rowcount)
+            deleted = await db.execute("DELETE FROM audit_log WHERE at < ?", (to_text(older_than),))
         if deleted:
             log.info("Pruned %d audit log entries", deleted)
         return deleted

@@ -22,7 +22,7 @@ from bot.core.insight.audit import from_text, to_text
 from bot.core.jobs.ledger import Clock, utc_now
 
 if TYPE_CHECKING:
-    from bot.core.jobs.sqlite_ledger import SqliteLedger
+    from bot.core.jobs.sql_ledger import SqlLedger
 
 __all__ = ["DayCount", "Insight", "MemberUse", "ScopeStats", "scope_stats", "stats_scopes"]
 
@@ -89,8 +89,7 @@ _NO_REASON = {"unconfirmed": "unconfirmed", "kept": "undelivered"}
 _MADE = {"delivered", "kept"}  # Wiro made the images
 _JOBS_SQL = (
     "SELECT state, created_at, submitted_at, finished_at, task_seconds, cost, failure_reason, "
-    "requester, json_extract(params, '$.member_name') AS member_name FROM jobs "
-    "WHERE created_at >= ?"
+    "requester, {member_name} AS member_name FROM jobs WHERE created_at >= ?"
 )
 _REFUSED_SQL = (
     "SELECT COUNT(*) FROM audit_log WHERE kind = 'request' AND outcome = 'refused' AND at >= ?"
@@ -98,7 +97,7 @@ _REFUSED_SQL = (
 
 
 async def scope_stats(
-    ledger: SqliteLedger, scope: str | None, *, now: datetime, days: int = MONTH_DAYS
+    ledger: SqlLedger, scope: str | None, *, now: datetime, days: int = MONTH_DAYS
 ) -> ScopeStats:
     """The figures of `scope` (None: every scope) at `now` (aware), over `days` UTC days
     (today included); see `ScopeStats`. Raises `LedgerError` when the database fails."""
@@ -116,8 +115,9 @@ async def scope_stats(
         jobs_args.append(scope)
         refused_args.append(scope)
     async with ledger.reading() as db:
-        rows = list(await db.execute_fetchall(jobs_sql, tuple(jobs_args)))
-        refused_rows = list(await db.execute_fetchall(refused_sql, tuple(refused_args)))
+        jobs_sql = jobs_sql.format(member_name=db.dialect.json_text("params", "member_name"))
+        rows = await db.execute_fetchall(jobs_sql, tuple(jobs_args))
+        refused_rows = await db.execute_fetchall(refused_sql, tuple(refused_args))
     refused = int(refused_rows[0][0])
 
     by_day = {first_day + timedelta(days=n): [0, 0, 0.0] for n in range(days)}
@@ -182,7 +182,7 @@ async def scope_stats(
     )
 
 
-async def stats_scopes(ledger: SqliteLedger, *, now: datetime, days: int = MONTH_DAYS) -> list[str]:
+async def stats_scopes(ledger: SqlLedger, *, now: datetime, days: int = MONTH_DAYS) -> list[str]:
     """The scopes with jobs asked for over the last `days` days, the busiest first."""
     since = to_text(now - timedelta(days=days))
     async with ledger.reading() as db:
@@ -197,7 +197,7 @@ async def stats_scopes(ledger: SqliteLedger, *, now: datetime, days: int = MONTH
 class Insight:
     """The figures as a service (`services.insight`): ``await insight.stats(scope)``."""
 
-    def __init__(self, ledger: SqliteLedger, *, clock: Clock = utc_now) -> None:
+    def __init__(self, ledger: SqlLedger, *, clock: Clock = utc_now) -> None:
         self._ledger = ledger
         self._clock = clock
 

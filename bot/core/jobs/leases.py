@@ -26,7 +26,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 from bot.core.jobs.ledger import Clock, LedgerError, utc_now
-from bot.core.jobs.sqlite_ledger import SqliteLedger
+from bot.core.jobs.sql_ledger import SqlLedger
 
 __all__ = ["DEFAULT_TTL", "Leases", "process_holder"]
 
@@ -44,7 +44,7 @@ class Leases:
     """The leases of one process (``holder``) on ``ledger``'s database."""
 
     def __init__(
-        self, ledger: SqliteLedger, holder: str | None = None, *, clock: Clock = utc_now
+        self, ledger: SqlLedger, holder: str | None = None, *, clock: Clock = utc_now
     ) -> None:
         self._ledger = ledger
         self.holder = holder or process_holder()

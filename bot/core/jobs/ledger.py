@@ -1,8 +1,9 @@
 """The job ledger: every portrait job as a row that outlives the process.
 
 Platform-free and Wiro-free: this module holds the types, the state machine and the
-:class:`JobLedger` interface. :mod:`bot.core.jobs.sqlite_ledger` stores it in an embedded SQLite
-file; a server database for several bot processes can implement the same interface later.
+:class:`JobLedger` interface. :mod:`bot.core.jobs.sql_ledger` implements it in SQL, stored by
+:mod:`bot.core.jobs.sqlite_ledger` in an embedded SQLite file (the default) or by
+:mod:`bot.core.jobs.postgres_ledger` in a PostgreSQL database (``DATABASE_URL``).
 
 States make the money safe. The allowed transitions (:data:`TRANSITIONS`)::
 
@@ -39,6 +40,7 @@ __all__ = [
     "TRANSITIONS",
     "UPDATABLE_FIELDS",
     "Clock",
+    "ConstraintViolated",
     "InboxUpdate",
     "InvalidTransition",
     "Job",
@@ -138,7 +140,13 @@ class LedgerError(Exception):
 
 class LedgerUnavailable(LedgerError):
     """The database could not be read or written (a full disk, an I/O error, a read-only or
-    locked file). Nothing was changed; the same call may succeed later."""
+    locked file, a database server that cannot be reached). Nothing was changed; the same call
+    may succeed later."""
+
+
+class ConstraintViolated(LedgerError):
+    """The database refused a write that breaks one of its rules (a unique name taken, a
+    foreign key to nothing). Nothing was changed."""
 
 
 class JobNotFound(LedgerError, LookupError):

@@ -1,7 +1,7 @@
 """Where each scope's policy is kept: the table ``scope_policy`` of migration
-``0009_scope_policy.sql``, in the job ledger's SQLite file and on its connection (through
-`SqliteLedger.transaction` / `SqliteLedger.reading`, so this SQL stays out of the ledger's
-module and shares its lock).
+``0009_scope_policy.sql``, in the job ledger's database (SQLite or PostgreSQL) and on its
+connection (through `SqlLedger.transaction` / `SqlLedger.reading`, so this SQL stays out of the
+ledger's module and shares its lock).
 
 A scope is the ledger's scope string (``"discord:guild:<id>"``, ``"telegram:chat:<chat id>"``).
 A policy is stored whole as `ScopePolicy.to_json` text and read back tolerantly
@@ -15,10 +15,10 @@ from datetime import UTC
 from typing import Protocol
 
 from bot.core.jobs.ledger import Clock, LedgerError, utc_now
-from bot.core.jobs.sqlite_ledger import SqliteLedger
+from bot.core.jobs.sql_ledger import SqlLedger
 from bot.core.policy.model import ScopePolicy
 
-__all__ = ["PolicyStore", "SqlitePolicyStore"]
+__all__ = ["PolicyStore", "SqlPolicyStore", "SqlitePolicyStore"]
 
 
 class PolicyStore(Protocol):
@@ -34,19 +34,18 @@ class PolicyStore(Protocol):
         ...
 
 
-class SqlitePolicyStore:
-    """`PolicyStore` in the ledger's database (its ``scope_policy`` table)."""
+class SqlPolicyStore:
+    """`PolicyStore` in the ledger's database (its ``scope_policy`` table), SQLite or
+    PostgreSQL."""
 
-    def __init__(self, ledger: SqliteLedger, *, clock: Clock = utc_now) -> None:
+    def __init__(self, ledger: SqlLedger, *, clock: Clock = utc_now) -> None:
         self._ledger = ledger
         self._clock = clock
 
     async def load(self, scope: str) -> ScopePolicy | None:
         async with self._ledger.reading() as db:
-            rows = list(
-                await db.execute_fetchall(
-                    "SELECT policy FROM scope_policy WHERE scope = ?", (_scope(scope),)
-                )
+            rows = await db.execute_fetchall(
+                "SELECT policy FROM scope_policy WHERE scope = ?", (_scope(scope),)
             )
         return ScopePolicy.from_json(rows[0][0]) if rows else None
 
@@ -67,3 +66,7 @@ def _scope(scope: str) -> str:
     if not isinstance(scope, str) or not scope.strip():
         raise LedgerError("a policy's scope must be non-empty text")
     return scope
+
+
+SqlitePolicyStore = SqlPolicyStore
+"""The name `SqlPolicyStore` had while the ledger was SQLite only."""

@@ -1,9 +1,18 @@
 """The SQL of forgetting a member (`bot.core.privacy.forget`), kept out of the ledger's module.
 
 Each function runs on the ledger's connection inside the transaction or read the caller opened
-(`SqliteLedger.transaction` / `SqliteLedger.reading`). Times are the ledger's ISO-8601 UTC
-text; requesters and scopes its keys. Tables added by later migrations (``audit_log`` of 0010,
+(`SqlLedger.transaction` / `SqlLedger.reading`), on SQLite or PostgreSQL alike but for the
+scrub (:func:`secure_delete`, :func:`scrub`). Times are the ledger's ISO-8601 UTC text;
+requesters and scopes its keys. Tables added by later migrations (``audit_log`` of 0010,
 ``scope_policy`` of 0009) are touched only when they exist.
+
+The scrub differs. SQLite: deleted rows are overwritten with zeros (``secure_delete``), the
+write-ahead log is emptied and the file rewritten (``VACUUM``), so no page of the file still
+holds them. PostgreSQL: ``VACUUM`` of the tables forgetting touches, which removes the deleted
+row versions from their pages and indexes once no open transaction can still see them. It
+cannot promise more: PostgreSQL keeps no ``secure_delete``, a vacuumed page's free space is
+not zeroed until reused, and its write-ahead log and backups keep what was written until they
+are recycled. The honest equivalent; disk encryption and backup retention cover the rest.
 """
 
 from __future__ import annotations
@@ -13,11 +22,20 @@ import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import aiosqlite
-
+from bot.core.jobs.sql import SqlConnection, SqliteConnection
 from bot.core.privacy.marks import MARK_PREFIX
 
-_CHUNK = 500  # ids per statement, well under SQLite's parameter limit
+_CHUNK = 500  # ids per statement, well under either database's parameter limit
+# What forgetting changes (VACUUMed on PostgreSQL after it).
+TOUCHED_TABLES = (
+    "jobs",
+    "job_events",
+    "audit_log",
+    "scope_policy",
+    "inbox",
+    "saved_faces",
+    "held_requests",
+)
 
 
 @dataclass(frozen=True)
@@ -34,7 +52,7 @@ class MemberJob:
     submitted_at: str | None
 
 
-async def member_jobs(db: aiosqlite.Connection, requester: str) -> list[MemberJob]:
+async def member_jobs(db: SqlConnection, requester: str) -> list[MemberJob]:
     rows = await db.execute_fetchall(
         "SELECT id, state, scope, selfie_path, wiro_task_id, wiro_socket_token, created_at, "
         "submitted_at FROM jobs WHERE requester = ? ORDER BY id",
@@ -43,7 +61,7 @@ async def member_jobs(db: aiosqlite.Connection, requester: str) -> list[MemberJo
     return [MemberJob(*row) for row in rows]
 
 
-async def states(db: aiosqlite.Connection, job_ids: Sequence[int]) -> dict[int, str]:
+async def states(db: SqlConnection, job_ids: Sequence[int]) -> dict[int, str]:
     found: dict[int, str] = {}
     for chunk in _chunks(job_ids):
         marks = ", ".join("?" * len(chunk))
@@ -54,17 +72,16 @@ async def states(db: aiosqlite.Connection, job_ids: Sequence[int]) -> dict[int, 
     return found
 
 
-async def delete_jobs(db: aiosqlite.Connection, job_ids: Sequence[int]) -> int:
+async def delete_jobs(db: SqlConnection, job_ids: Sequence[int]) -> int:
     deleted = 0
     for chunk in _chunks(job_ids):
         marks = ", ".join("?" * len(chunk))
         await db.execute(f"DELETE FROM job_events WHERE job_id IN ({marks})", tuple(chunk))
-        cursor = await db.execute(f"DELETE FROM jobs WHERE id IN ({marks})", tuple(chunk))
-        deleted += cursor.rowcount
+        deleted += await db.execute(f"DELETE FROM jobs WHERE id IN ({marks})", tuple(chunk))
     return deleted
 
 
-async def mark_jobs(db: aiosqlite.Connection, marks: Sequence[tuple[int, str, str]]) -> int:
+async def mark_jobs(db: SqlConnection, marks: Sequence[tuple[int, str, str]]) -> int:
     """Turn jobs into quota marks: ``(job id, mark, scope to keep)``; everything that could
     name the member is cleared, and the job's events go."""
     for job_id, mark, scope in marks:
@@ -81,81 +98,87 @@ async def mark_jobs(db: aiosqlite.Connection, marks: Sequence[tuple[int, str, st
     return len(marks)
 
 
-async def prune_marks(db: aiosqlite.Connection, cutoff: str) -> int:
+async def prune_marks(db: SqlConnection, cutoff: str) -> int:
     """Delete quota marks made for jobs created at or before ``cutoff``."""
     await db.execute(
         "DELETE FROM job_events WHERE job_id IN "
         "(SELECT id FROM jobs WHERE requester LIKE ? AND created_at <= ?)",
         (MARK_PREFIX + "%", cutoff),
     )
-    cursor = await db.execute(
+    return await db.execute(
         "DELETE FROM jobs WHERE requester LIKE ? AND created_at <= ?",
         (MARK_PREFIX + "%", cutoff),
     )
-    return int(cursor.rowcount)
 
 
-async def delete_audit(db: aiosqlite.Connection, requester: str) -> int:
+async def delete_audit(db: SqlConnection, requester: str) -> int:
     """The member's audit entries (their requests, and the changes they made as an admin)."""
     if not await _has_table(db, "audit_log"):
         return 0
-    cursor = await db.execute("DELETE FROM audit_log WHERE requester = ?", (requester,))
-    return int(cursor.rowcount)
+    return await db.execute("DELETE FROM audit_log WHERE requester = ?", (requester,))
 
 
-async def forget_policy_editor(db: aiosqlite.Connection, requester: str) -> int:
+async def forget_policy_editor(db: SqlConnection, requester: str) -> int:
     """Policies the member changed last keep their settings but no longer name them."""
     if not await _has_table(db, "scope_policy"):
         return 0
-    cursor = await db.execute(
+    return await db.execute(
         "UPDATE scope_policy SET updated_by = NULL WHERE updated_by = ?", (requester,)
     )
-    return int(cursor.rowcount)
 
 
-async def drop_inbox_updates(db: aiosqlite.Connection, user_id: str, now: str) -> int:
+async def drop_inbox_updates(db: SqlConnection, user_id: str, now: str) -> int:
     """Updates recorded but not handled yet that come from the member (``"id":<user_id>`` in
     the payload: the sender, or their private chat) are marked handled and emptied, so
     they are neither kept nor processed after a restart."""
     if not re.fullmatch(r"-?\d+", user_id):
         return 0
-    cursor = await db.execute(
-        "UPDATE inbox SET done_at = ?, payload = '{}' WHERE done_at IS NULL "
-        "AND (instr(payload, ?) > 0 OR instr(payload, ?) > 0)",
+    holds = db.dialect.contains("payload")
+    return await db.execute(
+        f"UPDATE inbox SET done_at = ?, payload = '{{}}' WHERE done_at IS NULL "
+        f"AND ({holds} OR {holds})",
         (now, f'"id":{user_id},', f'"id":{user_id}}}'),
     )
-    return int(cursor.rowcount)
 
 
-async def scrub(db: aiosqlite.Connection) -> None:
-    """Leave no deleted text in the file: the write-ahead log is copied back and emptied, the
-    database rewritten without free pages (VACUUM), and the log emptied again. Run outside a
-    transaction, on the connection that has ``secure_delete`` on."""
+async def scrub(db: SqlConnection) -> None:
+    """Leave no deleted text behind (see the module docstring for what each database allows).
+    SQLite: the write-ahead log is copied back and emptied, the database rewritten without free
+    pages (VACUUM), and the log emptied again, on the connection that has ``secure_delete`` on.
+    PostgreSQL: VACUUM of `TOUCHED_TABLES`. Run outside a transaction (`SqlLedger.reading`)."""
+    if not isinstance(db, SqliteConnection):
+        await db.execute(f"VACUUM {', '.join(TOUCHED_TABLES)}")
+        return
     await _checkpoint(db)
     await db.execute("VACUUM")
     await _checkpoint(db)
 
 
-async def _checkpoint(db: aiosqlite.Connection) -> None:
+async def _checkpoint(db: SqlConnection) -> None:
     # Read to the end: an unfinished statement would keep VACUUM from running.
     rows = list(await db.execute_fetchall("PRAGMA wal_checkpoint(TRUNCATE)"))
     if rows and rows[0][0]:  # another connection is reading: the log could not be emptied
         raise sqlite3.OperationalError("the write-ahead log is in use; try again")
 
 
-async def secure_delete(db: aiosqlite.Connection) -> None:
-    """Deleted rows are overwritten with zeros from now on, on this connection."""
-    await db.execute_fetchall("PRAGMA secure_delete = ON")
+async def secure_delete(db: SqlConnection) -> None:
+    """SQLite: deleted rows are overwritten with zeros from now on, on this connection.
+    PostgreSQL has no such setting (see the module docstring): nothing to do."""
+    if isinstance(db, SqliteConnection):
+        await db.execute_fetchall("PRAGMA secure_delete = ON")
 
 
-async def _has_table(db: aiosqlite.Connection, name: str) -> bool:
-    try:
-        rows = await db.execute_fetchall(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)
-        )
-    except sqlite3.Error:
-        return False
-    return bool(list(rows))
+async def _has_table(db: SqlConnection, name: str) -> bool:
+    if isinstance(db, SqliteConnection):
+        try:
+            rows = await db.execute_fetchall(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)
+            )
+        except sqlite3.Error:
+            return False
+        return bool(rows)
+    found = await db.fetch_value("SELECT to_regclass(?::text) IS NOT NULL", (name,))
+    return bool(found)
 
 
 def _chunks(ids: Sequence[int]) -> list[list[int]]:

@@ -13,9 +13,10 @@
    still count against a daily quota (made in the last 24 hours and started at Wiro), which
    become quota marks that do not name them (`bot.core.privacy.marks`); their audit entries;
    their name as the last editor of a scope's policy; unhandled updates they sent;
-5. the database file is scrubbed: deleted rows overwritten (``secure_delete``), the
+5. the database is scrubbed: on SQLite, deleted rows overwritten (``secure_delete``), the
    write-ahead log checkpointed and emptied, and the file rewritten (``VACUUM``), so no page
-   of it still holds the member's id or words.
+   of it still holds the member's id or words; on PostgreSQL, the touched tables are
+   ``VACUUM``ed (what that does and does not promise: `bot.core.privacy.erase_sql`).
 
 Returns a `ForgetReport` (counts, for the front end to tell the member). Errors: `LedgerError`
 from the database (nothing of step 4 is half done: it is one transaction); a failing Wiro
@@ -34,7 +35,7 @@ from typing import Protocol
 from bot.core.faces.store import SavedFaces
 from bot.core.jobs.ledger import FINAL_STATES, Clock, utc_now
 from bot.core.jobs.limits import DAY
-from bot.core.jobs.sqlite_ledger import SqliteLedger
+from bot.core.jobs.sql_ledger import SqlLedger
 from bot.core.privacy import erase_sql
 from bot.core.privacy.erase_sql import MemberJob
 from bot.core.privacy.marks import QuotaMarks
@@ -89,7 +90,7 @@ class Forgetting:
 
     def __init__(
         self,
-        ledger: SqliteLedger,
+        ledger: SqlLedger,
         wiro: WiroClient,
         stopper: JobStopper,
         marks: QuotaMarks,

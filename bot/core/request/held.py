@@ -27,7 +27,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot.core.jobs.ledger import Clock, LedgerError, utc_now
-from bot.core.jobs.sqlite_ledger import SqliteLedger
+from bot.core.jobs.sql_ledger import SqlLedger
 from bot.core.request.selfie_store import SelfieStore
 
 __all__ = ["HOLD_TIME", "HeldRequest", "HeldRequests", "HoldGone", "HoldNotYours"]
@@ -66,7 +66,7 @@ class HeldRequests:
 
     def __init__(
         self,
-        ledger: SqliteLedger,
+        ledger: SqlLedger,
         selfies: SelfieStore,
         *,
         hold_time: timedelta = HOLD_TIME,

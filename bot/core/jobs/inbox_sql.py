@@ -1,5 +1,6 @@
-"""The update inbox's SQL for :class:`bot.core.jobs.sqlite_ledger.SqliteLedger` (the table of
-migration ``0008_update_inbox.sql``), kept apart from the jobs' SQL.
+"""The update inbox's SQL for :class:`bot.core.jobs.sql_ledger.SqlLedger` (the table of
+migration ``0008_update_inbox.sql``), kept apart from the jobs' SQL; the same on SQLite and
+PostgreSQL.
 
 Each function runs on the ledger's connection inside the transaction or read the ledger opened
 for it; times are the ledger's ISO-8601 UTC text. Payloads are JSON objects (the update as the
@@ -12,11 +13,8 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import aiosqlite
-
 from bot.core.jobs.ledger import InboxUpdate, LedgerError
-
-ORIGIN_SQL = "json_extract(params, '$.origin')"  # as in the jobs_origin index, to use it
+from bot.core.jobs.sql import SqlConnection
 
 
 def _source(source: str) -> str:
@@ -32,7 +30,7 @@ def _update_id(value: int) -> int:
 
 
 async def add(
-    db: aiosqlite.Connection,
+    db: SqlConnection,
     source: str,
     updates: Sequence[tuple[int, Mapping[str, Any]]],
     now: str,
@@ -46,17 +44,17 @@ async def add(
             text = json.dumps(dict(payload), ensure_ascii=False, separators=(",", ":"))
         except (TypeError, ValueError) as error:
             raise LedgerError(f"update {update_id} is not JSON-able: {error}") from None
-        cursor = await db.execute(
-            "INSERT OR IGNORE INTO inbox (source, update_id, payload, received_at) "
-            "VALUES (?, ?, ?, ?)",
+        added = await db.execute(
+            "INSERT INTO inbox (source, update_id, payload, received_at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (source, update_id) DO NOTHING",
             (source, update_id, text, now),
         )
-        if cursor.rowcount:
+        if added:
             new.append(update_id)
     return new
 
 
-async def done(db: aiosqlite.Connection, source: str, update_id: int, now: str) -> None:
+async def done(db: SqlConnection, source: str, update_id: int, now: str) -> None:
     # A handled update keeps only its id (to skip a redelivery): the member's text and names
     # in the payload go at once, not with the row.
     await db.execute(
@@ -66,7 +64,7 @@ async def done(db: aiosqlite.Connection, source: str, update_id: int, now: str) 
     )
 
 
-async def pending(db: aiosqlite.Connection, source: str) -> list[InboxUpdate]:
+async def pending(db: SqlConnection, source: str) -> list[InboxUpdate]:
     rows = await db.execute_fetchall(
         "SELECT update_id, payload FROM inbox WHERE source = ? AND done_at IS NULL "
         "ORDER BY update_id",
@@ -82,19 +80,17 @@ async def pending(db: aiosqlite.Connection, source: str) -> list[InboxUpdate]:
     return found
 
 
-async def prune(db: aiosqlite.Connection, cutoff: str) -> int:
-    cursor = await db.execute(
+async def prune(db: SqlConnection, cutoff: str) -> int:
+    return await db.execute(
         "DELETE FROM inbox WHERE done_at IS NOT NULL AND done_at < ?", (cutoff,)
     )
-    return int(cursor.rowcount)
 
 
-async def job_id_by_origin(db: aiosqlite.Connection, origin: str) -> int | None:
+async def job_id_by_origin(db: SqlConnection, origin: str) -> int | None:
     if not isinstance(origin, str) or not origin:
         raise LedgerError("origin must be non-empty text")
-    rows = list(
-        await db.execute_fetchall(
-            f"SELECT id FROM jobs WHERE {ORIGIN_SQL} = ? ORDER BY id LIMIT 1", (origin,)
-        )
+    origin_sql = db.dialect.json_text("params", "origin")  # as in the jobs_origin index
+    rows = await db.execute_fetchall(
+        f"SELECT id FROM jobs WHERE {origin_sql} = ? ORDER BY id LIMIT 1", (origin,)
     )
     return int(rows[0][0]) if rows else None
