@@ -1,33 +1,35 @@
 """Job claims (issue 14): `MAX_RUNNING_TASKS` counted over the whole ledger, queued jobs
-reserved in order, and unfinished jobs of a process that is gone picked up by another. Here on
-SQLite, where the data folder's lock makes one process the only one: every other holder's
-claims are dead at once (a restart after a crash resumes at once)."""
+reserved in order, and unfinished jobs of a process that is gone picked up by another. On
+SQLite the data folder's lock makes one process the only one, so every other holder's claims
+are dead at once (a restart after a crash resumes at once); on PostgreSQL a holder's claims
+live as long as its lease."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
+import asyncio
+from datetime import UTC, datetime
 
 import pytest
 
-from bot.core.jobs.claims import JobClaims
+from bot.core.jobs.claims import PROCESS_LEASE_TTL, JobClaims
 from bot.core.jobs.leases import Leases
-from bot.core.jobs.ledger import JobState
-from bot.core.jobs.sqlite_ledger import SqliteLedger
+from bot.core.jobs.ledger import Clock, JobState, utc_now
+from bot.core.jobs.sql_ledger import SqlLedger
+from tests.support.insight import Clock as HandClock
+from tests.support.ledgers import OpenLedger
 from tests.test_ledger import new_job, run_to
 
 
 @pytest.fixture
-async def ledger(tmp_path: Path) -> AsyncIterator[SqliteLedger]:
-    async with await SqliteLedger.open(tmp_path / "jobs.sqlite3") as ledger:
-        yield ledger
+async def ledger(open_ledger: OpenLedger) -> SqlLedger:
+    return await open_ledger()
 
 
-def claims_of(ledger: SqliteLedger, holder: str) -> JobClaims:
-    return JobClaims(ledger, Leases(ledger, holder))
+def claims_of(ledger: SqlLedger, holder: str, clock: Clock = utc_now) -> JobClaims:
+    return JobClaims(ledger, Leases(ledger, holder, clock=clock), clock=clock)
 
 
-async def claimed_by(ledger: SqliteLedger, job_id: int) -> str | None:
+async def claimed_by(ledger: SqlLedger, job_id: int) -> str | None:
     async with ledger.reading() as db:
         rows = list(
             await db.execute_fetchall("SELECT claimed_by FROM jobs WHERE id = ?", (job_id,))
@@ -51,6 +53,7 @@ async def test_reserve_counts_every_job_at_wiro_and_keeps_queue_order(ledger) ->
     assert await claims.reserve([], max_running=3) == []
 
 
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)  # PostgreSQL: the lease (below)
 async def test_a_restart_adopts_the_started_jobs_of_the_process_before(ledger) -> None:
     before = claims_of(ledger, "before")
     await before.heartbeat()
@@ -71,3 +74,30 @@ async def test_a_restart_adopts_the_started_jobs_of_the_process_before(ledger) -
     assert await after.adopt_orphans() == []  # its own now
     # The queued job "before" had reserved is free to start again.
     assert await after.reserve([queued.id], max_running=5) == [queued.id]
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+async def test_processes_share_the_limit_and_adopt_a_dead_ones_jobs(open_ledger) -> None:
+    clock = HandClock(datetime(2026, 11, 30, 6, 0, tzinfo=UTC))
+    shared = await open_ledger()
+    jobs = [await new_job(shared) for _ in range(6)]
+    queued = [job.id for job in jobs]
+    async with await open_ledger() as a_db, await open_ledger() as b_db:
+        a, b = claims_of(a_db, "a", clock), claims_of(b_db, "b", clock)
+        await asyncio.gather(a.heartbeat(), b.heartbeat())
+        # Both ask for the whole queue at once: 3 slots in all, never more, none twice.
+        got_a, got_b = await asyncio.gather(a.reserve(queued, 3), b.reserve(queued, 3))
+        assert len(got_a) + len(got_b) == 3 and not set(got_a) & set(got_b)
+        assert await a.reserve(queued, 3) == got_a and await b.reserve(queued, 3) == got_b
+
+        # "a" starts its jobs, then dies (no more heartbeats); "b" keeps beating.
+        started = [await run_to(a_db, await a_db.get(i), JobState.RUNNING) for i in got_a]
+        assert await b.adopt_orphans() == []  # a's lease still runs
+        clock.advance(seconds=PROCESS_LEASE_TTL.total_seconds() - 1)
+        await b.heartbeat()
+        assert await b.adopt_orphans() == []
+        clock.advance(seconds=2)  # a's lease ran out; b renewed its own in time
+        assert sorted(await b.adopt_orphans()) == sorted(job.id for job in started)
+        assert await b.adopt_orphans() == []  # adopted once
+        # a's slots are b's now: still 3 in all.
+        assert len(await b.reserve(queued, 3)) == len(got_b)

@@ -7,10 +7,11 @@ the process working on it:
 * **Starting queued jobs** (`reserve`): in one write transaction, the jobs at Wiro across all
   processes (``submitting`` and ``running``, plus queued jobs a live process has reserved and
   is about to start) are counted against ``MAX_RUNNING_TASKS``, and as many of the candidates
-  as there is room for are claimed, in queue order. On PostgreSQL the transaction first takes
-  an advisory lock (so two processes never count at once: the limit holds exactly) and the
-  candidates are read ``FOR UPDATE SKIP LOCKED``; SQLite's write lock serializes the whole
-  transaction anyway.
+  as there is room for are claimed, in queue order. The ledger serializes write transactions
+  (SQLite's write lock; on PostgreSQL a transaction-level advisory lock,
+  `bot.core.jobs.postgres_ledger`), so two processes never count at once and the limit holds
+  exactly; on PostgreSQL the candidate rows are also read ``FOR UPDATE SKIP LOCKED``, so a row
+  being changed elsewhere is passed over, not waited for.
 * On SQLite the data folder's lock (`bot.storage.exclusive_use`) already makes this the only
   process, so claims of any other holder are dead at once: a restart after a crash picks its
   jobs up immediately, not after the lease's time.
@@ -26,13 +27,13 @@ Errors: `LedgerError` from the database.
 from __future__ import annotations
 
 import logging
-import zlib
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from bot.core.jobs.leases import Leases
 from bot.core.jobs.ledger import ACTIVE_STATES, Clock, JobState, utc_now
-from bot.core.jobs.sqlite_ledger import SqliteLedger
+from bot.core.jobs.sql import SqlConnection
+from bot.core.jobs.sql_ledger import SqlLedger
 
 __all__ = ["PROCESS_LEASE_TTL", "JobClaims", "process_lease"]
 
@@ -40,8 +41,6 @@ log = logging.getLogger(__name__)
 
 # How long a process that stopped renewing keeps its claims (renewed every third of it).
 PROCESS_LEASE_TTL = timedelta(seconds=30)
-# The advisory lock that serializes `reserve` across processes on PostgreSQL.
-_RESERVE_LOCK = zlib.crc32(b"portrait-bot:reserve")
 _AT_WIRO = (JobState.SUBMITTING.value, JobState.RUNNING.value)
 _PICKED_UP = tuple(sorted(state.value for state in ACTIVE_STATES - {JobState.QUEUED}))
 # Claimed by a process whose lease is alive (the leases' holder is the process's name).
@@ -60,7 +59,7 @@ class JobClaims:
 
     def __init__(
         self,
-        ledger: SqliteLedger,
+        ledger: SqlLedger,
         leases: Leases,
         *,
         ttl: timedelta = PROCESS_LEASE_TTL,
@@ -70,11 +69,12 @@ class JobClaims:
         self._leases = leases
         self.ttl = ttl
         self._clock = clock
-        self._postgres = getattr(ledger, "dialect", "sqlite") == "postgresql"
-        self._live = _LIVE if self._postgres else _ONLY_ME
 
-    def _live_args(self) -> str:
-        return _text(self._clock()) if self._postgres else self.holder
+    def _live(self, db: SqlConnection) -> tuple[str, str]:
+        """The subquery of live holders on ``db``, and its one argument."""
+        if db.dialect.name == "postgresql":
+            return _LIVE, _text(self._clock())
+        return _ONLY_ME, self.holder
 
     @property
     def holder(self) -> str:
@@ -92,14 +92,11 @@ class JobClaims:
         ids (their state is still ``queued``: the caller starts them)."""
         if not candidates or max_running <= 0:
             return []
-        now = self._live_args()
-        postgres = self._postgres
         async with self._ledger.transaction() as db:
-            if postgres:
-                await db.execute("SELECT pg_advisory_xact_lock(?)", (_RESERVE_LOCK,))
+            live, now = self._live(db)
             rows = await db.execute_fetchall(
                 "SELECT COUNT(*) FROM jobs WHERE state IN (?, ?) OR (state = ? AND "
-                f"claimed_by <> ? AND claimed_by IN ({self._live}))",
+                f"claimed_by <> ? AND claimed_by IN ({live}))",
                 (*_AT_WIRO, JobState.QUEUED.value, self.holder, now),
             )
             busy = int(next(iter(rows))[0])
@@ -109,11 +106,11 @@ class JobClaims:
             )
             room = max_running - busy - int(next(iter(mine))[0])
             claimed: list[int] = []
-            lock = " FOR UPDATE SKIP LOCKED" if postgres else ""
+            lock = " FOR UPDATE SKIP LOCKED" if db.dialect.name == "postgresql" else ""
             for job_id in candidates:
                 free = await db.execute_fetchall(
                     "SELECT claimed_by FROM jobs WHERE id = ? AND state = ? AND (claimed_by "
-                    f"IS NULL OR claimed_by = ? OR claimed_by NOT IN ({self._live})){lock}",
+                    f"IS NULL OR claimed_by = ? OR claimed_by NOT IN ({live})){lock}",
                     (job_id, JobState.QUEUED.value, self.holder, now),
                 )
                 found = list(free)
@@ -132,12 +129,12 @@ class JobClaims:
     async def adopt_orphans(self) -> list[int]:
         """Claim the unfinished, started jobs (``submitting``, ``running``, ``delivering``)
         that no live process has claimed; returns their ids for the caller to pick up."""
-        now = self._live_args()
         marks = ", ".join("?" * len(_PICKED_UP))
         async with self._ledger.reading() as db:
+            live, now = self._live(db)
             rows = await db.execute_fetchall(
                 f"SELECT id, claimed_by FROM jobs WHERE state IN ({marks}) AND "
-                f"(claimed_by IS NULL OR claimed_by NOT IN ({self._live}))",
+                f"(claimed_by IS NULL OR claimed_by NOT IN ({live}))",
                 (*_PICKED_UP, now),
             )
             orphans = [(int(row[0]), row[1]) for row in rows]
