@@ -20,6 +20,7 @@ import yarl
 from discord.gateway import DiscordWebSocket
 
 from bot.core.jobs.database import open_ledger
+from bot.core.jobs.database_url import is_postgres_url
 from bot.core.jobs.ledger import LedgerError
 from bot.core.request.face_check import warm_up
 from bot.core.wiro import OutputHosts, PollSchedule, WiroClient, WiroSocket
@@ -60,12 +61,16 @@ async def run_bot(
     built (tests).
 
     Raises :class:`StartupError` (one line for the owner) when the data folder cannot be used
-    or is in use by another bot process, the job database is corrupt, locked or read-only,
-    Discord cannot be reached, refuses the token or answers an HTTP error (a 5xx outage, a
-    proxy's error page) at login, command sync or gateway fetch, or Telegram refuses the token
-    or cannot be reached."""
+    or (SQLite only) is in use by another bot process, the job database is corrupt, locked or
+    read-only, Discord cannot be reached, refuses the token or answers an HTTP error (a 5xx
+    outage, a proxy's error page) at login, command sync or gateway fetch, or Telegram refuses
+    the token or cannot be reached."""
     try:
-        with exclusive_use(prepare_data_dir(settings.data_dir)):
+        folder = prepare_data_dir(settings.data_dir)
+        # SQLite: one process per data folder (its lock). PostgreSQL: any number of processes
+        # share the database (claims and leases) and this folder (unique file names).
+        shared = is_postgres_url(settings.database_url)
+        with contextlib.nullcontext() if shared else exclusive_use(folder):
             mode = "signature" if settings.signed else "API-key-only"
             log.info(
                 "Wiro %s mode at %s; data in %s", mode, settings.wiro_api_base, settings.data_dir

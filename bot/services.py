@@ -131,7 +131,9 @@ def build_services(
     policies.on_change = audit.change  # every policy change is kept, with who made it
     metrics = Metrics()
     leases = Leases(ledger)
-    dispatcher.claims = JobClaims(ledger, leases)
+    dispatcher.claims = JobClaims(
+        ledger, leases, ttl=timedelta(seconds=settings.process_lease_seconds)
+    )
     wiro.call_observer = metrics.wiro_call
     dispatcher.metrics = metrics
     return Services(

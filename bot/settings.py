@@ -63,6 +63,9 @@ class Settings:
     # The job ledger's database: "" = the SQLite file in data_dir; else a PostgreSQL URL (it
     # may hold a password: never in repr or logs; `describe_database` shows it without).
     database_url: str = field(default="", repr=False)
+    # Seconds a process that stopped (a crash) keeps its jobs and its Telegram polling before
+    # another process on the same PostgreSQL database takes them over.
+    process_lease_seconds: float = 30.0
     metrics_port: int | None = None  # /metrics and /healthz over HTTP; None = off
     metrics_host: str = "127.0.0.1"
 
@@ -133,6 +136,7 @@ def load_settings(env: Mapping[str, str], *, need_wiro: bool = True) -> Settings
         faces_per_member=reader.whole("FACES_PER_MEMBER", 5, minimum=0, maximum=50),
         wiro_health_minutes=reader.number("WIRO_HEALTH_MINUTES", 15, minimum=0, maximum=24 * 60),
         database_url=reader.database_url("DATABASE_URL"),
+        process_lease_seconds=reader.number("PROCESS_LEASE_SECONDS", 30, minimum=3, maximum=600),
         metrics_port=reader.optional_whole("METRICS_PORT", minimum=1, maximum=65535),
         metrics_host=reader.text("METRICS_HOST", "127.0.0.1"),
     )

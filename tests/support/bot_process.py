@@ -50,6 +50,10 @@ _SETTING_PREFIXES = (
     "GUILD_",
     "DELETE_WIRO_",
     "JOB_RETENTION_",
+    "DATABASE_URL",
+    "PROCESS_LEASE_",
+    "METRICS_",
+    "TELEGRAM_",
 )
 
 
@@ -105,6 +109,11 @@ class BotProcess:
     def output(self) -> str:
         """Everything the process printed so far."""
         return "".join(self._lines)
+
+    @property
+    def pid(self) -> int:
+        assert self._process is not None
+        return self._process.pid
 
     @property
     def returncode(self) -> int | None:

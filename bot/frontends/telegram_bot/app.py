@@ -65,9 +65,6 @@ ADMIN_COMMANDS = (
     BotCommand(command="log", description="Recent requests and changes (administrators)"),
 )
 DRAIN_SECONDS = 10.0  # updates being handled may finish this long at shutdown
-# How long the process taking a bot's updates holds that right without renewing it (renewed
-# every third of it): after a crash, another process polls within this time.
-POLLING_LEASE = timedelta(seconds=30)
 
 
 def polling_lease(bot_id: int) -> str:
@@ -184,8 +181,9 @@ class TelegramApp:
             else:
                 # One process at a time takes this bot's updates (Telegram answers a second
                 # getUpdates with 409 Conflict); the others wait to take over if it stops.
+                lease = timedelta(seconds=self.services.settings.process_lease_seconds)
                 await self.services.leases.hold_while(
-                    polling_lease(self.bot.id), self._poll, self._stop, ttl=POLLING_LEASE
+                    polling_lease(self.bot.id), self._poll, self._stop, ttl=lease
                 )
         finally:
             if self._webhook is not None:
@@ -193,6 +191,8 @@ class TelegramApp:
             await self.inbox.drain(self.drain_seconds)
 
     async def _poll(self, lost: asyncio.Event) -> None:
+        # Holding the lease (PROCESS_LEASE_SECONDS, renewed every third of it): after a
+        # crash, another process polls within that time.
         await self.inbox.resume()  # updates the last holder recorded but had not handled
         await self.inbox.poll(lost, poll_seconds=self.poll_seconds)
 
