@@ -33,6 +33,7 @@ from .callbacks import Action, CancelButton, ResultButton
 from .chat_admin import settings_router
 from .delivery import post_documents, send_once
 from .edits import ask_new_prompt_for, edits_router, show_result_keyboard
+from .face_presses import face_router
 from .job_messages import TelegramJobMessages
 from .kept import kept_router
 from .messages import details, not_yours
@@ -46,6 +47,7 @@ from .presses import (
     start_from_press,
     tell,
 )
+from .privacy import privacy_router
 from .requests import TelegramJobStarter
 from .text import fit_html
 
@@ -135,6 +137,8 @@ def buttons_router(
     router.include_router(edits_router(tools))
     router.include_router(kept_router(tools))
     router.include_router(settings_router(tools))
+    router.include_router(face_router(tools))
+    router.include_router(privacy_router(tools))
     router.include_router(_unknown_buttons_router())
     return router
 
