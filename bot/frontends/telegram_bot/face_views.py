@@ -85,8 +85,8 @@ def face_error(error: FaceError | FaceUnreadable) -> str:
         if error.limit <= 0:
             return FACES_OFF
         return (
-            f"You already have {error.limit} saved faces, the most you can keep. Delete one "
-            "first: /faces shows them, with a Delete button under each."
+            f"You already have the most saved faces you can keep ({error.limit}). Delete one "
+            "first: /faces shows them, with a Delete button for each."
         )
     if isinstance(error, FaceNameTaken):
         return (
