@@ -172,7 +172,7 @@ class FaceIntake:
         except (OSError, LedgerError) as error:
             log.error("Cannot save a face: %s", error)
             return refusal(NOT_STORED)
-        log.info("Face %d saved for %s", face.id, address.requester.requester)
+        log.info("Face %d saved", face.id)  # the id only: logs outlive Forget me
         return saved_text(face, several=several)
 
     # ------------------------------------------------------------------ holding
@@ -203,5 +203,5 @@ class FaceIntake:
             await answer(bot, self._pacer, message, refusal(NOT_KEPT))
             return
         text, label = no_face_text(saving=saving)
-        log.info("No face found: request held as %d for %s", held.id, who.requester)
+        log.info("No face found: request held as %d", held.id)
         await answer(bot, self._pacer, message, text, reply_markup=hold_keyboard(held.id, label))
