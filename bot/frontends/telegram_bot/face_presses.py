@@ -134,6 +134,13 @@ async def _save_anyway(
     address = address_from(held.params)
     name = str(held.params.get("name") or "")
     faces = tools.services.faces
+    member_name = str(held.params.get("member_name") or "") or "a member"
+    gate = await Gate.open(tools.services, tools.bot, address, member_name)
+    refused = await gate.refuse_use()  # the chat's policy may have changed
+    if refused is not None:
+        await alert(query, refused)
+        await _drop_button(tools, query)
+        return
     try:
         face = await faces.save(address.requester.requester, name, prepared)
     except FaceLimitReached as error:
