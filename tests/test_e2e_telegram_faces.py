@@ -9,6 +9,7 @@ from __future__ import annotations
 from cryptography.fernet import Fernet
 
 from bot.core.faces.keys import KEY_FILENAME
+from bot.core.policy.service import PolicyEditor
 from bot.frontends.telegram_bot.callbacks import Action, ResultButton
 from bot.frontends.telegram_bot.face_callbacks import FaceButton, FaceDo, HoldButton
 from tests.support.face_corpus import cases
@@ -143,7 +144,7 @@ async def test_faces_lists_with_buttons_to_make_default_and_delete_after_confirm
     assert nothing_spent(fake_wiro)
 
 
-async def test_rename_default_and_delete_by_text(app, telegram):
+async def test_rename_default_and_delete_by_text(app, telegram, fake_wiro):
     await save(telegram, "home")
     await save(telegram, "work")
     asked = telegram.send_text('/face rename home to "my home"')
@@ -159,6 +160,7 @@ async def test_rename_default_and_delete_by_text(app, telegram):
     assert question.text.startswith("Delete your saved face my home?")
     names = [f.name for f in await app.services.faces.list(alice(telegram))]
     assert names == ["my home", "work"]
+    assert nothing_spent(fake_wiro)
 
 
 # ====================================================================== refusals
@@ -321,6 +323,18 @@ async def test_use_it_anyway_rechecks_the_limits_and_keeps_the_photo(telegram, f
         )
         assert len(await app.services.ledger.recent_for(alice(telegram))) == 1
     assert fake_wiro.calls[RUN] == 1 and fake_wiro.calls[UPLOAD] == 1
+
+
+async def test_use_it_anyway_rechecks_the_chats_policy(app, telegram, fake_wiro):
+    asked = telegram.send_photo(drawn_face_jpeg(), caption="/portrait", chat=telegram.group)
+    held = await reply_to(telegram, asked)
+    editor = PolicyEditor(platform="telegram", requester="telegram:0", member_name="test")
+    scope = f"telegram:chat:{telegram.group.id}"
+    await app.services.policies.update(scope, {"admins_only": True}, by=editor)
+    refused = await telegram.wait_answer(telegram.press_button(held, "hold:1"))
+    assert refused.show_alert and "only its administrators" in refused.text
+    assert await app.services.ledger.recent_for(alice(telegram)) == []
+    assert nothing_spent(fake_wiro)
 
 
 # ====================================================================== result buttons

@@ -53,7 +53,7 @@ async def test_privacy_shows_the_statement_with_forget_me_and_cancel_keeps_every
     assert fake_wiro.calls[RUN] == 0
 
 
-async def test_only_the_member_can_confirm_forget_me(app, telegram):
+async def test_only_the_member_can_confirm_forget_me(app, telegram, fake_wiro):
     user = telegram.alice.id
     asked = telegram.send_text("/forgetme", chat=telegram.group)
     question = await reply_to(telegram, asked)
@@ -65,6 +65,7 @@ async def test_only_the_member_can_confirm_forget_me(app, telegram):
         assert answer.show_alert and "for the member who asked" in answer.text
     assert len(await app.services.faces.list(f"telegram:{user}")) == 1
     assert telegram.message(question.chat_id, question.message_id).text.startswith("Forget me?")
+    assert fake_wiro.calls[RUN] == 0 and fake_wiro.calls["/File/Upload"] == 0
 
 
 async def test_forget_me_leaves_nothing_in_the_data_folder_naming_the_member(
