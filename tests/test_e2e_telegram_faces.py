@@ -106,7 +106,12 @@ async def test_faces_lists_with_buttons_to_make_default_and_delete_after_confirm
     home, work = await app.services.faces.list(alice(telegram))
     user = telegram.alice.id
     asked = telegram.send_text("/faces", chat=group)
-    listing = await reply_to(telegram, asked)
+    # In a group the names go to the member's private chat; the group is told.
+    assert "our private chat" in (await reply_to(telegram, asked)).text
+    listing = await telegram.wait_message(
+        lambda m: "Your saved faces" in m.content, chat=telegram.private
+    )
+    assert [m for m in telegram.sent(group) if "Your saved faces" in m.content] == []
     assert "Your saved faces (2 of 5)" in listing.text
     assert "⭐ home (default)" in listing.text and "• <i>work</i>" in listing.text
     assert listing.callback_datas() == [
@@ -142,6 +147,13 @@ async def test_faces_lists_with_buttons_to_make_default_and_delete_after_confirm
     listing = await edited(telegram, question, "Your saved faces (1 of 5)")
     assert [f.name for f in await app.services.faces.list(alice(telegram))] == ["<i>work</i>"]
     assert nothing_spent(fake_wiro)
+
+
+async def test_faces_in_a_group_when_the_bot_cannot_write_privately(app, telegram):
+    telegram.block_bot(telegram.bob)
+    asked = telegram.send_text("/faces", chat=telegram.group, user=telegram.bob)
+    refusal = await reply_to(telegram, asked)
+    assert "can't write to you" in refusal.text and "press Start" in refusal.text
 
 
 async def test_rename_default_and_delete_by_text(app, telegram, fake_wiro):

@@ -1,5 +1,7 @@
 """Every Telegram button: Cancel under a status message; Re-roll, Less/More like me, Restyle,
-Edit prompt, Details, Original file and Delete under a result; Send again in ``/history``.
+Edit prompt, Details, Original file and Delete under a result; Send again in ``/history``;
+the ``/settings`` menus (`chat_admin`); saved faces' and the face check's (`face_presses`);
+Forget me (`privacy`).
 
 Payloads carry only the job id (`callbacks`), the job comes from the ledger, so buttons work
 after restarts and for days. Who may press: Cancel and Delete, the member who asked or a chat

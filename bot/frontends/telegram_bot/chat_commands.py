@@ -183,7 +183,7 @@ class _Commands:
             await answer(bot, self._pacer, message, limited)
             return
         if holder is None:  # a saved face stands in for the photo
-            face = await self._intake.saved_face(address, request.face)
+            face = await self._intake.saved_face(address, request.face, message)
             if isinstance(face, str):
                 await answer(bot, self._pacer, message, refusal(face))
                 return

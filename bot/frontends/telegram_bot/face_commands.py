@@ -7,17 +7,21 @@
   name (1-32 characters, one line), not taken, the member under the limit, and the chat's
   policy lets them use the bot (`Gate.refuse_use`).
 * ``/faces`` (or ``/face``, ``/face list``): the list, with buttons to make a face the default
-  or delete it (asked to confirm), `face_presses`.
+  or delete it (asked to confirm), `face_presses`. Asked in a group, the list goes to the
+  member's private chat with the bot (the names are theirs alone; the group is told).
 * ``/face default <name>``, ``/face delete <name>`` (asks to confirm, as the button does) and
   ``/face rename <name> to <new name>`` (quotes group words: ``/face rename me to "me at
   work"``).
 
-Nothing here reaches Wiro. Names are members' text: escaped in `face_views`.
+An anonymous group administrator is refused: Telegram shows every anonymous administrator as
+one placeholder user, so their faces would be shared. Nothing here reaches Wiro. Names are
+members' text: escaped in `face_views`.
 """
 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError
@@ -40,7 +44,10 @@ from .address import address_of
 from .command import parse_rename
 from .face_intake import FaceIntake
 from .face_views import (
+    ANONYMOUS,
     FACE_USAGE,
+    FACES_NOT_SENT,
+    FACES_SENT,
     RENAME_USAGE,
     SAVE_USAGE,
     confirm_delete,
@@ -49,7 +56,7 @@ from .face_views import (
     faces_list,
     notice,
 )
-from .gate import Gate
+from .gate import Gate, anonymous_admin
 from .messages import refusal
 from .photos import fetch_selfie, photo_message
 from .replies import answer
@@ -75,6 +82,9 @@ class FaceCommands:
         self._pacer = pacer
 
     async def handle(self, bot: Bot, message: Message, command: str, args: str) -> None:
+        if anonymous_admin(message):
+            await self._say(bot, message, refusal(ANONYMOUS))
+            return
         sub, _, rest = args.partition(" ")
         sub = sub.casefold()
         if command == "faces" or sub in ("", "list"):
@@ -144,12 +154,23 @@ class FaceCommands:
     async def _list(self, bot: Bot, message: Message) -> None:
         address = address_of(message)
         faces = await self._services.faces.list(address.requester.requester)
-        await self._say(
-            bot,
-            message,
-            faces_list(faces, self._services.faces.per_member),
-            reply_markup=faces_keyboard(faces, address.user_id),
-        )
+        text = faces_list(faces, self._services.faces.per_member)
+        keyboard = faces_keyboard(faces, address.user_id)
+        if address.is_private:
+            await self._say(bot, message, text, reply_markup=keyboard)
+            return
+        user_id = address.user_id  # a group: the names go to the member's private chat
+
+        def call() -> Any:
+            return bot.send_message(user_id, text, parse_mode="HTML", reply_markup=keyboard)
+
+        try:
+            await self._pacer.send(user_id, call, group=False)
+        except TelegramAPIError as error:
+            log.info("Cannot send a member's faces privately: %s", error)
+            await self._say(bot, message, refusal(FACES_NOT_SENT))
+            return
+        await self._say(bot, message, fit_html([FACES_SENT]))
 
     async def _default(self, bot: Bot, message: Message, name: str) -> None:
         address = address_of(message)

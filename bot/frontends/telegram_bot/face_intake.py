@@ -34,6 +34,7 @@ from bot.services import Services
 
 from .address import PLATFORM, TelegramAddress
 from .face_views import (
+    ANONYMOUS,
     FACES_OFF,
     NO_PHOTO_NO_FACE,
     face_error,
@@ -43,6 +44,7 @@ from .face_views import (
     saved_text,
     several_note,
 )
+from .gate import anonymous_admin
 from .messages import refusal
 from .replies import answer
 from .requests import TelegramJobStarter
@@ -120,9 +122,15 @@ class FaceIntake:
         if check is not None and check.several:
             await answer(bot, self._pacer, message, several_note())
 
-    async def saved_face(self, address: TelegramAddress, name: str | None) -> SavedFace | str:
+    async def saved_face(
+        self, address: TelegramAddress, name: str | None, message: Message
+    ) -> SavedFace | str:
         """The saved face a ``/portrait`` without a photo uses: the one named ``name``
-        (``--face``), else the member's default. Returns it, or the refusal (plain text)."""
+        (``--face``), else the member's default. Returns it, or the refusal (plain text):
+        none, or ``message`` sent by an anonymous group administrator (one placeholder user
+        for them all: their faces would be shared)."""
+        if anonymous_admin(message):
+            return NO_PHOTO_NO_FACE if name is None else ANONYMOUS
         faces = self._services.faces
         who = address.requester.requester
         if name is None:

@@ -62,6 +62,15 @@ UNREADABLE = (
     "I can't use saved faces right now: the bot's key for them is missing or has changed. "
     "Nothing was saved. You can still send a photo with /portrait; please tell the bot's owner."
 )
+ANONYMOUS = (
+    "You are posting anonymously, so I can't tell whose faces or data these are: send it as "
+    "yourself (turn off Remain anonymous for a moment)."
+)
+FACES_SENT = "I sent your saved faces to our private chat (their names are yours alone)."
+FACES_NOT_SENT = (
+    "Your saved faces are listed privately, and I can't write to you: open a chat with me, "
+    "press Start, then send /faces again."
+)
 HOLD_NOT_YOURS = "This button is for the member who sent the photo."
 HOLD_GONE = (
     "That photo is no longer kept (it waits 30 minutes for this button, and is used once): "

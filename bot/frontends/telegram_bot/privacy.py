@@ -4,9 +4,11 @@
 the bot's own settings: how long selfies and requests are kept, the face limit, whether Wiro's
 files are deleted) with a **Forget me** button. ``/forgetme``, or that button, asks first
 (`FORGET_CONFIRM`, buttons "Yes, forget me" / "Cancel"); only the member who asked may press
-them (``fm:<do>:<user id>``). Yes: the question turns into "Forgetting you…" at once, then
-`Forgetting.forget_member` runs (it stops running jobs and waits for them, deletes Wiro's
-files: seconds, up to ~20), and the message becomes `forget_summary`.
+them (``fm:<do>:<user id>``); an anonymous group administrator is asked to send it as
+themselves (Telegram shows them all as one placeholder user). Yes: the question turns into
+"Forgetting you…" at once, then `Forgetting.forget_member` runs (it stops running jobs and
+waits for them, deletes Wiro's files: seconds, up to ~20), and the message becomes
+`forget_summary`.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from .address import requester
 from .delivery import Where, post_text
 from .face_callbacks import ForgetButton, ForgetDo
 from .face_views import (
+    ANONYMOUS,
     FORGET_CANCELLED,
     FORGET_FAILED,
     FORGET_WORKING,
@@ -32,6 +35,8 @@ from .face_views import (
     privacy_keyboard,
     statement_html,
 )
+from .gate import anonymous_admin
+from .messages import refusal
 from .presses import Tools, alert
 from .replies import answer, edit_text
 from .text import fit_html
@@ -50,6 +55,9 @@ class PrivacyCommands:
     async def handle(self, bot: Bot, message: Message, command: str) -> None:
         assert message.from_user is not None
         user_id = message.from_user.id
+        if command == "forgetme" and anonymous_admin(message):
+            await answer(bot, self._pacer, message, refusal(ANONYMOUS))
+            return
         if command == "privacy":
             text = statement_html(statement_of(self._services))
             await answer(bot, self._pacer, message, text, reply_markup=privacy_keyboard(user_id))
