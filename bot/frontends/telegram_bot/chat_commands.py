@@ -12,10 +12,10 @@ limits, the photo (present, the member's own, an image, within the download and 
 `photos.fetch_selfie`), then the face check (`FaceIntake.start_checked`: no face -> held with
 "Use it anyway"); then `TelegramJobStarter.start` queues the job. Without a photo, the member's
 default face (or ``--face <name>``) stands in for it (`FaceIntake.saved_face`); a photo and
-``--face`` both are refused. Each refusal says what
-to fix. In groups (privacy mode on) the bot hears commands, replies to its messages and
-mentions; it answers only commands, and commands for another bot (``/portrait@OtherBot``) are
-not for it. Members' text reaches messages only through `messages`/`text` (escaped).
+``--face`` both are refused. Each refusal says what to fix. In groups (privacy mode on) the bot
+hears commands, replies to its messages and mentions; it answers only commands, and commands
+for another bot (``/portrait@OtherBot``) are not for it. Members' text reaches messages only
+through `messages`/`text` (escaped).
 """
 
 from __future__ import annotations
