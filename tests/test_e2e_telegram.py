@@ -202,6 +202,7 @@ async def test_start_and_help_explain_with_an_example(app, telegram):
         assert "/portrait astronaut on the moon" in answer.text
         assert "/styles" in answer.text and "/cancel" in answer.text
     everyone = {"start", "help", "portrait", "styles", "history", "cancel"}
+    everyone |= {"face", "faces", "privacy", "forgetme"}  # saved faces and privacy
     assert {c["command"] for c in telegram.commands[("default", "")]} == everyone
     admins = everyone | {"settings", "stats", "log"}  # a private chat is the member's own
     for scope in ("all_chat_administrators", "all_private_chats"):

@@ -55,6 +55,10 @@ COMMANDS = (
     BotCommand(command="styles", description="The models and LoRAs you can use"),
     BotCommand(command="history", description="Your last 10 portraits"),
     BotCommand(command="cancel", description="Stop your portrait in progress"),
+    BotCommand(command="faces", description="Your saved faces: default, delete"),
+    BotCommand(command="face", description="Save a face: send a photo with /face save <name>"),
+    BotCommand(command="privacy", description="What the bot keeps about you"),
+    BotCommand(command="forgetme", description="Delete everything the bot keeps about you"),
     BotCommand(command="help", description="How to ask for a portrait"),
     BotCommand(command="start", description="Start here"),
 )
@@ -100,6 +104,8 @@ class TelegramApp:
             self.bot, services, interval=services.settings.status_edit_interval
         )
         services.add_frontend(self.frontend)
+        # Forget me also deletes the original PNGs this front end keeps per job.
+        services.forgetting.add_job_cleanup(self.frontend.originals.delete)
         self.starter = TelegramJobStarter(services.admission, self.frontend)
         self.owner_contact = TelegramOwnerContact(self.bot, self.frontend.pacer, settings.owner_ids)
         if settings.owner_ids:  # Wiro's health alerts reach them (`FrontEnds.tell_owners`)

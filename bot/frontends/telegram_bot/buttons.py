@@ -1,5 +1,7 @@
 """Every Telegram button: Cancel under a status message; Re-roll, Less/More like me, Restyle,
-Edit prompt, Details, Original file and Delete under a result; Send again in ``/history``.
+Edit prompt, Details, Original file and Delete under a result; Send again in ``/history``;
+the ``/settings`` menus (`chat_admin`); saved faces' and the face check's (`face_presses`);
+Forget me (`privacy`).
 
 Payloads carry only the job id (`callbacks`), the job comes from the ledger, so buttons work
 after restarts and for days. Who may press: Cancel and Delete, the member who asked or a chat
@@ -33,6 +35,7 @@ from .callbacks import Action, CancelButton, ResultButton
 from .chat_admin import settings_router
 from .delivery import post_documents, send_once
 from .edits import ask_new_prompt_for, edits_router, show_result_keyboard
+from .face_presses import face_router
 from .job_messages import TelegramJobMessages
 from .kept import kept_router
 from .messages import details, not_yours
@@ -46,6 +49,7 @@ from .presses import (
     start_from_press,
     tell,
 )
+from .privacy import privacy_router
 from .requests import TelegramJobStarter
 from .text import fit_html
 
@@ -135,6 +139,8 @@ def buttons_router(
     router.include_router(edits_router(tools))
     router.include_router(kept_router(tools))
     router.include_router(settings_router(tools))
+    router.include_router(face_router(tools))
+    router.include_router(privacy_router(tools))
     router.include_router(_unknown_buttons_router())
     return router
 

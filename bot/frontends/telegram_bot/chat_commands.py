@@ -1,29 +1,33 @@
 """The Telegram commands: ``/portrait`` (a photo's caption, a reply to a photo, or in a private
 chat a photo without a caption), ``/start`` and ``/help``, ``/styles``, ``/history`` and
-``/cancel``, and the administrators' ``/settings``, ``/stats`` and ``/log`` (`chat_admin`);
-every answer replies to the member's message, in its forum topic.
+``/cancel``, saved faces' ``/face`` and ``/faces`` (`face_commands`), ``/privacy`` and
+``/forgetme`` (`privacy`), and the administrators' ``/settings``, ``/stats`` and ``/log``
+(`chat_admin`); every answer replies to the member's message, in its forum topic.
 
 ``/portrait`` checks, in this order and all before anything reaches Wiro: the bot is taking
 work (not restarting), who may use the bot in this chat (`gate`: admins only), the flags
 (`command.parse_portrait`, with the chat's defaults), the request against the chat's policy
 (`gate`: styles offered, private styles, LoRA URLs, the safety gate), the member's fair-use
 limits, the photo (present, the member's own, an image, within the download and selfie limits:
-`photos.fetch_selfie`); then `TelegramJobStarter.start` queues the job. Each refusal says what
-to fix. In groups (privacy mode on) the bot hears commands, replies to its messages and
-mentions; it answers only commands, and commands for another bot (``/portrait@OtherBot``) are
-not for it. Members' text reaches messages only through `messages`/`text` (escaped).
+`photos.fetch_selfie`), then the face check (`FaceIntake.start_checked`: no face -> held with
+"Use it anyway"); then `TelegramJobStarter.start` queues the job. Without a photo, the member's
+default face (or ``--face <name>``) stands in for it (`FaceIntake.saved_face`); a photo and
+``--face`` both are refused. Each refusal says what to fix. In groups (privacy mode on) the bot
+hears commands, replies to its messages and mentions; it answers only commands, and commands
+for another bot (``/portrait@OtherBot``) are not for it. Members' text reaches messages only
+through `messages`/`text` (escaped).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable
-from typing import Any
 
 from aiogram import Bot, Router
 from aiogram.exceptions import TelegramAPIError
-from aiogram.types import Message, ReplyParameters
+from aiogram.types import Message
 
+from bot.core.faces import SavedFace
 from bot.core.jobs.dispatcher import CancelOutcome
 from bot.core.jobs.ledger import Job, JobState
 from bot.core.request.options import PortraitOptions
@@ -33,13 +37,18 @@ from bot.services import Services
 from .address import TelegramAddress, address_of, requester, thread_of
 from .chat_admin import ADMIN_COMMANDS, AdminCommands
 from .command import PORTRAIT, gives_private_inputs, parse_command, parse_portrait
+from .face_commands import FACE_COMMANDS, FaceCommands
+from .face_intake import FaceIntake
+from .face_views import PICK_ONE
 from .gate import Gate
 from .kept import kept_keyboard
 from .messages import HISTORY_LENGTH, HistoryEntry, help_text, history_text, refusal, styles_pages
 from .photos import fetch_selfie, photo_message
+from .privacy import PRIVACY_COMMANDS, PrivacyCommands
+from .replies import answer
 from .requests import TelegramJobStarter
 from .text import fit_html
-from .throttle import Pacer, Priority
+from .throttle import Pacer
 
 log = logging.getLogger(__name__)
 
@@ -81,33 +90,6 @@ def commands_router(
     return router
 
 
-async def answer(
-    bot: Bot, pacer: Pacer, message: Message, text: str, **kwargs: Any
-) -> Message | None:
-    """Send ``text`` (Telegram HTML) replying to ``message`` in its chat and forum topic, in
-    the chat's turn (`Pacer`: spaced with the job messages, a 429 waited out); None when
-    Telegram refused it (logged: a blocked bot, a chat the bot left, 429 after 429)."""
-
-    def call() -> Awaitable[Message]:
-        return bot.send_message(
-            chat_id=message.chat.id,
-            text=text,
-            message_thread_id=thread_of(message),
-            reply_parameters=ReplyParameters(
-                message_id=message.message_id, allow_sending_without_reply=True
-            ),
-            **kwargs,
-        )
-
-    try:
-        group = message.chat.type != "private"
-        # The answer to a member's command is their first sign of life from the bot.
-        return await pacer.send(message.chat.id, call, group=group, priority=Priority.FIRST_REPLY)
-    except TelegramAPIError as error:
-        log.info("Cannot answer in chat %s: %s", message.chat.id, error)
-        return None
-
-
 class _Commands:
     def __init__(
         self, services: Services, starter: TelegramJobStarter, username: str, pacer: Pacer
@@ -117,6 +99,9 @@ class _Commands:
         self._username = username
         self._pacer = pacer
         self._admin = AdminCommands(services, pacer)
+        self._intake = FaceIntake(services, starter, pacer)
+        self._faces = FaceCommands(services, self._intake, pacer)
+        self._privacy = PrivacyCommands(services, pacer)
 
     async def on_message(self, message: Message, bot: Bot, origin: str | None = None) -> None:
         user = message.from_user
@@ -149,6 +134,10 @@ class _Commands:
             await self._history(bot, message)
         elif command.name == "cancel":
             await self._cancel(bot, message)
+        elif command.name in FACE_COMMANDS:
+            await self._faces.handle(bot, message, command.name, command.args)
+        elif command.name in PRIVACY_COMMANDS:
+            await self._privacy.handle(bot, message, command.name)
         elif command.name in ADMIN_COMMANDS:
             await self._admin.handle(bot, message, command.name, command.args)
         elif private or _addressed(text or "", self._username):
@@ -183,14 +172,24 @@ class _Commands:
         if refused is not None:
             await answer(bot, self._pacer, message, refusal(refused))
             return
+        holder = photo_message(message)
+        if holder is not None and request.face is not None:
+            await answer(bot, self._pacer, message, refusal(PICK_ONE))
+            return
         limited = await self._starter.over_limit(
             address, request.options, member_name=_name(message)
         )
         if limited is not None:
             await answer(bot, self._pacer, message, limited)
             return
-        holder = photo_message(message)
-        if holder is not None and not _sent_by(holder, address.user_id):
+        if holder is None:  # a saved face stands in for the photo
+            face = await self._intake.saved_face(address, request.face, message)
+            if isinstance(face, str):
+                await answer(bot, self._pacer, message, refusal(face))
+                return
+            await self._start(bot, message, address, request.options, face, origin)
+            return
+        if not _sent_by(holder, address.user_id):
             await answer(bot, self._pacer, message, refusal(NOT_YOUR_PHOTO))
             return
         try:
@@ -207,7 +206,15 @@ class _Commands:
                 refusal("I couldn't download your photo. Please send it again."),
             )
             return
-        await self._start(bot, message, address, request.options, selfie.data, origin)
+        await self._intake.start_checked(
+            bot,
+            message,
+            address,
+            request.options,
+            selfie.data,
+            member_name=_name(message),
+            origin=origin,
+        )
 
     async def _start(
         self,
@@ -215,7 +222,7 @@ class _Commands:
         message: Message,
         address: TelegramAddress,
         options: PortraitOptions,
-        selfie: bytes,
+        selfie: SavedFace,
         origin: str | None,
     ) -> None:
         outcome = await self._starter.start(

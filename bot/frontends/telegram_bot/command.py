@@ -12,6 +12,8 @@ several words when those words name a catalog entry. The values then go through
 ``--private-model``, ``--private-lora`` and ``--lora-url`` reach the tool's private inputs;
 whether the member may use them (and the URL's host) is the chat's policy (`gate`). What the
 member leaves empty (model, LoRA, prompt) takes the chat's defaults first (`with_chat_defaults`).
+``--face <name>`` names one of the member's saved faces instead of a photo (`PortraitRequest.face`;
+not an option of the tool, so it never reaches `resolve_options`).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from bot.core.policy.model import EffectivePolicy
 from bot.core.request.options import OptionError, PortraitOptions, resolve_options
 
 PORTRAIT = "portrait"
+FACE = "face"  # the --face flag's keyword in `split_arguments`' values
 COMMANDS = ("start", "help", "styles", "history", "cancel", PORTRAIT)
 
 # Flag (as typed, lower case) -> resolve_options keyword.
@@ -43,6 +46,8 @@ _FLAGS = {
     "private-model": "private_model",
     "private-lora": "private_lora",
     "lora-url": "lora_url",
+    # A saved face (`bot.core.faces`), by name: taken out before the options are resolved.
+    "face": FACE,
 }
 _ALIASES = {
     "lora_scale": "lora-scale",
@@ -70,10 +75,12 @@ class Command:
 
 @dataclass(frozen=True)
 class PortraitRequest:
-    """The outcome of ``/portrait`` arguments: ``options`` or ``error`` (for the member)."""
+    """The outcome of ``/portrait`` arguments: ``options`` or ``error`` (for the member);
+    ``face``: the saved face named with ``--face`` (as typed), None when not given."""
 
     options: PortraitOptions | None = None
     error: str | None = None
+    face: str | None = None
 
 
 class _Token(str):
@@ -109,13 +116,14 @@ def parse_portrait(
     catalog's), or the member-facing reason they can't be used. No network, no Wiro call."""
     try:
         prompt, values = split_arguments(args, catalog)
+        face = values.pop(FACE, None)
         check_names(values, catalog)
         if policy is not None:
             prompt = with_chat_defaults(policy, prompt, values, catalog)
         options = resolve_options(catalog, prompt=prompt or None, rng=rng, **values)
     except OptionError as error:
         return PortraitRequest(error=error.message)
-    return PortraitRequest(options=options)
+    return PortraitRequest(options=options, face=face)
 
 
 def gives_private_inputs(args: str, catalog: Catalog) -> bool:
@@ -210,6 +218,22 @@ def check_names(values: dict[str, str], catalog: Catalog) -> None:
             )
 
 
+def parse_rename(args: str) -> tuple[str, str] | None:
+    """``/face rename`` arguments, ``<name> to <new name>``, as (name, new name); quotes
+    (straight or curly) group words, so a name with the word "to" in it can be quoted. None
+    when there is not exactly one unquoted "to" with words on both sides (or a quote is not
+    closed)."""
+    try:
+        tokens = _tokens(args)
+    except OptionError:
+        return None
+    cuts = [i for i, token in enumerate(tokens) if not token.quoted and token.casefold() == "to"]
+    if len(cuts) != 1 or not 0 < cuts[0] < len(tokens) - 1:
+        return None
+    cut = cuts[0]
+    return " ".join(tokens[:cut]), " ".join(tokens[cut + 1 :])
+
+
 def _tokens(args: str) -> list[_Token]:
     """Whitespace-separated words; double quotes (straight or curly) group words and are
     removed. Raises `OptionError` for a quote that is never closed."""
@@ -284,6 +308,7 @@ def _example(flag: str) -> str:
         "private-model": "my-model",
         "private-lora": "my-lora",
         "lora-url": "https://huggingface.co/.../file.safetensors",
+        "face": '"my face"',
     }.get(flag, "20" if flag == "steps" else "1" if flag == "samples" else "42")
 
 

@@ -24,7 +24,7 @@ from bot.core.request.options import OptionError
 
 from .address import PLATFORM, TelegramAddress, address_of, requester
 from .callbacks import RestylePage, RestylePick, offered, resolve_pick
-from .command import check_names, gives_private_inputs, split_arguments
+from .command import FACE, check_names, gives_private_inputs, split_arguments
 from .delivery import Where
 from .gate import Gate
 from .keyboards import restyle_keyboard, result_keyboard
@@ -45,6 +45,10 @@ log = logging.getLogger(__name__)
 
 STYLES_CHANGED = "The list of styles has changed since; here it is again. Pick one."
 NOT_YOUR_PROMPT = "Only the member who asked for this portrait can edit its prompt."
+NO_FACE_CHANGE = (
+    "A new prompt keeps the portrait's face. For another saved face, send /portrait --face "
+    "<name> with the prompt."
+)
 QUESTION = re.compile(r"^Portrait #(\d+)\n✏️ Reply to this message with the new prompt")
 
 
@@ -186,6 +190,8 @@ async def _new_prompt(
             return
     try:
         prompt, values = split_arguments(message.text or "", catalog)
+        if FACE in values:
+            raise OptionError(NO_FACE_CHANGE)
         check_names(values, catalog)
         options = edited_prompt(job_options(job), catalog, prompt, values)
     except OptionError as error:

@@ -178,8 +178,14 @@ def help_text(bot_username: str) -> str:
             "without a caption gets a portrait with the default settings. In groups, write ",
             CODE, f"/portrait{mention}", CODE_, " if another bot also has /portrait.\n\n",
             "Options: ", ", ".join(KNOWN_FLAGS), ". Put values with spaces in \"quotes\".\n\n",
+            "Save your face once: send a photo with ", CODE, "/face save me", CODE_,
+            " as its caption. Then /portrait without a photo uses it (or ", CODE,
+            "--face name", CODE_, " picks another). /faces lists your faces (make one the "
+            "default, delete one); rename with ", CODE, "/face rename me to \"me at work\"",
+            CODE_, ".\n\n",
             "/styles lists the models and LoRAs, /history shows your last portraits, "
-            "/cancel stops your portrait in progress. A chat's administrators (and you, in your "
+            "/cancel stops your portrait in progress. /privacy says what the bot keeps about "
+            "you; /forgetme deletes it. A chat's administrators (and you, in your "
             "private chat) have /settings, /stats and /log.",
         ]
     )  # fmt: skip

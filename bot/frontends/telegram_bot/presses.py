@@ -13,6 +13,7 @@ from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError
 from aiogram.types import CallbackQuery
 
+from bot.core.faces import FACE_PARAM, SavedFace
 from bot.core.jobs.actions import kept_selfie
 from bot.core.jobs.ledger import Job
 from bot.core.request.options import PortraitOptions
@@ -20,6 +21,7 @@ from bot.services import Services
 
 from .address import PLATFORM, TelegramAddress, requester
 from .delivery import Where, post_text
+from .face_views import FACE_GONE
 from .gate import Gate
 from .job_messages import TelegramJobMessages
 from .requests import TelegramJobStarter
@@ -130,7 +132,8 @@ async def start_again(
     for the member (plain text), or None once it was queued (its status message replies at
     ``address``) or refused by the queue itself (the member is told there). Checked before
     anything is saved or spent: the bot restarting, the chat's policy (`gate`), the member's
-    limits, the selfie's keep window; ``accepted`` runs once those checks passed.
+    limits, the selfie's keep window (or, for a job made with a saved face, that the face
+    still exists); ``accepted`` runs once those checks passed.
     ``origin``: the update that asked (`bot.frontends.telegram_bot.inbox`): an update handled
     again after a restart that had already queued its job queues nothing more."""
     services = tools.services
@@ -149,9 +152,15 @@ async def start_again(
     limit = await services.admission.over_limit(address.requester, params)
     if limit is not None:
         return limit_message(limit, now)
-    selfie = kept_selfie(job, services.selfies, now)
-    if selfie is None:
-        return NO_SELFIE
+    selfie: bytes | SavedFace | None
+    if job.params.get(FACE_PARAM) is not None:  # made with a saved face: while it exists
+        selfie = await services.faces.of_job(job)
+        if selfie is None:
+            return FACE_GONE
+    else:
+        selfie = kept_selfie(job, services.selfies, now)
+        if selfie is None:
+            return NO_SELFIE
     if accepted is not None:
         await accepted()
     started = await tools.starter.start(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from bot.core.faces import SavedFace
 from bot.core.jobs.admission import Admission, LimitReached, NotSaved
 from bot.core.jobs.events import FrontEnd
 from bot.core.jobs.ledger import Clock, Job, utc_now
@@ -43,7 +44,7 @@ class TelegramJobStarter:
         self,
         address: TelegramAddress,
         options: PortraitOptions,
-        selfie: bytes,
+        selfie: bytes | SavedFace,
         *,
         member_name: str,
         selfie_expires_at: datetime | None = None,
@@ -51,7 +52,8 @@ class TelegramJobStarter:
     ) -> Job | str:
         """Queue the job and post its status message (replying to ``address.message_id``).
         Returns the job, or the refusal to send (Telegram HTML) when a limit or the storage
-        refused it; then nothing was queued and the saved selfie is gone.
+        refused it; then nothing was queued and the saved selfie is gone. ``selfie``: the
+        prepared photo's bytes, or one of the member's saved faces (read at dispatch).
 
         ``origin``: the update that asked (the ``origin`` handlers receive from the inbox),
         kept in ``params["origin"]`` so a redelivered or resumed update finds its job
