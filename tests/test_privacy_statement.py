@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot.core.privacy.forget import ForgetReport
 from bot.core.privacy.statement import data_statement, forget_summary
 
 
@@ -36,7 +37,7 @@ def test_the_statement_does_not_promise_what_is_turned_off() -> None:
 
 
 def test_the_summary_counts_what_went() -> None:
-    text = forget_summary(stopped=1, faces=1, jobs_deleted=3, wiro_files_deleted=0)
-    assert "1 saved face, 3 requests, 0 tasks at Wiro" in text
+    text = forget_summary(ForgetReport(stopped=1, faces=1, jobs_deleted=1, quota_marks=2))
+    assert "1 saved face, 3 requests, 0 tasks at Wiro" in text  # quota marks name nobody
     assert "1 unfinished portrait stopped" in text
-    assert "stopped" not in forget_summary(stopped=0, faces=0, jobs_deleted=0, wiro_files_deleted=0)
+    assert "stopped" not in forget_summary(ForgetReport())

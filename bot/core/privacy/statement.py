@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot.core.privacy.forget import ForgetReport
 from bot.core.request.held import HOLD_TIME
 
 __all__ = ["FORGET_CONFIRM", "DataStatement", "data_statement", "forget_summary"]
@@ -101,13 +102,16 @@ FORGET_CONFIRM = (
 )
 
 
-def forget_summary(*, stopped: int, faces: int, jobs_deleted: int, wiro_files_deleted: int) -> str:
-    """What the member is told afterwards (from a `ForgetReport`'s counts)."""
+def forget_summary(report: ForgetReport) -> str:
+    """What the member is told afterwards. A recent job kept as a nameless quota mark counts as
+    deleted: nothing of it names the member any more."""
+    requests = report.jobs_deleted + report.quota_marks
     parts = [
-        f"{_count(faces, 'saved face')}",
-        f"{_count(jobs_deleted, 'request')}",
-        f"{_count(wiro_files_deleted, 'task')} at Wiro",
+        _count(report.faces, "saved face"),
+        _count(requests, "request"),
+        f"{_count(report.wiro_files_deleted, 'task')} at Wiro",
     ]
+    stopped = report.stopped
     stopped_text = f" {_count(stopped, 'unfinished portrait')} stopped." if stopped else ""
     return (
         "Done: the bot has forgotten you. Deleted: "

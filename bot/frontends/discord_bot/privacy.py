@@ -140,16 +140,7 @@ class ForgetYesButton(
             log.exception("Forget me failed")
             await interaction.edit_original_response(content=FORGET_FAILED)
             return
-        await interaction.edit_original_response(
-            content=forget_summary(
-                stopped=report.stopped,
-                faces=report.faces,
-                # A recent job kept as a nameless quota mark is deleted as far as the member
-                # is concerned: nothing of it names them any more.
-                jobs_deleted=report.jobs_deleted + report.quota_marks,
-                wiro_files_deleted=report.wiro_files_deleted,
-            )
-        )
+        await interaction.edit_original_response(content=forget_summary(report))
 
 
 class ForgetNoButton(

@@ -125,12 +125,7 @@ def privacy_router(tools: Tools) -> Router:
                 if message is not None:
                     await edit_text(tools.bot, pacer, message, fit_html(["⚠️ ", FORGET_FAILED]))
                 return
-            summary = forget_summary(
-                stopped=report.stopped,
-                faces=report.faces,
-                jobs_deleted=report.jobs_deleted,
-                wiro_files_deleted=report.wiro_files_deleted,
-            )
+            summary = forget_summary(report)
             if message is not None:
                 await edit_text(tools.bot, pacer, message, fit_html(["✅ ", summary]))
         finally:
