@@ -106,7 +106,7 @@ def _refuse(reason: str, url: str, *, code: int = 1) -> int:
 async def _copy(path: Path, url: str, clock: Clock) -> CopyResult:
     """Under the data folder's lock: check both sides, snapshot the SQLite file, migrate the
     target, copy. Raises `CopyRefused`, `LedgerError` or `OSError`."""
-    from bot.core.jobs.ledger_copy import CopyRefused, check_target, copy_ledger
+    from bot.core.jobs.ledger_copy import CopyRefused, check_source, check_target, copy_ledger
     from bot.core.jobs.postgres_ledger import PostgresLedger
 
     known = len(load_migrations())
@@ -120,12 +120,11 @@ async def _copy(path: Path, url: str, clock: Clock) -> CopyResult:
             raise CopyRefused(f"{path}: {too_new(version, known)}")
         if version == 0:
             raise CopyRefused(f"{path} holds no job ledger (schema version 0)")
-        await check_target(url, clock=clock)
-        async with (
-            await SqliteLedger.open(snapshot) as source,
-            await PostgresLedger.open(url, max_size=2) as target,
-        ):
-            return await copy_ledger(source, target, clock=clock)
+        async with await SqliteLedger.open(snapshot) as source:  # migrated if older
+            await check_source(source)
+            await check_target(url, clock=clock)
+            async with await PostgresLedger.open(url, max_size=2) as target:  # migrated
+                return await copy_ledger(source, target, clock=clock)
 
 
 def _snapshot(path: Path, into: Path, known: int) -> int:

@@ -20,6 +20,7 @@ from types import SimpleNamespace
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+import aiosqlite
 import asyncpg
 import pytest
 
@@ -31,7 +32,8 @@ from bot.core.jobs.ledger import JobState
 from bot.core.jobs.ledger_copy import COPIED_TABLES, SKIPPED_TABLES
 from bot.core.jobs.postgres_ledger import PostgresLedger
 from bot.core.jobs.sql_ledger import SqlLedger
-from bot.core.jobs.sqlite_ledger import SqliteLedger
+from bot.core.jobs.sqlite_ledger import SqliteLedger, load_migrations
+from bot.core.jobs.sqlite_ledger import migrate as sqlite_migrate
 from bot.core.policy.model import ScopePolicy
 from bot.core.policy.store import SqlPolicyStore
 from bot.core.request.held import HeldRequests
@@ -386,3 +388,75 @@ async def test_an_unreachable_target_is_named_without_its_password(data_dir, cap
     code, output = await run(data_dir, f"postgresql://bot:{PASSWORD}@127.0.0.1:9/db", capsys)
     assert code == 1
     assert "Refused: cannot reach the target database postgresql://bot@127.0.0.1:9/db" in output
+
+
+# ====================================================================== the SQLite side
+
+
+async def test_an_older_sqlite_file_is_copied_and_stays_at_its_version(data_dir, target, capsys):
+    path = SqliteLedger.default_path(data_dir)
+    db = await aiosqlite.connect(path, isolation_level=None)
+    try:  # a file of the bot before job claims (0014)
+        await sqlite_migrate(db, load_migrations()[:13])
+        await db.execute(
+            "INSERT INTO jobs (platform, requester, scope, reply_address, reply_secret, params, "
+            "state, created_at, updated_at) VALUES ('discord', 'discord:1', 's', '{}', '', '{}', "
+            "'queued', '2026-03-10T12:00:00.000000Z', '2026-03-10T12:00:00.000000Z')"
+        )
+    finally:
+        await db.close()
+    kept = digest(path)
+
+    code, output = await run(data_dir, target, capsys)
+
+    assert code == 0, output
+    assert "(schema version 14)" in output
+    assert digest(path) == kept
+    with sqlite3.connect(path) as old:
+        assert old.execute("PRAGMA user_version").fetchone()[0] == 13
+    old.close()
+    assert await fetch_value(target, "SELECT claimed_by IS NULL FROM jobs WHERE id = 1") is True
+
+
+async def test_commits_still_in_the_wal_of_a_crashed_bot_are_copied(data_dir, target, capsys):
+    ledger = await sqlite_ledger(data_dir)
+    try:  # left open: its last commits are in jobs.sqlite3-wal, not yet in the file
+        for _ in range(3):
+            await bare_job(ledger, "discord:1")
+        assert (data_dir / "jobs.sqlite3-wal").stat().st_size > 0
+        code, output = await run(data_dir, target, capsys)
+    finally:
+        await ledger.close()
+    assert code == 0, output
+    assert await fetch_value(target, "SELECT count(*) FROM jobs") == 3
+
+
+async def test_a_value_that_does_not_fit_its_column_stops_the_whole_copy(data_dir, target, capsys):
+    async with await sqlite_ledger(data_dir) as source:
+        for _ in range(3):
+            await bare_job(source, "discord:1")
+        async with source.transaction() as db:  # SQLite keeps text in an INTEGER column
+            await db.execute("UPDATE jobs SET attempts = 'many' WHERE id = 2")
+
+    code, output = await run(data_dir, target, capsys)
+
+    assert code == 1
+    assert "Refused: row 2 of jobs holds in attempts a str that is not a bigint" in output
+    assert await fetch_value(target, "SELECT count(*) FROM jobs") == 0  # job 1 rolled back
+
+
+async def test_a_corrupt_file_or_a_table_of_someone_else_is_refused(data_dir, target, capsys):
+    path = SqliteLedger.default_path(data_dir)
+    path.write_bytes(b"not a database at all" * 100)
+    code, output = await run(data_dir, target, capsys)
+    assert code == 1
+    assert f"Refused: cannot read the job database {path}" in output
+    assert await nothing_written(target)
+
+    path.unlink()
+    async with await sqlite_ledger(data_dir) as source, source.transaction() as db:
+        await db.execute("CREATE TABLE notes (text TEXT)")
+    code, output = await run(data_dir, target, capsys)
+    assert code == 1
+    assert "Refused: the SQLite file has tables migrate-db does not know: ['notes']" in output
+    assert await nothing_written(target)

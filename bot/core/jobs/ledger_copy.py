@@ -20,11 +20,13 @@ columns the same JSON text. So a copy is row by row, column by column, ids kept:
   in a button is never given again), or past the highest copied id.
 * Afterwards the rows of each table are counted on both sides; a difference rolls back.
 
-Refusals (`CopyRefused`, one line, nothing written): a target a bot is using (an unexpired row
+Refusals (`CopyRefused`, one line, no row written): a target a bot is using (an unexpired row
 in its ``leases``: a process's heartbeat or the Telegram polling lease), a target that already
-holds rows (no silent merge), tables the two databases do not share, a value that does not fit
-its column. `check_target` asks before anything is written (before the target is migrated);
-the copy asks again inside its transaction.
+holds rows (no silent merge), an SQLite table this module does not know (`check_source`), tables
+the two databases do not share, a value that does not fit its column. `check_source` and
+`check_target` ask before anything is written (before the target is migrated); the copy asks
+again inside its transaction. A value that does not fit is found only while copying: the
+target then keeps its migrated, empty tables.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ __all__ = [
     "SKIPPED_TABLES",
     "CopyRefused",
     "CopyResult",
+    "check_source",
     "check_target",
     "copy_ledger",
     "target_refusal",
@@ -143,6 +146,18 @@ async def check_target(url: str, *, clock: Clock = utc_now) -> None:
         raise CopyRefused(problem)
 
 
+async def check_source(source: SqliteLedger) -> None:
+    """Raise `CopyRefused` when the SQLite file has a table this copy does not know (one made
+    by hand, or by a newer migration this module was not taught): it would be left behind."""
+    async with source.reading() as src:
+        rows = await src.execute_fetchall(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+        )
+    unknown = sorted({str(row[0]) for row in rows} - set(COPIED_TABLES) - set(SKIPPED_TABLES))
+    if unknown:
+        raise CopyRefused(f"the SQLite file has tables migrate-db does not know: {unknown}")
+
+
 async def _exists(db: SqlConnection, table: str) -> bool:
     return bool(await db.fetch_value("SELECT to_regclass(?) IS NOT NULL", (table,)))
 
@@ -157,16 +172,8 @@ async def copy_ledger(
     empty), as the module docstring says. Raises `CopyRefused` (the target is in use or not
     empty, the schemas differ, a value does not fit) or `LedgerError` (the database); the
     target is then unchanged. ``source`` is only read."""
+    await check_source(source)
     async with source.reading() as src:
-        tables = {
-            str(row[0])
-            for row in await src.execute_fetchall(
-                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
-            )
-        }
-        unknown = sorted(tables - set(COPIED_TABLES) - set(SKIPPED_TABLES))
-        if unknown:
-            raise CopyRefused(f"the SQLite file has tables migrate-db does not know: {unknown}")
         version = int(await src.fetch_value("PRAGMA user_version"))
         columns = {table: await _sqlite_columns(src, table) for table in COPIED_TABLES}
         used_ids = {
