@@ -39,6 +39,9 @@ def main(argv: list[str] | None = None) -> int:
             "migrate-db",
             help="copy the job database from the SQLite file into an empty PostgreSQL one "
             "(every bot stopped)",
+            description="Copy every job, setting and saved face from the SQLite file in "
+            "BOT_DATA_DIR into an empty PostgreSQL database, then set DATABASE_URL to it. "
+            "Files stay in BOT_DATA_DIR; the SQLite file is left unchanged, as a backup.",
         )
     )
     args = parser.parse_args(argv)

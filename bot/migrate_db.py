@@ -88,7 +88,7 @@ async def migrate_db(
         with exclusive_use(settings.data_dir):
             result = await _copy(path, url, clock)
     except DataDirError as error:
-        return _refuse(f"{error}: stop the bot on the SQLite file first", url)
+        return _refuse(f"{error}: stop the bot first", url)
     except CopyRefused as error:
         return _refuse(str(error), url)
     except (LedgerError, OSError) as error:

@@ -39,6 +39,7 @@ from bot.core.policy.store import SqlPolicyStore
 from bot.core.request.held import HeldRequests
 from bot.core.request.selfie import prepare_selfie
 from bot.core.request.selfie_store import SelfieStore
+from bot.logs import OWN_LOGGERS, THIRD_PARTY_LOGGERS
 from bot.migrate_db import migrate_db
 from bot.settings import load_settings
 from bot.storage import exclusive_use
@@ -271,11 +272,13 @@ async def test_the_command_runs_through_main_and_refuses_a_second_copy(
 @pytest.fixture
 def keep_logging() -> Iterator[None]:
     """`main` sets the root logger up for a process; put the test run's back."""
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
+    loggers = [logging.getLogger(name) for name in ("", *OWN_LOGGERS, *THIRD_PARTY_LOGGERS)]
+    levels = [logger.level for logger in loggers]
+    handlers = list(loggers[0].handlers)
     yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
+    loggers[0].handlers[:] = handlers
+    for logger, level in zip(loggers, levels, strict=True):
+        logger.setLevel(level)
 
 
 async def call_main(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
@@ -385,9 +388,13 @@ async def test_a_missing_or_newer_sqlite_file_is_refused(data_dir, target, capsy
 async def test_an_unreachable_target_is_named_without_its_password(data_dir, capsys):
     async with await sqlite_ledger(data_dir):
         pass
-    code, output = await run(data_dir, f"postgresql://bot:{PASSWORD}@127.0.0.1:9/db", capsys)
-    assert code == 1
-    assert "Refused: cannot reach the target database postgresql://bot@127.0.0.1:9/db" in output
+    for url in (
+        f"postgresql://bot:{PASSWORD}@127.0.0.1:9/db",
+        f"postgres://bot@127.0.0.1:9/db?password={PASSWORD}&sslmode=disable",
+    ):
+        code, output = await run(data_dir, url, capsys)  # checks the password is not shown
+        assert code == 1
+        assert "Refused: cannot reach the target database postgresql://bot@127.0.0.1:9/db" in output
 
 
 # ====================================================================== the SQLite side
