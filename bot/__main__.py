@@ -1,5 +1,6 @@
-"""`python -m bot [run | sync | generate ... | stats ...]`: start the bot, force a command sync,
-make a portrait from the command line, or print the figures of the last 30 days."""
+"""`python -m bot [run | sync | generate ... | stats ... | migrate-db --to URL]`: start the bot,
+force a command sync, make a portrait from the command line, print the figures of the last 30
+days, or move the job database from the SQLite file to PostgreSQL."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from bot.core.jobs.database_url import passwords_in
 from bot.frontends.discord_bot.settings import load_discord_settings
 from bot.frontends.telegram_bot.settings import load_telegram_settings
 from bot.logs import setup_logging
+from bot.migrate_db import add_migrate_db_arguments, migrate_db
 from bot.settings import SettingsError, load_settings
 from bot.stats_cli import add_stats_arguments, print_stats
 
@@ -32,13 +34,24 @@ def main(argv: list[str] | None = None) -> int:
     add_stats_arguments(
         commands.add_parser("stats", help="print the figures of the last 30 days (owner)")
     )
+    add_migrate_db_arguments(
+        commands.add_parser(
+            "migrate-db",
+            help="copy the job database from the SQLite file into an empty PostgreSQL one "
+            "(every bot stopped)",
+            description="Copy every job, setting and saved face from the SQLite file in "
+            "BOT_DATA_DIR into an empty PostgreSQL database, then set DATABASE_URL to it. "
+            "Files stay in BOT_DATA_DIR; the SQLite file is left unchanged, as a backup.",
+        )
+    )
     args = parser.parse_args(argv)
     command = args.command or "run"
 
     # `.env` in the folder the bot is started from (or a parent); the environment wins.
     load_dotenv(find_dotenv(usecwd=True), override=False)
     try:
-        settings = load_settings(os.environ, need_wiro=command != "stats")
+        # `stats` and `migrate-db` read the ledger only: no Wiro key needed.
+        settings = load_settings(os.environ, need_wiro=command not in ("stats", "migrate-db"))
         # `run` starts Discord and/or Telegram (at least one token); `sync` is Discord's only.
         discord = load_discord_settings(os.environ, required=command == "sync")
         telegram = load_telegram_settings(os.environ) if command == "run" else None
@@ -54,7 +67,14 @@ def main(argv: list[str] | None = None) -> int:
     secrets += passwords_in(settings.database_url)  # DATABASE_URL's, if it holds one
     if telegram is not None:
         secrets += [telegram.bot_token, telegram.webhook_secret]
+    if command == "migrate-db":
+        secrets += passwords_in(args.to)  # the target's, if its URL holds one
     setup_logging(settings.log_level, secrets)
+    if command == "migrate-db":  # no chat library, no Wiro call
+        try:
+            return asyncio.run(migrate_db(settings, args))
+        except KeyboardInterrupt:
+            return 130
     if command == "stats":  # reads the ledger only: no chat library, no Wiro call
         return asyncio.run(print_stats(settings, args))
     if command == "generate":  # no chat library is loaded for it (aiogram alone takes seconds)
