@@ -101,6 +101,11 @@ async def test_three_processes_one_killed_lose_nothing_and_do_nothing_twice(
     guilds = servers_on_every_shard(discord_server)
     members = add_members(discord_server, guilds)
     fake_wiro.scenario.duration = TASK_SECONDS
+    # Three processes sign with one key: their millisecond nonces interleave. Wiro publishes
+    # no nonce rule (its own n8n node reuses one nonce for ten minutes); the fake stays strict
+    # about reuse and accepts a lower nonce within a second, and the client sends a refused
+    # signature again with a fresh nonce (bot/core/wiro/client.py).
+    fake_wiro.nonce_reorder_window_ms = 1000
     settings = {
         "DATABASE_URL": database,
         "DISCORD_SHARD_COUNT": str(PROCESSES),

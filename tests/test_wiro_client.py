@@ -26,6 +26,7 @@ from bot.core.wiro import (
     WiroServerError,
     WiroValidationError,
 )
+from bot.core.wiro.client import SIGNATURE_ATTEMPTS
 from tests.fakewiro import RUN_PATH, FakeWiro
 
 KEY, SECRET = "test-key", "test-secret"
@@ -87,9 +88,9 @@ async def test_a_wrong_secret_is_an_auth_error_without_secrets_in_it(fake_wiro, 
     for secret in ("wrong-secret", signature, KEY):
         assert secret not in str(error) and secret not in repr(error)
         assert secret not in caplog.text
-    # A refused signature is sent once more with a fresh nonce (it may only have been
-    # overtaken by a concurrent request); a wrong secret then fails for good.
-    assert fake_wiro.calls["/Tool/Detail"] == 2
+    # A refused signature is sent again with a fresh nonce (it may only have been overtaken
+    # by a concurrent request or another process); a wrong secret fails every time.
+    assert fake_wiro.calls["/Tool/Detail"] == SIGNATURE_ATTEMPTS
 
 
 async def test_a_signature_project_rejects_key_only_requests(fake_wiro):
@@ -168,7 +169,7 @@ async def test_run_failures_become_typed_errors(
     assert caught.value.code == (None if as_strings else code)
     assert caught.value.http_status == http_status
     # never repeated, except a refused signature: Wiro did nothing, a new nonce is safe
-    assert fake_wiro.calls[RUN_PATH] == (2 if run_error == "auth" else 1)
+    assert fake_wiro.calls[RUN_PATH] == (SIGNATURE_ATTEMPTS if run_error == "auth" else 1)
     assert not fake_wiro.tasks
 
 

@@ -27,7 +27,7 @@ Errors: `LedgerError` from the database.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
 from bot.core.jobs.leases import Leases
@@ -47,6 +47,10 @@ _PICKED_UP = tuple(sorted(state.value for state in ACTIVE_STATES - {JobState.QUE
 _LIVE = "SELECT holder FROM leases WHERE name = 'process:' || holder AND expires_at > ?"
 # SQLite: one process has the data folder (its file lock), so every other holder is gone.
 _ONLY_ME = "SELECT holder FROM leases WHERE name = 'process:' || holder AND holder = ?"
+
+
+# PostgreSQL's NOTIFY channel of the queue (`slot_freed`, `watch`).
+QUEUE_CHANNEL = "portrait_queue"
 
 
 def process_lease(holder: str) -> str:
@@ -69,6 +73,7 @@ class JobClaims:
         self._leases = leases
         self.ttl = ttl
         self._clock = clock
+        self.more_room = False  # the last `reserve` left free slots to the other processes
 
     def _live(self, db: SqlConnection) -> tuple[str, str]:
         """The subquery of live holders on ``db``, and its one argument."""
@@ -89,42 +94,58 @@ class JobClaims:
         """Claim, in the order given, the queued jobs of ``candidates`` this process may start
         now without more than ``max_running`` jobs at Wiro across every process. A job another
         live process reserved, or that is no longer queued, is skipped. Returns the claimed
-        ids (their state is still ``queued``: the caller starts them)."""
+        ids (their state is still ``queued``: the caller starts them), this process's earlier
+        reservations among them.
+
+        With several live processes, one look takes only its share of the free slots (the free
+        slots divided by the live processes, rounded up), so the work spreads over them; the
+        others are told of freed slots (`slot_freed`). `more_room` says whether slots were
+        left for the others (look again soon if they do not take them)."""
+        self.more_room = False
         if not candidates or max_running <= 0:
             return []
         async with self._ledger.transaction() as db:
             live, now = self._live(db)
-            rows = await db.execute_fetchall(
+            busy = await db.fetch_value(
                 "SELECT COUNT(*) FROM jobs WHERE state IN (?, ?) OR (state = ? AND "
                 f"claimed_by <> ? AND claimed_by IN ({live}))",
                 (*_AT_WIRO, JobState.QUEUED.value, self.holder, now),
             )
-            busy = int(next(iter(rows))[0])
-            mine = await db.execute_fetchall(
-                "SELECT COUNT(*) FROM jobs WHERE state = ? AND claimed_by = ?",
+            rows = await db.execute_fetchall(
+                "SELECT id FROM jobs WHERE state = ? AND claimed_by = ?",
                 (JobState.QUEUED.value, self.holder),
             )
-            room = max_running - busy - int(next(iter(mine))[0])
-            claimed: list[int] = []
-            lock = " FOR UPDATE SKIP LOCKED" if db.dialect.name == "postgresql" else ""
-            for job_id in candidates:
-                free = await db.execute_fetchall(
-                    "SELECT claimed_by FROM jobs WHERE id = ? AND state = ? AND (claimed_by "
-                    f"IS NULL OR claimed_by = ? OR claimed_by NOT IN ({live})){lock}",
-                    (job_id, JobState.QUEUED.value, self.holder, now),
+            mine = {int(row[0]) for row in rows}
+            room = max_running - int(busy) - len(mine)
+            share = room
+            postgres = db.dialect.name == "postgresql"
+            if postgres and room > 1:
+                processes = await db.fetch_value(
+                    "SELECT COUNT(*) FROM leases WHERE name = 'process:' || holder "
+                    "AND expires_at > ?",
+                    (now,),
                 )
-                found = list(free)
-                if not found:
+                share = -(-room // max(1, int(processes)))  # rounded up
+            lock = " FOR UPDATE SKIP LOCKED" if postgres else ""
+            taken: set[int] = set()
+            for job_id in candidates:
+                if len(taken) >= share:
+                    break
+                if job_id in mine:
+                    continue
+                found = await db.fetch_value(
+                    "SELECT id FROM jobs WHERE id = ? AND state = ? AND (claimed_by IS NULL "
+                    f"OR claimed_by NOT IN ({live})){lock}",
+                    (job_id, JobState.QUEUED.value, now),
+                )
+                if found is None:
                     continue  # another live process has it, or it is no longer queued
-                if found[0][0] != self.holder:  # ours already: counted in `mine`
-                    if room <= 0:
-                        continue
-                    room -= 1
-                    await db.execute(
-                        "UPDATE jobs SET claimed_by = ? WHERE id = ?", (self.holder, job_id)
-                    )
-                claimed.append(job_id)
-        return claimed
+                await db.execute(
+                    "UPDATE jobs SET claimed_by = ? WHERE id = ?", (self.holder, job_id)
+                )
+                taken.add(job_id)
+        self.more_room = room > len(taken) and len(taken) >= share
+        return [job_id for job_id in candidates if job_id in mine or job_id in taken]
 
     async def adopt_orphans(self) -> list[int]:
         """Claim the unfinished, started jobs (``submitting``, ``running``, ``delivering``)
@@ -160,6 +181,15 @@ class JobClaims:
                 "UPDATE jobs SET claimed_by = NULL WHERE state = ? AND claimed_by = ?",
                 (JobState.QUEUED.value, self.holder),
             )
+
+    async def slot_freed(self) -> None:
+        """A job of this process left Wiro (or its queue): wake the other processes, so a
+        freed slot is not always taken by the process that freed it."""
+        await self._ledger.notify(QUEUE_CHANNEL)
+
+    async def watch(self, wake: Callable[[], None]) -> Callable[[], Awaitable[None]]:
+        """Call ``wake()`` when another process frees a slot; returns the closer."""
+        return await self._ledger.listen(QUEUE_CHANNEL, wake)
 
     async def release(self) -> None:
         """Stopping: give up this process's lease, so the other processes pick up its

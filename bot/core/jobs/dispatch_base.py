@@ -32,6 +32,7 @@ class JobClaims(Protocol):
     """What the queue asks of `bot.core.jobs.claims.JobClaims`."""
 
     ttl: timedelta
+    more_room: bool
 
     async def heartbeat(self) -> bool: ...
 
@@ -42,6 +43,10 @@ class JobClaims(Protocol):
     async def release_queued(self) -> None: ...
 
     async def release(self) -> None: ...
+
+    async def slot_freed(self) -> None: ...
+
+    async def watch(self, wake: Callable[[], None]) -> Callable[[], Awaitable[None]]: ...
 
 
 class JobMetrics(Protocol):
@@ -139,6 +144,8 @@ class DispatcherBase:
         # process has the ledger to itself, as the dispatcher's own tests do).
         self.claims: JobClaims | None = None
         self._heartbeat: asyncio.Task[None] | None = None
+        self._stop_watching: Callable[[], Awaitable[None]] | None = None
+        self._look_again_at: float | None = None  # time.monotonic() of a look sooner
         self._next_adoption = 0.0  # time.monotonic() of the next look for orphaned jobs
         self.also_prune: list[Callable[[datetime], Awaitable[int]]] = []
 

@@ -58,6 +58,8 @@ IDLE_CHECK_SECONDS = 5.0
 # Wake-ups within this window share one look at the queue (a burst of requests, not one each).
 COALESCE_SECONDS = 0.2
 PRUNE_EVERY = timedelta(hours=6)
+# Seconds before the queue looks again when it left free slots to the other processes.
+LOOK_AGAIN_SECONDS = 1.0
 
 
 class CancelOutcome(StrEnum):
@@ -82,6 +84,7 @@ class Dispatcher(JobSubmission, JobEndings, JobPickUp):
         else:
             await self.claims.heartbeat()
             await self._adopt_orphans()  # this process's own jobs of before a restart too
+            self._stop_watching = await self.claims.watch(self.wake)  # others' freed slots
             self._heartbeat = asyncio.create_task(self._beat_forever(), name="heartbeat")
         self.accepting = True
         self._loop = asyncio.create_task(self._schedule_forever(), name="dispatcher")
@@ -99,6 +102,8 @@ class Dispatcher(JobSubmission, JobEndings, JobPickUp):
         if heartbeat is not None and self.claims is not None:
             heartbeat.cancel()
             await asyncio.gather(heartbeat, return_exceptions=True)
+            if self._stop_watching is not None:
+                await self._stop_watching()
             with contextlib.suppress(LedgerError):  # else the lease simply runs out
                 await self.claims.release_queued()
                 await self.claims.release()
@@ -154,6 +159,9 @@ class Dispatcher(JobSubmission, JobEndings, JobPickUp):
             busy_for = self._busy_until - time.monotonic()
             if busy_for > 0:
                 delay = min(delay, busy_for)
+            if self._look_again_at is not None:
+                delay = min(delay, max(0.0, self._look_again_at - time.monotonic()))
+                self._look_again_at = None
             if self._next_due is not None:  # a cooldown ends: start that job on time
                 delay = min(delay, max(0.0, (self._next_due - self._clock()).total_seconds()))
             if self._storage.seconds_left:
@@ -203,6 +211,9 @@ class Dispatcher(JobSubmission, JobEndings, JobPickUp):
         if self.claims is None:
             return queued[: max(0, self.rules.max_running - len(self._at_wiro))]
         mine = set(await self.claims.reserve([job.id for job in queued], self.rules.max_running))
+        if self.claims.more_room:  # left for the other processes: tell them, and look again
+            self._look_again_at = time.monotonic() + LOOK_AGAIN_SECONDS  # if they don't
+            await self.claims.slot_freed()
         return [job for job in queued if job.id in mine]
 
     async def _adopt_orphans(self) -> None:
@@ -282,6 +293,8 @@ class Dispatcher(JobSubmission, JobEndings, JobPickUp):
             self._at_wiro.discard(job_id)
             self._workers.pop(job_id, None)
             self.wake()
+            if self.claims is not None:
+                await self.claims.slot_freed()
 
 
 def _due_now(order: list[QueueEntry], now: datetime) -> tuple[list[QueueEntry], datetime | None]:

@@ -33,8 +33,9 @@ for the rest.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -216,6 +217,37 @@ class PostgresLedger(SqlLedger):
     @property
     def closed(self) -> bool:
         return self._pool is None
+
+    # ------------------------------------------------------------------ between processes
+
+    async def notify(self, channel: str) -> None:
+        try:
+            async with self._connection() as conn:
+                await conn.execute("SELECT pg_notify($1, '')", channel)
+        except (LedgerError, *_DRIVER_ERRORS) as error:
+            log.warning("Could not notify the other processes (%s)", type(error).__name__)
+
+    async def listen(
+        self, channel: str, heard: Callable[[], None]
+    ) -> Callable[[], Awaitable[None]]:
+        """A connection of the pool is kept for the listening until the closer is awaited."""
+        pool = self._pool
+        if pool is None:
+            raise LedgerError("the job ledger is closed")
+        conn = await pool.acquire()
+
+        def callback(*_: object) -> None:
+            heard()
+
+        await conn.add_listener(channel, callback)
+
+        async def close() -> None:
+            with contextlib.suppress(*_DRIVER_ERRORS):
+                await conn.remove_listener(channel, callback)
+            with contextlib.suppress(*_DRIVER_ERRORS):
+                await pool.release(conn)
+
+        return close
 
     # ------------------------------------------------------------------ plumbing
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from types import TracebackType
@@ -120,6 +120,24 @@ class SqlLedger(JobLedger, ABC):
     def reading(self) -> AbstractAsyncContextManager[SqlConnection]:
         """The ledger's database for reads, errors as in `transaction`."""
         return self._reading()
+
+    # ------------------------------------------------------------------ between processes
+
+    async def notify(self, channel: str) -> None:
+        """Tell the other processes on this database that ``channel`` changed (PostgreSQL's
+        ``NOTIFY``). One process per SQLite file: nothing to tell. Errors are logged."""
+
+    async def listen(
+        self, channel: str, heard: Callable[[], None]
+    ) -> Callable[[], Awaitable[None]]:
+        """Call ``heard()`` whenever another process `notify`s ``channel``, until the returned
+        closer is awaited. A lost connection loses the calls: callers still look by themselves
+        now and then. SQLite: never called."""
+
+        async def nothing() -> None:
+            return None
+
+        return nothing
 
     # ------------------------------------------------------------------ the update inbox
 

@@ -226,6 +226,8 @@ class JobSubmission(DispatcherBase):
             cost=task.total_cost,
             task_seconds=task_seconds,
         )
+        if self.claims is not None:  # its slot is free in the ledger now: others may take it
+            await self.claims.slot_freed()
         await self._deliver(job, images)
 
 

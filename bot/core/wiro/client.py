@@ -16,6 +16,7 @@ HTTP 408/429/5xx and connection errors (429 honours Retry-After); ``run`` and
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
 import time
@@ -59,6 +60,11 @@ TOOL_SLUG = "wiro/instant-id-lora"
 DEFAULT_BASE_URL = "https://api.wiro.ai/v1"
 
 _T = TypeVar("_T")
+
+
+# Sends of one call while Wiro refuses its signature (a nonce out of order: see
+# `_post_fresh_nonce`).
+SIGNATURE_ATTEMPTS = 3
 
 
 def _is_transient(exc: BaseException) -> bool:
@@ -339,18 +345,24 @@ class WiroClient:
         json: Mapping[str, object] | None,
         form: Callable[[], aiohttp.FormData] | None,
     ) -> dict[str, object]:
-        """One POST; once more with a new nonce if the signature was refused.
+        """One POST; again with a new nonce (up to `SIGNATURE_ATTEMPTS` in all, a few
+        milliseconds apart) while the signature is refused.
 
-        Concurrent requests on separate connections can reach Wiro out of nonce order, and
-        Wiro does not publish its nonce rule. A refused signature means Wiro did nothing, so
-        even a billable call is safe to send again; a really wrong secret fails twice."""
-        try:
-            return await self._post_once(path, json=json, form=form)
-        except WiroAuthError as error:
-            if not (self.__api_secret and "not valid" in error.message):
-                raise
-            log.info("Wiro refused a signature on %s; retrying once with a new nonce", path)
-            return await self._post_once(path, json=json, form=form)
+        Concurrent requests on separate connections, or from several bot processes sharing the
+        key, can reach Wiro out of nonce order, and Wiro does not publish its nonce rule. A
+        refused signature means Wiro did nothing, so even a billable call is safe to send
+        again; a really wrong secret fails every time."""
+        for attempt in range(1, SIGNATURE_ATTEMPTS + 1):
+            try:
+                return await self._post_once(path, json=json, form=form)
+            except WiroAuthError as error:
+                if not (self.__api_secret and "not valid" in error.message):
+                    raise
+                if attempt == SIGNATURE_ATTEMPTS:
+                    raise
+                log.info("Wiro refused a signature on %s; again with a new nonce", path)
+                await asyncio.sleep(random.uniform(0.005, 0.05))
+        raise AssertionError("unreachable")  # pragma: no cover
 
     async def _retrying(self, attempt_once: Callable[[], Awaitable[_T]]) -> _T:
         retrying = AsyncRetrying(

@@ -1,0 +1,168 @@
+"""One process on SQLite against three on PostgreSQL (issue 14), the same load side by side:
+jobs per minute at a fixed Wiro task length, the acknowledgement's p50 / p95, and each
+process's peak RSS.
+
+    python -m bench.processes [--jobs 300] [--task-seconds 2] [--slots 50]
+
+Each setup runs ``python -m bot`` as real child processes (`tests/support/bot_process.py`)
+against the Discord stand-in and the fake Wiro in this process, on 127.0.0.1; the three
+PostgreSQL processes split the gateway (``DISCORD_SHARD_COUNT=3``) and share one database made
+for the run on the local server (``postgres@127.0.0.1``, dropped afterwards). The commands come
+from 60 members in three servers (one per shard), in bursts of 30; every fake task takes
+``--task-seconds``, and ``MAX_RUNNING_TASKS`` (``--slots``) is high enough that Wiro is not what
+limits the rate. Jobs per minute: from the first command to the last result posted.
+Peak RSS: the kernel's high-water mark (``VmHWM``) of each process just before it is stopped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import secrets
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import asyncpg
+
+from bench.stats import percentile
+from tests.discord_standin import DiscordStandIn, InteractionRecord, Member, User
+from tests.discord_standin.gateway import shard_of
+from tests.fakewiro import FakeWiro
+from tests.support.bot_process import BotProcess, bot_env, eventually
+from tests.support.images import selfie_jpeg
+
+ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+SHARDS = 3
+MEMBERS = 60
+BURST = 30
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def world(server: DiscordStandIn) -> list[tuple[Member, object]]:
+    guilds = {shard_of(server.guild.id, SHARDS): server.guild}
+    for shard in range(SHARDS):
+        guilds.setdefault(shard, server.add_guild(f"Server {shard}", shard=(shard, SHARDS)))
+    members = []
+    for number in range(MEMBERS):
+        guild = guilds[number % SHARDS]
+        user = User(id=server.new_id(), username=f"m{number}", global_name=f"M{number}")
+        server.world.add_user(user)
+        member = Member(user=user, guild_id=guild.id)
+        guild.members.append(member)
+        members.append((member, guild.channels[0]))
+    return members
+
+
+async def run_setup(
+    name: str, processes: int, database_url: str, args: argparse.Namespace
+) -> dict[str, object]:
+    async with DiscordStandIn() as server, FakeWiro(api_key="k", api_secret="s") as wiro:
+        wiro.scenario.duration = args.task_seconds
+        members = world(server)
+        selfie = selfie_jpeg()
+        with tempfile.TemporaryDirectory() as folder:
+            settings = {
+                "MAX_RUNNING_TASKS": str(args.slots),
+                "MEMBER_MAX_ACTIVE_JOBS": "20",
+                "MEMBER_COOLDOWN_SECONDS": "0",
+                "MEMBER_DAILY_QUOTA": "0",
+                "GUILD_DAILY_QUOTA": "0",
+                "LOG_LEVEL": "WARNING",
+            }
+            if database_url:
+                settings |= {"DATABASE_URL": database_url, "DISCORD_SHARD_COUNT": str(SHARDS)}
+            bots = []
+            for index in range(processes):
+                extra = {"DISCORD_SHARD_IDS": str(index)} if database_url else {}
+                env = bot_env(server, wiro, Path(folder) / "data", **settings, **extra)
+                bots.append(await BotProcess(env, cwd=Path(folder)).start())
+            try:
+                await eventually(
+                    lambda: len(server.gateway.sessions) >= max(1, processes),
+                    timeout=60,
+                    what="every process identified",
+                )
+                await asyncio.sleep(2.0)
+                records: list[InteractionRecord] = []
+                started = time.monotonic()
+                for first in range(0, args.jobs, BURST):
+                    batch = []
+                    for number in range(first, min(args.jobs, first + BURST)):
+                        member, channel = members[number % MEMBERS]
+                        batch.append(
+                            server.slash(
+                                "portrait",
+                                {"prompt": f"bench {number}"},
+                                attachments={"selfie": ("me.jpg", selfie, "image/jpeg")},
+                                user=member,
+                                channel=channel,
+                            )
+                        )
+                    records += await asyncio.gather(*batch)
+                    await asyncio.sleep(0.2)
+
+                def posted() -> int:
+                    return sum(
+                        1 for m in server.messages.values() if m.attachments and not m.ephemeral
+                    )
+
+                await eventually(
+                    lambda: posted() >= args.jobs, timeout=900, what="every result", interval=0.2
+                )
+                elapsed = time.monotonic() - started
+                rss = [peak_rss_mb(bot.pid) for bot in bots]
+            finally:
+                for bot in bots:
+                    if bot.running:
+                        await bot.interrupt(timeout=60)
+        acks = [min(c.at for c in rec.callbacks) - rec.sent_at for rec in records if rec.callbacks]
+    return {
+        "setup": name,
+        "jobs/min": args.jobs / elapsed * 60,
+        "ack p50 ms": statistics.median(acks) * 1000,
+        "ack p95 ms": percentile(acks, 95) * 1000,
+        "late acks": args.jobs - len(acks),
+        "peak RSS MB": " / ".join(f"{value:.0f}" for value in rss),
+    }
+
+
+async def main(args: argparse.Namespace) -> None:
+    rows = [await run_setup("1 process, SQLite", 1, "", args)]
+    database = f"portrait_bench_{secrets.token_hex(4)}"
+    admin = await asyncpg.connect(ADMIN_URL)
+    await admin.execute(f'CREATE DATABASE "{database}"')
+    try:
+        url = ADMIN_URL.rsplit("/", 1)[0] + f"/{database}"
+        rows.append(await run_setup("3 processes, PostgreSQL", SHARDS, url, args))
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        await admin.close()
+    print(
+        f"\n{args.jobs} jobs from {MEMBERS} members, fake task {args.task_seconds:g} s, "
+        f"MAX_RUNNING_TASKS={args.slots}"
+    )
+    columns = list(rows[0])
+    widths = [max(len(c), *(len(_cell(r[c])) for r in rows)) for c in columns]
+    print("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)))
+    for row in rows:
+        print("  ".join(_cell(row[c]).ljust(w) for c, w in zip(columns, widths, strict=True)))
+
+
+def _cell(value: object) -> str:
+    return f"{value:.1f}" if isinstance(value, float) else str(value)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--jobs", type=int, default=300)
+    parser.add_argument("--task-seconds", type=float, default=2.0)
+    parser.add_argument("--slots", type=int, default=50)
+    asyncio.run(main(parser.parse_args()))
