@@ -71,3 +71,10 @@ def test_nonce_is_unique_and_increasing_across_threads():
     assert len(set(everything)) == len(everything) == 16000
     for bucket in per_thread:
         assert bucket == sorted(bucket)
+
+
+def test_skipping_moves_the_next_nonce_ahead() -> None:
+    nonces = MonotonicNonce(clock_ms=lambda: 1_000)
+    assert nonces() == 1_000 and nonces() == 1_001
+    nonces.skip(50)
+    assert nonces() == 1_052  # strictly after the skipped range, still increasing

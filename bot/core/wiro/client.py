@@ -39,7 +39,7 @@ from .errors import (
 )
 from .outputs import OutputHosts, fetch_output, guarded_session
 from .pacing import TaskForecast
-from .signing import auth_headers
+from .signing import auth_headers, skip_nonces
 from .socket import WiroSocket
 from .task import Task, TaskRef, UploadedFile
 from .waiting import (
@@ -361,6 +361,7 @@ class WiroClient:
                 if attempt == SIGNATURE_ATTEMPTS:
                     raise
                 log.info("Wiro refused a signature on %s; again with a new nonce", path)
+                skip_nonces(random.randint(1, 100))  # out of step with another process
                 await asyncio.sleep(random.uniform(0.005, 0.05))
         raise AssertionError("unreachable")  # pragma: no cover
 

@@ -23,7 +23,7 @@ import threading
 import time
 from collections.abc import Callable
 
-__all__ = ["MonotonicNonce", "auth_headers", "next_nonce", "sign"]
+__all__ = ["MonotonicNonce", "auth_headers", "next_nonce", "sign", "skip_nonces"]
 
 
 class MonotonicNonce:
@@ -39,6 +39,11 @@ class MonotonicNonce:
             self._last = max(int(self._clock_ms()), self._last + 1)
             return self._last
 
+    def skip(self, milliseconds: int) -> None:
+        """Move the next nonce at least ``milliseconds`` past the last one."""
+        with self._lock:
+            self._last += max(0, int(milliseconds))
+
 
 _PROCESS_NONCE = MonotonicNonce()
 
@@ -46,6 +51,12 @@ _PROCESS_NONCE = MonotonicNonce()
 def next_nonce() -> int:
     """The next process-wide nonce."""
     return _PROCESS_NONCE()
+
+
+def skip_nonces(milliseconds: int) -> None:
+    """Skip the process-wide nonces ahead: after a signature refused as a reused nonce, another
+    process sharing the key may be drawing the same millisecond values in step."""
+    _PROCESS_NONCE.skip(milliseconds)
 
 
 def sign(api_key: str, api_secret: str, nonce: str | int) -> str:
