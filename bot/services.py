@@ -62,6 +62,7 @@ class Services:
     health: WiroHealth
     metrics: Metrics
     leases: Leases
+    claims: JobClaims
     socket: WiroSocket | None = None
 
     @property
@@ -131,9 +132,8 @@ def build_services(
     policies.on_change = audit.change  # every policy change is kept, with who made it
     metrics = Metrics()
     leases = Leases(ledger)
-    dispatcher.claims = JobClaims(
-        ledger, leases, ttl=timedelta(seconds=settings.process_lease_seconds)
-    )
+    claims = JobClaims(ledger, leases, ttl=timedelta(seconds=settings.process_lease_seconds))
+    dispatcher.claims = claims
     wiro.call_observer = metrics.wiro_call
     dispatcher.metrics = metrics
     return Services(
@@ -158,6 +158,7 @@ def build_services(
         health=health,
         metrics=metrics,
         leases=leases,
+        claims=claims,
         socket=socket,
     )
 

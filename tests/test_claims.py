@@ -101,3 +101,27 @@ async def test_processes_share_the_limit_and_adopt_a_dead_ones_jobs(open_ledger)
         assert await b.adopt_orphans() == []  # adopted once
         # a's slots are b's now: still 3 in all.
         assert len(await b.reserve(queued, 3)) == len(got_b)
+
+
+async def test_updates_of_a_gone_process_are_handled_by_another_once(open_ledger, backend) -> None:
+    clock = HandClock(datetime(2026, 11, 30, 6, 0, tzinfo=UTC))
+    ledger = await open_ledger()
+    a, b = claims_of(ledger, "a", clock), claims_of(ledger, "b", clock)
+    await asyncio.gather(a.heartbeat(), b.heartbeat())
+    source = "telegram:42"
+    await ledger.inbox_add(source, [(1, {"n": 1}), (2, {"n": 2})], holder="a")
+    await ledger.inbox_add(source, [(3, {"n": 3})], holder="b")
+    await ledger.inbox_add(source, [(0, {"n": 0})])  # recorded before claims: nobody's
+    await ledger.inbox_done(source, 2)
+    if backend == "postgresql":
+        # "a" lives: only the update that names nobody is free.
+        assert [u.update_id for u in await b.adopt_updates(source)] == [0]
+        clock.advance(seconds=PROCESS_LEASE_TTL.total_seconds() + 1)
+        await b.heartbeat()  # "a" stopped renewing; "b" did
+    adopted = await b.adopt_updates(source)
+    # SQLite: one process per data folder, so "a" is gone at once.
+    expected = [1] if backend == "postgresql" else [0, 1]
+    assert [(u.update_id, u.payload) for u in adopted] == [(n, {"n": n}) for n in expected]
+    assert await b.adopt_updates(source) == []  # its own (3 too) are not handed back
+    if backend == "postgresql":  # "a" back after its lease ran out: "b" has them all
+        assert await a.adopt_updates(source) == []

@@ -30,8 +30,9 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
+from bot.core.jobs import inbox_sql
 from bot.core.jobs.leases import Leases
-from bot.core.jobs.ledger import ACTIVE_STATES, Clock, JobState, utc_now
+from bot.core.jobs.ledger import ACTIVE_STATES, Clock, InboxUpdate, JobState, utc_now
 from bot.core.jobs.sql import SqlConnection
 from bot.core.jobs.sql_ledger import SqlLedger
 
@@ -181,6 +182,19 @@ class JobClaims:
                 "UPDATE jobs SET claimed_by = NULL WHERE state = ? AND claimed_by = ?",
                 (JobState.QUEUED.value, self.holder),
             )
+
+    async def adopt_updates(self, source: str) -> list[InboxUpdate]:
+        """Claim the recorded, not yet handled updates of ``source`` whose process is gone
+        (or that name none), for this process to handle; in update order."""
+        async with self._ledger.transaction() as db:
+            live, now = self._live(db)
+            rows = await db.execute_fetchall(
+                "UPDATE inbox SET handled_by = ? WHERE source = ? AND done_at IS NULL AND "
+                f"(handled_by IS NULL OR (handled_by <> ? AND handled_by NOT IN ({live}))) "
+                "RETURNING update_id, payload",
+                (self.holder, source, self.holder, now),
+            )
+        return inbox_sql.updates_of(rows)
 
     async def slot_freed(self) -> None:
         """A job of this process left Wiro (or its queue): wake the other processes, so a

@@ -34,8 +34,10 @@ async def add(
     source: str,
     updates: Sequence[tuple[int, Mapping[str, Any]]],
     now: str,
+    holder: str | None = None,
 ) -> list[int]:
-    """Insert the updates not recorded yet; returns their ids in the order given."""
+    """Insert the updates not recorded yet, handled by the process ``holder``; returns their
+    ids in the order given."""
     source = _source(source)
     new: list[int] = []
     for update_id, payload in updates:
@@ -45,9 +47,9 @@ async def add(
         except (TypeError, ValueError) as error:
             raise LedgerError(f"update {update_id} is not JSON-able: {error}") from None
         added = await db.execute(
-            "INSERT INTO inbox (source, update_id, payload, received_at) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT (source, update_id) DO NOTHING",
-            (source, update_id, text, now),
+            "INSERT INTO inbox (source, update_id, payload, received_at, handled_by) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (source, update_id) DO NOTHING",
+            (source, update_id, text, now, holder),
         )
         if added:
             new.append(update_id)
@@ -70,8 +72,13 @@ async def pending(db: SqlConnection, source: str) -> list[InboxUpdate]:
         "ORDER BY update_id",
         (_source(source),),
     )
+    return updates_of(rows)
+
+
+def updates_of(rows: Sequence[Any]) -> list[InboxUpdate]:
+    """`InboxUpdate`s of ``(update_id, payload)`` rows, by update id."""
     found: list[InboxUpdate] = []
-    for row in rows:
+    for row in sorted(rows, key=lambda row: int(row[0])):
         try:
             payload = json.loads(row[1])
         except json.JSONDecodeError as error:  # written by `add`: never, unless edited by hand

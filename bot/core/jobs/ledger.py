@@ -417,12 +417,16 @@ class JobLedger(Protocol):
     # -- the update inbox: each update a platform delivers is processed exactly once --------
 
     async def inbox_add(
-        self, source: str, updates: Sequence[tuple[int, Mapping[str, Any]]]
+        self,
+        source: str,
+        updates: Sequence[tuple[int, Mapping[str, Any]]],
+        *,
+        holder: str | None = None,
     ) -> list[int]:
         """Record ``(update_id, payload)`` pairs of ``source`` (``"telegram:<bot id>"``) in
-        one commit, before they are confirmed to the platform. Returns the ids that were not
-        recorded yet, in the order given: only those are to be processed (the others are
-        redeliveries)."""
+        one commit, before they are confirmed to the platform, as handled by the process
+        ``holder`` (`bot.core.jobs.claims`). Returns the ids that were not recorded yet, in
+        the order given: only those are to be processed (the others are redeliveries)."""
         ...
 
     async def inbox_done(self, source: str, update_id: int) -> None:

@@ -142,11 +142,15 @@ class SqlLedger(JobLedger, ABC):
     # ------------------------------------------------------------------ the update inbox
 
     async def inbox_add(
-        self, source: str, updates: Sequence[tuple[int, Mapping[str, Any]]]
+        self,
+        source: str,
+        updates: Sequence[tuple[int, Mapping[str, Any]]],
+        *,
+        holder: str | None = None,
     ) -> list[int]:
         now = self._now()
         async with self._transaction() as db:
-            return await inbox_sql.add(db, source, updates, now)
+            return await inbox_sql.add(db, source, updates, now, holder)
 
     async def inbox_done(self, source: str, update_id: int) -> None:
         now = self._now()

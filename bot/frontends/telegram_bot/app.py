@@ -15,6 +15,7 @@ Updates are fed to the dispatcher by `inbox.UpdateInbox`, never by aiogram's own
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from datetime import timedelta
 
@@ -111,7 +112,7 @@ class TelegramApp:
         if settings.owner_ids:  # Wiro's health alerts reach them (`FrontEnds.tell_owners`)
             services.frontends.add_owner_contact(self.owner_contact)
         self.dispatcher = Dispatcher()
-        self.inbox = UpdateInbox(services.ledger, self.dispatcher, self.bot)
+        self.inbox = UpdateInbox(services.ledger, self.dispatcher, self.bot, claims=services.claims)
         self.username = ""
         self._stop = asyncio.Event()
         self._webhook: WebhookServer | None = None
@@ -182,8 +183,13 @@ class TelegramApp:
         the next start)."""
         try:
             if self._webhook is not None:
-                await self.inbox.resume()
-                await self._stop.wait()
+                # Every process behind the webhook takes updates; each looks now and then for
+                # updates a gone process had recorded but not handled.
+                every = self.services.settings.process_lease_seconds
+                while not self._stop.is_set():
+                    await self.inbox.resume()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._stop.wait(), every)
             else:
                 # One process at a time takes this bot's updates (Telegram answers a second
                 # getUpdates with 409 Conflict); the others wait to take over if it stops.

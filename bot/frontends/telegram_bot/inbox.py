@@ -26,14 +26,14 @@ import contextlib
 import logging
 import time
 from datetime import timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from aiogram import Bot, Dispatcher
 from aiogram.exceptions import TelegramAPIError, TelegramConflictError, TelegramRetryAfter
 from aiogram.methods import GetUpdates
 from aiogram.types import Update
 
-from bot.core.jobs.ledger import Clock, JobLedger, LedgerError, utc_now
+from bot.core.jobs.ledger import Clock, InboxUpdate, JobLedger, LedgerError, utc_now
 
 from .address import PLATFORM
 
@@ -44,6 +44,15 @@ KEEP_DONE = timedelta(hours=48)
 PRUNE_EVERY = 3600.0  # seconds
 RETRY_DELAYS = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0)  # seconds, after failed getUpdates or records
 MAX_CONCURRENT = 32  # updates handled at once
+
+
+class UpdateClaims(Protocol):
+    """Which process handles which update (`bot.core.jobs.claims.JobClaims`)."""
+
+    @property
+    def holder(self) -> str: ...
+
+    async def adopt_updates(self, source: str) -> list[InboxUpdate]: ...
 
 
 def inbox_source(bot_id: int) -> str:
@@ -69,8 +78,10 @@ class UpdateInbox:
         *,
         clock: Clock = utc_now,
         max_concurrent: int = MAX_CONCURRENT,
+        claims: UpdateClaims | None = None,
     ) -> None:
         self._ledger = ledger
+        self._claims = claims
         self._dispatcher = dispatcher
         self._bot = bot
         self._clock = clock
@@ -92,7 +103,8 @@ class UpdateInbox:
     async def record(self, updates: list[tuple[int, dict[str, Any]]]) -> list[int]:
         """Record the updates (one commit); returns the ids seen for the first time, which are
         then handled in the background. Raises `LedgerError`: then confirm nothing."""
-        new = await self._ledger.inbox_add(self._source, updates)
+        holder = self._claims.holder if self._claims is not None else None
+        new = await self._ledger.inbox_add(self._source, updates, holder=holder)
         fresh = set(new)
         for update_id, payload in updates:
             if update_id in fresh:
@@ -104,11 +116,15 @@ class UpdateInbox:
         return new
 
     async def resume(self) -> int:
-        """Handle every update recorded but not done (a restart cut it short); returns how
-        many were found."""
-        pending = await self._ledger.inbox_pending(self._source)
+        """Handle every update recorded but not done whose process is gone (a restart or a
+        crash cut it short; with claims, updates another live process is handling are left to
+        it); returns how many were found."""
+        if self._claims is not None:
+            pending = await self._claims.adopt_updates(self._source)
+        else:
+            pending = await self._ledger.inbox_pending(self._source)
         if pending:
-            log.info("Handling %d Telegram update(s) received before the restart", len(pending))
+            log.info("Handling %d Telegram update(s) left unhandled", len(pending))
         for item in pending:
             self._spawn(item.update_id, item.payload)
         await self._prune_if_due()
