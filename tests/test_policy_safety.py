@@ -54,6 +54,8 @@ def test_sexual_and_violent_prompts_are_caught(prompt, word):
         "Bloody Mary cocktail",
         "Suicide Squad cosplay",
         "explicit detail, 8k, 85mm lens, f/1.8",
+        # Numbers are not leetspeak (a seed, a year, a count): 455 would read "ass".
+        "portrait number 455, 1985 style, 1,000 roses, 80085 stars",
         "breastplate armour, therapist office, grape harvest",
         "",
         "   ",

@@ -192,6 +192,10 @@ _LOOKALIKE_LETTERS = {
 _LATIN_LETTER = re.compile(r"LATIN (?:SMALL|CAPITAL) LETTER ([A-Z])(?: WITH .*)?")
 
 
+# A whole token of digits (with , or . inside: "1,000", "2.5"), not part of a word ("p0rn").
+_NUMBER = re.compile(r"(?<!\w)\d+(?:[.,]\d+)*(?!\w)")
+
+
 @lru_cache(maxsize=1)
 def _lookalikes() -> dict[int, str | None]:
     """`str.translate` table: each lookalike to its Latin letter (None: removed)."""
@@ -212,6 +216,8 @@ def screen_prompt(text: str, extra_words: Iterable[str] = ()) -> str | None:
     # Lookalike letters as the Latin ones they pass for; runs of spaces and line breaks as
     # one space, so "covered  in\nblood" is a phrase too.
     folded = " ".join(text.translate(_lookalikes()).split())
+    # A number is a number (a year, a count, a seed), not leetspeak: "bench 455" is not "ass".
+    folded = _NUMBER.sub("#", folded)
     result = _filter(_extras(extra_words)).check_profanity(folded)
     matches = result.get("matches") or []
     if matches:
