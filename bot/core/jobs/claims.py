@@ -28,9 +28,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from bot.core.jobs import inbox_sql
+from bot.core.jobs.job_rows import time_text
 from bot.core.jobs.leases import Leases
 from bot.core.jobs.ledger import ACTIVE_STATES, Clock, InboxUpdate, JobState, utc_now
 from bot.core.jobs.sql import SqlConnection
@@ -79,7 +80,7 @@ class JobClaims:
     def _live(self, db: SqlConnection) -> tuple[str, str]:
         """The subquery of live holders on ``db``, and its one argument."""
         if db.dialect.name == "postgresql":
-            return _LIVE, _text(self._clock())
+            return _LIVE, time_text("time", self._clock())
         return _ONLY_ME, self.holder
 
     @property
@@ -209,8 +210,3 @@ class JobClaims:
         """Stopping: give up this process's lease, so the other processes pick up its
         unfinished jobs at once instead of after the lease's time (a deploy)."""
         await self._leases.release(process_lease(self.holder))
-
-
-def _text(value: datetime) -> str:
-    plain = value.astimezone(UTC).replace(tzinfo=None)
-    return plain.isoformat(timespec="microseconds") + "Z"  # the ledger's time format

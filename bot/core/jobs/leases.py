@@ -23,8 +23,9 @@ import os
 import socket
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
+from bot.core.jobs.job_rows import time_text
 from bot.core.jobs.ledger import Clock, LedgerError, utc_now
 from bot.core.jobs.sql_ledger import SqlLedger
 
@@ -60,7 +61,7 @@ class Leases:
                 "ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, "
                 "expires_at = excluded.expires_at "
                 "WHERE leases.holder = excluded.holder OR leases.expires_at <= ?",
-                (name, self.holder, _text(now + ttl), _text(now)),
+                (name, self.holder, time_text("time", now + ttl), time_text("time", now)),
             )
             rows = await db.execute_fetchall("SELECT holder FROM leases WHERE name = ?", (name,))
         return bool(rows) and next(iter(rows))[0] == self.holder
@@ -71,7 +72,7 @@ class Leases:
             rows = list(
                 await db.execute_fetchall(
                     "SELECT holder FROM leases WHERE name = ? AND expires_at > ?",
-                    (name, _text(self._clock())),
+                    (name, time_text("time", self._clock())),
                 )
             )
         return str(rows[0][0]) if rows else None
@@ -142,8 +143,3 @@ class Leases:
 async def _pause(stop: asyncio.Event, seconds: float) -> None:
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(stop.wait(), seconds)
-
-
-def _text(value: datetime) -> str:
-    plain = value.astimezone(UTC).replace(tzinfo=None)
-    return plain.isoformat(timespec="microseconds") + "Z"  # the ledger's time format

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from bot.core.jobs.job_rows import from_time, time_text
 from bot.core.jobs.ledger import Clock, LedgerError, utc_now
 from bot.core.jobs.sql_ledger import SqlLedger
 from bot.core.request.selfie_store import SelfieStore
@@ -101,7 +102,15 @@ class HeldRequests:
                     "INSERT INTO held_requests (platform, requester, scope, params, "
                     "selfie_path, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?) "
                     "RETURNING id",
-                    (platform, requester, scope, text, path, _text(now), _text(expires)),
+                    (
+                        platform,
+                        requester,
+                        scope,
+                        text,
+                        path,
+                        time_text("time", now),
+                        time_text("time", expires),
+                    ),
                 )
                 hold_id = int(next(iter(rows))[0])
         except BaseException:
@@ -113,7 +122,7 @@ class HeldRequests:
         """Hand over the held request ``hold_id`` and its selfie's bytes, once: the row and the
         file are deleted. Raises `HoldNotYours` (kept for its member), `HoldGone` (expired,
         used, forgotten, or the file is missing) or `LedgerError`."""
-        now = _text(self._clock())
+        now = time_text("time", self._clock())
         async with self._ledger.transaction() as db:
             rows = list(
                 await db.execute_fetchall(
@@ -139,14 +148,14 @@ class HeldRequests:
             requester=str(row[2]),
             scope=row[3],
             params=json.loads(row[4]),
-            created_at=_time(row[6]),
-            expires_at=_time(row[7]),
+            created_at=from_time(row[6]),
+            expires_at=from_time(row[7]),
         )
         return held, data
 
     async def prune(self) -> int:
         """Delete the holds whose time is up, with their selfies; returns how many."""
-        return await self._delete("expires_at <= ?", (_text(self._clock()),))
+        return await self._delete("expires_at <= ?", (time_text("time", self._clock()),))
 
     async def forget(self, requester: str) -> int:
         """Delete every hold of ``requester``, with their selfies; returns how many."""
@@ -161,12 +170,3 @@ class HeldRequests:
         for path in paths:
             await asyncio.to_thread(self._selfies.delete, path)
         return len(paths)
-
-
-def _text(value: datetime) -> str:
-    plain = value.astimezone(UTC).replace(tzinfo=None)
-    return plain.isoformat(timespec="microseconds") + "Z"  # the ledger's time format
-
-
-def _time(text: str) -> datetime:
-    return datetime.fromisoformat(text).astimezone(UTC)
