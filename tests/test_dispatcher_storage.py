@@ -67,6 +67,7 @@ async def harness(wiro, tmp_path) -> AsyncIterator[Harness]:
 
 @pytest.fixture
 def store(tmp_path) -> SelfieStore:
+    SELFIES.append(tmp_path / "selfies")
     return SelfieStore(tmp_path / "selfies")
 
 
@@ -88,12 +89,16 @@ async def saved_job(harness: Harness, store: SelfieStore, keep: timedelta = time
 # ====================================================================== the selfie
 
 
-def exists(path: str | None) -> bool:
-    return Path(path or "").is_file()
+SELFIES: list[Path] = []  # the store's folder of the running test (the `store` fixture)
 
 
-def remove(path: str | None) -> None:
-    Path(path or "").unlink()
+def exists(name: str | None) -> bool:
+    """Whether the kept selfie ``name`` (the ledger keeps the file name) is on disk."""
+    return bool(name) and (SELFIES[-1] / str(name)).is_file()
+
+
+def remove(name: str | None) -> None:
+    (SELFIES[-1] / str(name)).unlink()
 
 
 async def test_the_selfie_goes_to_wiro_only_when_its_job_starts(harness, wiro, store):

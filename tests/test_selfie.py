@@ -346,3 +346,24 @@ def test_aspect_at_the_limit_is_accepted():
 def test_not_bytes_is_a_programming_error():
     with pytest.raises(TypeError):
         prepare_selfie("selfie.jpg")  # type: ignore[arg-type]
+
+
+def test_kept_selfies_are_named_not_located(tmp_path) -> None:
+    """The ledger keeps a selfie's file name, so a moved or copied data folder (migrate-db,
+    another process's mount) still finds and deletes it; an old full path works by its name,
+    and nothing outside the folder is ever reached."""
+    from bot.core.request.selfie_store import SelfieStore
+
+    old = SelfieStore(tmp_path / "old" / "selfies")
+    name = old.save(b"jpeg bytes")
+    assert "/" not in name
+    (tmp_path / "new").mkdir()
+    (tmp_path / "old" / "selfies").rename(tmp_path / "new" / "selfies")
+    moved = SelfieStore(tmp_path / "new" / "selfies")
+    legacy = str(tmp_path / "old" / "selfies" / name)  # what versions before kept
+    assert moved.load(name) == b"jpeg bytes" and moved.load(legacy) == b"jpeg bytes"
+    (tmp_path / "secret.jpg").write_bytes(b"x")
+    assert moved.load(str(tmp_path / "secret.jpg")) is None
+    assert moved.load("../secret.jpg") is None
+    moved.delete(legacy)
+    assert moved.load(name) is None

@@ -8,6 +8,7 @@ SELFIE_KEEP_HOURS=0), when the job is pruned, or when the member deletes the res
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 from pathlib import Path
 
@@ -15,34 +16,45 @@ from bot.storage import write_owner_only
 
 log = logging.getLogger(__name__)
 
+_SELFIE_NAME = re.compile(r"selfie-[0-9a-f]{32}\.jpg")
+
 
 class SelfieStore:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
 
     def save(self, data: bytes) -> str:
-        """Write ``data`` under a new unique name; returns its path. Raises OSError (a full
-        disk, no permission): the caller refuses the request, nothing is queued without it."""
+        """Write ``data`` under a new unique name; returns that name (``selfie-<hex>.jpg``, what
+        the ledger keeps: the folder may move, be copied, or be mounted elsewhere by another
+        process). Raises OSError (a full disk, no permission): the caller refuses the request,
+        nothing is queued without it."""
         self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        path = self.folder / f"selfie-{uuid.uuid4().hex}.jpg"
-        write_owner_only(path, data)
-        return str(path)
+        name = f"selfie-{uuid.uuid4().hex}.jpg"
+        write_owner_only(self.folder / name, data)
+        return name
 
     def load(self, path: str | None) -> bytes | None:
-        if not path or not self._inside(Path(path)):
+        """The bytes of the selfie ``path`` names (a name from `save`, or the full path older
+        versions kept: only its file name counts); None when it is gone."""
+        found = self._file(path)
+        if found is None:
             return None
         try:
-            return Path(path).read_bytes()
+            return found.read_bytes()
         except OSError:
             return None
 
     def delete(self, path: str | None) -> None:
-        if not path or not self._inside(Path(path)):
+        found = self._file(path)
+        if found is None:
             return
         try:
-            Path(path).unlink(missing_ok=True)
+            found.unlink(missing_ok=True)
         except OSError as error:
             log.warning("Could not delete a kept selfie: %s", error)
 
-    def _inside(self, path: Path) -> bool:
-        return path.resolve().parent == self.folder.resolve()
+    def _file(self, path: str | None) -> Path | None:
+        """The file in this folder that ``path`` names; None for anything but a selfie's name
+        (so a stored value can never reach outside the folder)."""
+        name = Path(path).name if path else ""
+        return self.folder / name if _SELFIE_NAME.fullmatch(name) else None
