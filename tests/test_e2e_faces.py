@@ -332,3 +332,17 @@ async def test_saving_a_photo_without_a_face_needs_save_it_anyway(bot, discord_s
 async def test_saving_a_photo_with_several_faces_notes_it(bot, discord_server):
     saved = await save(discord_server, "group", two_people())
     assert "Saved your face “group”" in saved.content and SEVERAL_FACES in saved.content
+
+
+async def test_save_it_anyway_after_the_limit_filled_keeps_the_photo(
+    discord_server, fake_wiro, tmp_path
+):
+    async with portrait_bot(discord_server, fake_wiro, tmp_path, FACES_PER_MEMBER="1") as bot:
+        held = await save(discord_server, "drawn", drawn_face_jpeg())  # no face: held
+        await save(discord_server, "real")  # the one face allowed
+        press = await discord_server.click(held, hold_button(held), user=discord_server.member)
+        kept = await press.wait_original(lambda m: "press the button again" in m.content)
+        assert "at most 1" in kept.content.lower() or "1 saved face" in kept.content
+        assert hold_button(kept)  # a new go-ahead button for the kept photo
+        async with bot.services.ledger.reading() as db:
+            assert await db.fetch_value("SELECT COUNT(*) FROM held_requests") == 1

@@ -21,13 +21,14 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
+from bot.core.faces import FaceLimitReached
 from bot.core.insight.audit import style_of
 from bot.core.jobs.ledger import LedgerError
 from bot.core.request.held import HOLD_TIME, HeldRequest, HoldGone, HoldNotYours
 from bot.core.request.options import PortraitOptions
 from bot.frontends.discord_bot.address import requester
 from bot.frontends.discord_bot.answers import always_answers
-from bot.frontends.discord_bot.faces import FACES_OFF, save_face
+from bot.frontends.discord_bot.faces import FACES_OFF, face_error_message, save_face
 from bot.frontends.discord_bot.policy_checks import policy_here, refused_request, refused_use
 from bot.frontends.discord_bot.requests import ACCEPTED, requester_of
 from bot.frontends.discord_bot.rerun import prepared_of
@@ -157,6 +158,12 @@ async def _save_anyway(
     if services.faces.per_member <= 0:
         text = FACES_OFF
     else:
+        saved = await services.faces.list(requester(interaction.user.id))
+        if len(saved) >= services.faces.per_member:  # filled meanwhile: keep the photo
+            full = face_error_message(FaceLimitReached(services.faces.per_member))
+            wait = f"{full}\nYour photo is kept: delete a face, then press the button again."
+            await hold_back(interaction, services, held.params, data, text=wait, label=SAVE_ANYWAY)
+            return
         text = await save_face(services, interaction.user.id, str(held.params.get("name")), data)
     await interaction.edit_original_response(content=fit_content(text))
 
