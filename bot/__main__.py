@@ -16,7 +16,7 @@ from bot.core.jobs.database_url import passwords_in
 from bot.frontends.discord_bot.settings import load_discord_settings
 from bot.frontends.telegram_bot.settings import load_telegram_settings
 from bot.logs import setup_logging
-from bot.migrate_db import add_migrate_db_arguments, migrate_db
+from bot.migrate_db import add_migrate_db_arguments, migrate_db, target_url_problem
 from bot.settings import SettingsError, load_settings
 from bot.stats_cli import add_stats_arguments, print_stats
 
@@ -68,6 +68,10 @@ def main(argv: list[str] | None = None) -> int:
     if telegram is not None:
         secrets += [telegram.bot_token, telegram.webhook_secret]
     if command == "migrate-db":
+        problem = target_url_problem(args.to)
+        if problem is not None:
+            print(f"Refused: {problem}", file=sys.stderr)
+            return 2
         secrets += passwords_in(args.to)  # the target's, if its URL holds one
     setup_logging(settings.log_level, secrets)
     if command == "migrate-db":  # no chat library, no Wiro call

@@ -29,12 +29,13 @@ import sys
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlparse
 
-from bot.core.jobs.database_url import describe_url, is_postgres_url, passwords_in, redacted
+from bot.core.jobs.database_url import describe_url, passwords_in, redacted
 from bot.core.jobs.ledger import Clock, LedgerError, utc_now
 from bot.core.jobs.schema import load_migrations, too_new
 from bot.core.jobs.sqlite_ledger import SqliteLedger
-from bot.settings import Settings
+from bot.settings import Settings, SettingsError, SettingsReader
 from bot.storage import DataDirError, exclusive_use
 
 if TYPE_CHECKING:
@@ -65,6 +66,21 @@ def add_migrate_db_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def target_url_problem(url: str) -> str | None:
+    """Why ``url`` cannot be the target (one line, never the URL: it may hold a password), or
+    None. The same rule as ``DATABASE_URL`` (`bot.settings`), and a database must be named:
+    ``postgresql://`` alone would pick the login's default database."""
+    wanted = "--to must name a PostgreSQL database: postgresql://user:password@host:5432/database"
+    try:
+        SettingsReader({"--to": url}).database_url("--to")
+        parsed = urlparse(url.strip())
+    except SettingsError as error:
+        return "--to is not a valid URL." if "valid URL" in str(error) else wanted
+    except ValueError:
+        return "--to is not a valid URL."
+    return wanted if not url.strip() or not parsed.path.strip("/") else None
+
+
 async def migrate_db(
     settings: Settings, args: argparse.Namespace, *, clock: Clock = utc_now
 ) -> int:
@@ -75,12 +91,9 @@ async def migrate_db(
     from bot.core.jobs.ledger_copy import CopyRefused
 
     url = str(args.to).strip()
-    if not is_postgres_url(url):
-        return _refuse(
-            "--to must name a PostgreSQL database: postgresql://user:password@host:5432/database",
-            url,
-            code=2,
-        )
+    problem = target_url_problem(url)
+    if problem is not None:
+        return _refuse(problem, url, code=2)
     path = SqliteLedger.default_path(settings.data_dir)
     if not path.is_file():
         return _refuse(f"no job database at {path} (BOT_DATA_DIR): nothing to copy", url)

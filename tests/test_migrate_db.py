@@ -379,3 +379,14 @@ async def test_a_corrupt_file_or_a_table_of_someone_else_is_refused(data_dir, ta
     assert code == 1
     assert "Refused: the SQLite file has tables migrate-db does not know: ['notes']" in output
     assert await nothing_written(target)
+
+
+@pytest.mark.parametrize(
+    "url", ["postgresql://", "postgresql://host:5432", "postgresql://u:pw@[::1/x", "sqlite://x"]
+)
+def test_a_target_the_bot_could_not_use_is_refused_with_exit_code_2(url, capsys) -> None:
+    from bot.__main__ import main
+
+    assert main(["migrate-db", "--to", url]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("Refused: --to ") and "pw" not in err
