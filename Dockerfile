@@ -27,8 +27,9 @@ ENV BOT_DATA_DIR=/data \
 VOLUME ["/data"]
 EXPOSE 9464
 
-# /healthz: 200 while the database, Wiro and every front end are reachable (bot/ops.py).
+# /healthz: 200 while the database, Wiro and every front end are reachable (bot/ops.py), on
+# METRICS_PORT (an env file that sets it empty turns the endpoint off: leave it out there).
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
-    CMD ["python", "-c", "import sys, urllib.request as u; sys.exit(u.urlopen('http://127.0.0.1:9464/healthz', timeout=4).status != 200)"]
+    CMD ["python", "-c", "import os, sys, urllib.request as u; port = os.environ.get('METRICS_PORT') or '9464'; sys.exit(u.urlopen(f'http://127.0.0.1:{port}/healthz', timeout=4).status != 200)"]
 
 CMD ["python", "-m", "bot"]

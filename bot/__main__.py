@@ -12,7 +12,6 @@ import sys
 from dotenv import find_dotenv, load_dotenv
 
 from bot.cli import add_generate_arguments, generate
-from bot.core.jobs.database_url import passwords_in
 from bot.frontends.discord_bot.settings import load_discord_settings
 from bot.frontends.telegram_bot.settings import load_telegram_settings
 from bot.logs import setup_logging
@@ -64,7 +63,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Configuration error: {error}", file=sys.stderr)
         return 2
     secrets = [discord.token, settings.wiro_api_key, settings.wiro_api_secret]
-    secrets += passwords_in(settings.database_url)  # DATABASE_URL's, if it holds one
     if telegram is not None:
         secrets += [telegram.bot_token, telegram.webhook_secret]
     if command == "migrate-db":
@@ -72,7 +70,6 @@ def main(argv: list[str] | None = None) -> int:
         if problem is not None:
             print(f"Refused: {problem}", file=sys.stderr)
             return 2
-        secrets += passwords_in(args.to)  # the target's, if its URL holds one
     setup_logging(settings.log_level, secrets)
     if command == "migrate-db":  # no chat library, no Wiro call
         try:

@@ -60,8 +60,17 @@ _FILE_PATH = re.compile(
 )
 
 
+# A password inside a URL (``postgresql://user:PASSWORD@host``) or its query (``password=``),
+# of any length: the part is blanked, the rest of the line (host, database) stays readable.
+_URL_PASSWORD = re.compile(r"(\b[a-zA-Z][\w+.-]*://[^/\s:@]*:)[^@\s/]+(@)")
+_QUERY_PASSWORD = re.compile(r"([?&]password=)[^&\s]+", re.IGNORECASE)
+
+
 def redact_text(text: str) -> str:
-    """``text`` with interaction tokens and file URLs replaced by :data:`REDACTED`."""
+    """``text`` with URL passwords, interaction tokens and file URLs replaced by
+    :data:`REDACTED`."""
+    text = _URL_PASSWORD.sub(rf"\1{REDACTED}\2", text)
+    text = _QUERY_PASSWORD.sub(rf"\1{REDACTED}", text)
     text = _URL.sub(_redact_url, text)
     text = _BARE_URL.sub(_redact_url, text)
     text = _WEBHOOK_TOKEN.sub(rf"\1{REDACTED}", text)

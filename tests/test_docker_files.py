@@ -32,7 +32,8 @@ def test_the_health_check_asks_the_bots_healthz_on_its_metrics_port() -> None:
     port = re.search(r"METRICS_PORT=(\d+)", env)
     assert port is not None and "METRICS_HOST=0.0.0.0" in env
     (check,) = instructions("HEALTHCHECK")
-    assert f"http://127.0.0.1:{port.group(1)}/healthz" in check
+    assert "os.environ.get('METRICS_PORT') or '9464'" in check and port.group(1) == "9464"
+    assert "http://127.0.0.1:{port}/healthz" in check
     assert instructions("EXPOSE") == [port.group(1)]
 
 
@@ -52,5 +53,6 @@ def test_every_runtime_package_is_copied_and_nothing_secret_is_sent() -> None:
 def test_compose_starts_the_bot_on_postgresql() -> None:
     compose = (ROOT / "docker-compose.yml").read_text()
     assert "image: postgres:" in compose and "build: ." in compose
-    assert re.search(r"DATABASE_URL: postgresql://\S+@db:5432/", compose)
+    assert re.search(r"DATABASE_URL: postgresql://.+@db:5432/", compose)
     assert "condition: service_healthy" in compose  # the bot waits for the database
+    assert "${POSTGRES_PASSWORD:?" in compose  # no default password to guess

@@ -235,3 +235,14 @@ def test_one_holder_of_the_data_folder_at_a_time(tmp_path):
         pass
     with exclusive_use(tmp_path):  # released with the first holder
         pass
+
+
+def test_a_database_password_is_blanked_in_urls_whatever_its_length() -> None:
+    from bot.logs import redact_text
+
+    line = "Job database postgresql://portrait:pw@db:5432/portrait open; portrait ok"
+    assert redact_text(line) == (
+        "Job database postgresql://portrait:[redacted]@db:5432/portrait open; portrait ok"
+    )  # a short password is blanked, and the user and database names stay readable
+    query = "postgres://u@h/d?sslmode=require&password=s3cret"
+    assert redact_text(query) == "postgres://u@h/d?sslmode=require&password=[redacted]"
