@@ -218,7 +218,7 @@ class SettingsReader:
         value = self._env.get(name, "").strip()
         if not value:
             return None
-        if not value.isdigit() or not 15 <= len(value) <= 20:
+        if not (value.isascii() and value.isdecimal()) or not 15 <= len(value) <= 20:
             raise SettingsError(f"{name} must be a server ID (a long number), or left empty.")
         return int(value)
 
@@ -268,7 +268,7 @@ class SettingsReader:
         raw = self._env.get(name, "").strip()
         if not raw:
             return default
-        if not raw.isdigit():
+        if not (raw.isascii() and raw.isdecimal()):  # "5²" is a digit to isdigit()
             raise SettingsError(f"{name} must be a whole number.")
         value = int(raw)
         if not minimum <= value <= maximum:

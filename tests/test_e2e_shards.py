@@ -30,7 +30,7 @@ def test_shard_settings() -> None:
     for wrong in ({"DISCORD_SHARD_IDS": "0"}, {"DISCORD_SHARD_COUNT": "0"}):
         with pytest.raises(SettingsError, match="DISCORD_SHARD"):
             shards(**wrong)
-    for ids in ("4", "0,0", "1-x", "a", "2-5"):
+    for ids in ("4", "0,0", "1-x", "a", "2-5", "3-1", "0-999999999", "²", "1,²"):
         with pytest.raises(SettingsError, match="DISCORD_SHARD_IDS"):
             shards(DISCORD_SHARD_COUNT="4", DISCORD_SHARD_IDS=ids)
 

@@ -103,3 +103,12 @@ def test_database_url_picks_the_ledger_and_never_shows_its_password():
         with pytest.raises(SettingsError, match="DATABASE_URL") as refused:
             load_settings({**BASE, "DATABASE_URL": wrong})
         assert "hunter2-pw" not in str(refused.value)
+
+
+def test_numbers_with_non_ascii_digits_are_a_settings_error_not_a_crash() -> None:
+    from bot.settings import SettingsError, load_settings
+
+    base = {"DISCORD_TOKEN": "x", "WIRO_API_KEY": "k"}
+    for name in ("FACES_PER_MEMBER", "MAX_RUNNING_TASKS", "METRICS_PORT"):
+        with pytest.raises(SettingsError, match=name):
+            load_settings({**base, name: "5²"})

@@ -57,6 +57,10 @@ def load_discord_settings(env: Mapping[str, str], *, required: bool = False) -> 
 MAX_SHARDS = 4096
 
 
+def _number(text: str) -> bool:
+    return text.isascii() and text.isdecimal()
+
+
 def _shards(env: Mapping[str, str], reader: SettingsReader) -> dict[str, object]:
     count = reader.optional_whole("DISCORD_SHARD_COUNT", minimum=1, maximum=MAX_SHARDS)
     raw = env.get("DISCORD_SHARD_IDS", "").strip()
@@ -65,13 +69,20 @@ def _shards(env: Mapping[str, str], reader: SettingsReader) -> dict[str, object]
     if count is None:
         raise SettingsError("DISCORD_SHARD_IDS needs DISCORD_SHARD_COUNT (how many in all).")
     ids: list[int] = []
+    wrong = SettingsError("DISCORD_SHARD_IDS must be shard numbers like 0,1 or 0-3.")
     for part in (item.strip() for item in raw.split(",")):
-        first, dash, last = part.partition("-")
-        if not first.strip().isdigit() or (dash and not last.strip().isdigit()):
-            raise SettingsError("DISCORD_SHARD_IDS must be shard numbers like 0,1 or 0-3.")
+        first, dash, last = (text.strip() for text in part.partition("-"))
+        if not _number(first) or (dash and not _number(last)):
+            raise wrong
         low, high = int(first), int(last) if dash else int(first)
+        if low > high:
+            raise wrong
+        if high >= count:  # checked before the range is made: "0-999999999" is refused here
+            break
         ids.extend(range(low, high + 1))
-    if not ids or max(ids) >= count or len(set(ids)) != len(ids):
+    else:
+        high = -1
+    if not ids or high >= count or max(ids) >= count or len(set(ids)) != len(ids):
         raise SettingsError(
             f"DISCORD_SHARD_IDS must name each shard once, from 0 to {count - 1} "
             "(DISCORD_SHARD_COUNT - 1)."

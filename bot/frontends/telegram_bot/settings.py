@@ -93,7 +93,7 @@ def _owner_ids(value: str) -> tuple[int, ...]:
         part = part.strip()
         if not part:
             continue
-        if not part.isdigit() or not 0 < int(part) < 2**52:
+        if not (part.isascii() and part.isdecimal()) or not 0 < int(part) < 2**52:
             raise SettingsError(
                 "TELEGRAM_OWNER_IDS must be Telegram user ids (numbers) separated by commas."
             )
