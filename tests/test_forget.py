@@ -10,6 +10,7 @@ tests/test_dispatcher.py); jobs are queued through `Admission`, one of them with
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -334,3 +335,18 @@ async def test_the_queue_prunes_marks_with_its_housekeeping(wiro, tmp_path, open
         await eventually(pruned, what="the mark pruned")
         assert dispatcher._loop is not None and not dispatcher._loop.done()
         await dispatcher.stop()
+
+
+async def test_forgetting_one_member_twice_at_once_does_the_work_once(wiro, tmp_path) -> None:
+    async with open_harness(wiro, tmp_path / LEDGER_FILENAME) as h:
+        ledger = h.ledger._inner  # type: ignore[attr-defined]
+        faces = SavedFaces(ledger, tmp_path / "faces", FaceCipher(tmp_path), per_member=5)
+        await faces.save(MEMBER, "me", prepare_selfie(selfie_jpeg()).data)
+        forgetting = Forgetting(
+            ledger, h.client, NoJobs(), QuotaMarks(tmp_path), faces=faces, settle=0.0
+        )
+        first, second = await asyncio.gather(
+            forgetting.forget_member(MEMBER), forgetting.forget_member(MEMBER)
+        )
+        assert first is second and first.faces == 1  # one run, one report for both presses
+        assert (await forgetting.forget_member(MEMBER)).faces == 0  # a later one runs again

@@ -113,6 +113,7 @@ class Forgetting:
         self._settle = settle
         self._clock = clock
         self._job_cleanups: list[Callable[[int], Awaitable[object]]] = []
+        self._running: dict[str, asyncio.Future[ForgetReport]] = {}  # by requester
 
     def add_job_cleanup(self, cleanup: Callable[[int], Awaitable[object]]) -> None:
         """Also run ``cleanup(job_id)`` for each of a forgotten member's jobs: a front end's own
@@ -121,7 +122,17 @@ class Forgetting:
         self._job_cleanups.append(cleanup)
 
     async def forget_member(self, requester: str) -> ForgetReport:
-        """Forget the member ``requester`` (the ledger's key, ``"discord:<user id>"``)."""
+        """Forget the member ``requester`` (the ledger's key, ``"discord:<user id>"``). A call
+        while the same member is being forgotten (a second confirmation pressed) waits for that
+        one and gets its report: the work is done once."""
+        running = self._running.get(requester)
+        if running is None:
+            running = asyncio.ensure_future(self._forget(requester))
+            self._running[requester] = running
+            running.add_done_callback(lambda _: self._running.pop(requester, None))
+        return await asyncio.shield(running)
+
+    async def _forget(self, requester: str) -> ForgetReport:
         async with self._ledger.reading() as db:
             jobs = await erase_sql.member_jobs(db, requester)
         stopped, unsettled = await self._stop(jobs)
