@@ -234,6 +234,16 @@ def parse_rename(args: str) -> tuple[str, str] | None:
     return " ".join(tokens[:cut]), " ".join(tokens[cut + 1 :])
 
 
+def parse_name(args: str) -> str:
+    """A face's name as the member typed it after ``/face save|default|delete``: quotes
+    (straight or curly) removed as in ``--face "at work"``; the text as it is when a quote is
+    not closed (the name check then judges it)."""
+    try:
+        return " ".join(_tokens(args))
+    except OptionError:
+        return args.strip()
+
+
 def _tokens(args: str) -> list[_Token]:
     """Whitespace-separated words; double quotes (straight or curly) group words and are
     removed. Raises `OptionError` for a quote that is never closed."""

@@ -41,7 +41,7 @@ from bot.core.request.selfie import SelfieRejected
 from bot.services import Services
 
 from .address import address_of
-from .command import parse_rename
+from .command import parse_name, parse_rename
 from .face_intake import FaceIntake
 from .face_views import (
     ANONYMOUS,
@@ -90,11 +90,11 @@ class FaceCommands:
         if command == "faces" or sub in ("", "list"):
             await self._list(bot, message)
         elif sub == "save":
-            await self._save(bot, message, rest.strip())
+            await self._save(bot, message, parse_name(rest))
         elif sub == "default":
-            await self._default(bot, message, rest.strip())
+            await self._default(bot, message, parse_name(rest))
         elif sub == "delete":
-            await self._delete(bot, message, rest.strip())
+            await self._delete(bot, message, parse_name(rest))
         elif sub == "rename":
             await self._rename(bot, message, rest.strip())
         else:
