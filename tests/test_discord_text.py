@@ -257,3 +257,19 @@ def test_the_stand_in_refuses_over_limit_choices_and_modal_defaults():
     text_input["max_length"] = 1000
     modal = {"title": "Edit", "custom_id": "m", "components": [{"components": [text_input]}]}
     assert validate_modal(modal)
+
+
+def test_a_long_face_list_says_how_many_more_instead_of_cutting_a_name() -> None:
+    from datetime import UTC, datetime
+
+    from bot.core.faces.store import SavedFace
+    from bot.frontends.discord_bot.faces import DESCRIPTION_MAX, faces_embed
+
+    names = ["*_" * 16] * 50  # 50 names that each escape to 64 characters
+    faces = [
+        SavedFace(i, "discord:1", n, i == 0, datetime.now(UTC), "f") for i, n in enumerate(names)
+    ]
+    description = faces_embed(faces, 50).description or ""
+    assert len(description) <= DESCRIPTION_MAX
+    shown = description.count(" — saved ")
+    assert shown < 50 and description.endswith(f"…and {50 - shown} more")

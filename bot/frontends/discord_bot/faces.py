@@ -108,6 +108,22 @@ def _choice_name(face: SavedFace) -> str:
     return f"{face.name} (default)" if face.is_default else face.name
 
 
+# Discord's limit for an embed's description (characters).
+DESCRIPTION_MAX = 4096
+
+
+def _fitted(lines: list[str]) -> str:
+    """Whole lines within `DESCRIPTION_MAX`, and how many more there are (never a line cut
+    in the middle of an escape)."""
+    shown: list[str] = []
+    for index, line in enumerate(lines):
+        more = f"\n…and {len(lines) - index} more"
+        if len("\n".join([*shown, line])) + len(more) > DESCRIPTION_MAX:
+            return "\n".join(shown) + more
+        shown.append(line)
+    return "\n".join(shown)
+
+
 def faces_embed(faces: list[SavedFace], limit: int) -> discord.Embed:
     """`/face list`: the member's faces, oldest first, the default marked."""
     lines = [
@@ -116,7 +132,7 @@ def faces_embed(faces: list[SavedFace], limit: int) -> discord.Embed:
         f"{discord.utils.format_dt(face.created_at, 'd')}"
         for face in faces
     ]
-    embed = discord.Embed(title="Your saved faces", description="\n".join(lines))
+    embed = discord.Embed(title="Your saved faces", description=_fitted(lines))
     embed.set_footer(
         text=f"{len(faces)} of {limit}. /portrait uses the default face when you attach no "
         "photo, or pick one with its face option."
