@@ -378,9 +378,7 @@ async def test_result_buttons_of_a_saved_face_job_work_while_the_face_exists(
 
 async def test_a_quoted_name_is_saved_without_its_quotes_as_help_shows(app, telegram, fake_wiro):
     await save(telegram, "“me at work”")
-    assert [face.name for face in await app.services.faces.list(alice(telegram))] == [
-        "me at work"
-    ]
+    assert [face.name for face in await app.services.faces.list(alice(telegram))] == ["me at work"]
     asked = telegram.send_text('/face rename "me at work" to work')
     assert "work" in (await reply_to(telegram, asked)).text
     asked = telegram.send_text('/face delete "work"')
