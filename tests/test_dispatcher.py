@@ -670,14 +670,15 @@ async def test_old_final_jobs_are_pruned_on_schedule(harness, wiro):
 
 
 async def kept_selfie(harness: Harness, store: SelfieStore, keep: timedelta) -> tuple[Job, Path]:
-    """A finished job whose prepared selfie is kept on disk for `keep` (for result buttons)."""
+    """A finished job whose prepared selfie is kept on disk for `keep` (for result buttons),
+    and the selfie's file (the ledger keeps its name in the store's folder)."""
     job = await harness.job()
     await harness.ledger.transition(job.id, JobState.CANCELLED)
-    path = store.save(selfie_jpeg())
+    name = store.save(selfie_jpeg())
     job = await harness.ledger.update(
-        job.id, selfie_path=path, selfie_expires_at=harness.clock() + keep
+        job.id, selfie_path=name, selfie_expires_at=harness.clock() + keep
     )
-    return job, Path(path)
+    return job, store.folder / name
 
 
 async def test_an_expired_selfie_is_deleted_by_the_housekeeping(harness, tmp_path):
@@ -691,7 +692,7 @@ async def test_an_expired_selfie_is_deleted_by_the_housekeeping(harness, tmp_pat
     await eventually(lambda: not expired_path.exists(), what="the expired selfie deleted")
     await eventually(lambda: _selfie_forgotten(harness, expired))
     assert fresh_path.exists()
-    assert (await harness.get(fresh)).selfie_path == str(fresh_path)
+    assert (await harness.get(fresh)).selfie_path == fresh_path.name
 
 
 async def test_a_selfie_is_deleted_when_its_window_ends_not_hours_later(harness, tmp_path):
