@@ -29,11 +29,11 @@ from pathlib import Path
 import asyncpg
 
 from bench.stats import percentile
-from tests.discord_standin import DiscordStandIn, InteractionRecord, Member, User
-from tests.discord_standin.gateway import shard_of
+from tests.discord_standin import DiscordStandIn, InteractionRecord
 from tests.fakewiro import FakeWiro
 from tests.support.bot_process import BotProcess, bot_env, eventually, read_jobs
 from tests.support.images import selfie_jpeg
+from tests.support.shards import add_members, servers_on_every_shard
 
 ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 SHARDS = 3
@@ -62,21 +62,6 @@ async def job_outcomes(database_url: str, data_dir: Path) -> Counter[str]:
     return Counter(f"{state} {reason}".strip() for state, reason in rows)
 
 
-def world(server: DiscordStandIn) -> list[tuple[Member, object]]:
-    guilds = {shard_of(server.guild.id, SHARDS): server.guild}
-    for shard in range(SHARDS):
-        guilds.setdefault(shard, server.add_guild(f"Server {shard}", shard=(shard, SHARDS)))
-    members = []
-    for number in range(MEMBERS):
-        guild = guilds[number % SHARDS]
-        user = User(id=server.new_id(), username=f"m{number}", global_name=f"M{number}")
-        server.world.add_user(user)
-        member = Member(user=user, guild_id=guild.id)
-        guild.members.append(member)
-        members.append((member, guild.channels[0]))
-    return members
-
-
 async def run_setup(
     name: str, processes: int, database_url: str, args: argparse.Namespace
 ) -> dict[str, object]:
@@ -85,7 +70,7 @@ async def run_setup(
     fake = FakeWiro(api_key="k", api_secret="s", nonce_reorder_window_ms=60_000)
     async with DiscordStandIn() as server, fake as wiro:
         wiro.scenario.duration = args.task_seconds
-        members = world(server)
+        members = add_members(server, servers_on_every_shard(server, SHARDS), MEMBERS)
         selfie = selfie_jpeg()
         with tempfile.TemporaryDirectory() as folder:
             settings = {

@@ -7,21 +7,13 @@ from __future__ import annotations
 import asyncio
 
 import asyncpg
-import pytest
 
 from tests.support.images import selfie_jpeg
-from tests.support.ledgers import reset_schema
 from tests.support.portrait_bot import portrait_bot
 
 
-@pytest.fixture
-async def database(postgres_url: str):
-    await reset_schema(postgres_url)
-    yield postgres_url
-    await reset_schema(postgres_url)
-
-
-async def test_a_portrait_on_postgresql(discord_server, fake_wiro, tmp_path, database):
+async def test_a_portrait_on_postgresql(discord_server, fake_wiro, tmp_path, postgres_database):
+    database = postgres_database
     data = tmp_path / "data"
     async with portrait_bot(discord_server, fake_wiro, data, DATABASE_URL=database):
         rec = await discord_server.slash(

@@ -11,14 +11,12 @@ import asyncio
 from collections import Counter
 
 import asyncpg
-import pytest
 
-from tests.discord_standin import DiscordStandIn, Member, User
-from tests.discord_standin.gateway import shard_of
+from tests.discord_standin import DiscordStandIn
 from tests.fakewiro import FakeWiro
 from tests.support.bot_process import BotProcess, bot_env, eventually
 from tests.support.images import selfie_jpeg
-from tests.support.ledgers import reset_schema
+from tests.support.shards import add_members, servers_on_every_shard
 
 PROCESSES = 3
 MEMBERS = 60
@@ -26,34 +24,6 @@ PER_MEMBER = 5  # 300 jobs
 SLOTS = 4  # MAX_RUNNING_TASKS
 TASK_SECONDS = 0.3  # the fake Wiro's task length
 SELFIE = selfie_jpeg()
-
-
-@pytest.fixture
-async def database(postgres_url: str):
-    await reset_schema(postgres_url)
-    yield postgres_url
-    await reset_schema(postgres_url)
-
-
-def servers_on_every_shard(discord_server: DiscordStandIn) -> list:
-    """The default server plus one for each other shard: guild i is on shard i."""
-    guilds = {shard_of(discord_server.guild.id, PROCESSES): discord_server.guild}
-    for shard in range(PROCESSES):
-        if shard not in guilds:
-            guilds[shard] = discord_server.add_guild(f"Server {shard}", shard=(shard, PROCESSES))
-    return [guilds[shard] for shard in range(PROCESSES)]
-
-
-def add_members(discord_server: DiscordStandIn, guilds: list) -> list[tuple[Member, object]]:
-    members = []
-    for number in range(MEMBERS):
-        guild = guilds[number % PROCESSES]
-        user = User(id=discord_server.new_id(), username=f"m{number}", global_name=f"M{number}")
-        discord_server.world.add_user(user)
-        member = Member(user=user, guild_id=guild.id)
-        guild.members.append(member)
-        members.append((member, guild.channels[0]))
-    return members
 
 
 async def states(url: str) -> Counter[str]:
@@ -96,10 +66,11 @@ def results(discord_server: DiscordStandIn) -> list:
 
 
 async def test_three_processes_one_killed_lose_nothing_and_do_nothing_twice(
-    discord_server, fake_wiro, tmp_path, database
+    discord_server, fake_wiro, tmp_path, postgres_database
 ) -> None:
-    guilds = servers_on_every_shard(discord_server)
-    members = add_members(discord_server, guilds)
+    database = postgres_database
+    guilds = servers_on_every_shard(discord_server, PROCESSES)
+    members = add_members(discord_server, guilds, MEMBERS)
     fake_wiro.scenario.duration = TASK_SECONDS
     # Three processes sign with one key: their millisecond nonces interleave. Wiro publishes
     # no nonce rule (its own n8n node reuses one nonce for ten minutes); the fake stays strict

@@ -10,15 +10,7 @@ import asyncio
 import pytest
 
 from tests.support.bot_process import BotProcess, bot_env, eventually
-from tests.support.ledgers import reset_schema
 from tests.telegram_standin import TelegramStandIn
-
-
-@pytest.fixture
-async def database(postgres_url: str):
-    await reset_schema(postgres_url)
-    yield postgres_url
-    await reset_schema(postgres_url)
 
 
 @pytest.fixture
@@ -32,8 +24,9 @@ def conflicts(telegram: TelegramStandIn) -> list:
 
 
 async def test_one_process_polls_and_another_takes_over(
-    discord_server, telegram, fake_wiro, tmp_path, database
+    discord_server, telegram, fake_wiro, tmp_path, postgres_database
 ) -> None:
+    database = postgres_database
     env = bot_env(
         discord_server,
         fake_wiro,

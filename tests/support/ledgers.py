@@ -8,6 +8,8 @@ Fixtures (registered by tests/conftest.py):
 * ``open_ledger``: ``await open_ledger(clock=...)`` opens the ledger of the test's backend
   (closed after the test). On PostgreSQL every table of the session's database is emptied
   (identities restarted) before the test's first ledger opens, so each test starts clean.
+* ``postgres_database``: that database with no tables before and after the test (a bot
+  started by its launcher makes them), its URL.
 * ``postgres_url``: the URL of the session's database ``portrait_test_<random hex>``, made on
   the server at ``PORTRAIT_TEST_POSTGRES`` (an administrator's URL; by default the local
   server, user ``postgres`` then ``root``, trust authentication) and dropped at the end.
@@ -104,6 +106,15 @@ async def reset_schema(url: str) -> None:
         await conn.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
     finally:
         await conn.close()
+
+
+@pytest.fixture
+async def postgres_database(postgres_url: str) -> AsyncIterator[str]:
+    """The session's PostgreSQL database, emptied of every table before and after the test
+    (a fresh, unmigrated database for a bot started by its launcher); its URL."""
+    await reset_schema(postgres_url)
+    yield postgres_url
+    await reset_schema(postgres_url)
 
 
 @pytest.fixture(scope="session")
