@@ -67,7 +67,6 @@ async def harness(wiro, tmp_path) -> AsyncIterator[Harness]:
 
 @pytest.fixture
 def store(tmp_path) -> SelfieStore:
-    SELFIES.append(tmp_path / "selfies")
     return SelfieStore(tmp_path / "selfies")
 
 
@@ -89,16 +88,13 @@ async def saved_job(harness: Harness, store: SelfieStore, keep: timedelta = time
 # ====================================================================== the selfie
 
 
-SELFIES: list[Path] = []  # the store's folder of the running test (the `store` fixture)
-
-
-def exists(name: str | None) -> bool:
+def exists(store: SelfieStore, name: str | None) -> bool:
     """Whether the kept selfie ``name`` (the ledger keeps the file name) is on disk."""
-    return bool(name) and (SELFIES[-1] / str(name)).is_file()
+    return bool(name) and (store.folder / str(name)).is_file()
 
 
-def remove(name: str | None) -> None:
-    (SELFIES[-1] / str(name)).unlink()
+def remove(store: SelfieStore, name: str | None) -> None:
+    (store.folder / str(name)).unlink()
 
 
 async def test_the_selfie_goes_to_wiro_only_when_its_job_starts(harness, wiro, store):
@@ -119,15 +115,15 @@ async def test_the_selfie_goes_to_wiro_only_when_its_job_starts(harness, wiro, s
     await dispatcher.cancel(cancelled.id)
     assert len(wiro.uploads) == 1
     assert (await harness.get(cancelled)).input_url is None
-    await eventually(lambda: not exists(cancelled.selfie_path), what="selfie deleted")
+    await eventually(lambda: not exists(store, cancelled.selfie_path), what="selfie deleted")
 
     wiro.scenario.duration = 0.1
     wiro.step(harness.task_of(running).id, 100)
     await harness.reaches(started, JobState.DELIVERED)
     await harness.reaches(kept, JobState.DELIVERED)
     # SELFIE_KEEP_HOURS=0: gone once the job is over; otherwise kept for the result buttons.
-    await eventually(lambda: not exists(started.selfie_path), what="selfie deleted")
-    assert exists(kept.selfie_path)
+    await eventually(lambda: not exists(store, started.selfie_path), what="selfie deleted")
+    assert exists(store, kept.selfie_path)
     assert len(wiro.uploads) == 2 and wiro.calls[RUN] == 2
 
 
@@ -150,7 +146,7 @@ async def test_a_failed_upload_fails_the_job_plainly_and_costs_no_quota(harness,
 async def test_a_missing_selfie_fails_the_job_plainly(harness, wiro, store):
     events = Recorder()
     job = await saved_job(harness, store)
-    remove(job.selfie_path)
+    remove(store, job.selfie_path)
     await harness.dispatcher(events, selfies=store).start()
 
     await harness.reaches(job, JobState.FAILED)
